@@ -1,0 +1,97 @@
+/*
+ * The seam between an architecture's boot shim (boot/<arch>/) and the
+ * architecture-neutral runtime for wasm2c output (boot/runtime/).
+ *
+ * The shim owns the machine: CPU setup, page tables, interrupts, the clock,
+ * the console. It implements every `plat_*` call below and the wasm imports
+ * of module "hal" (kernel/hal.ts) as `w2c_hal_*` functions. The runtime owns
+ * the wasm instance: it places linear memory, instantiates, runs `main`, and
+ * turns traps into reports. Neither calls into wasm from an interrupt.
+ */
+#ifndef UNIWASM_PLATFORM_H
+#define UNIWASM_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- provided by the shim ---- */
+
+/* Writes n bytes to the early console (serial). Usable from the first
+ * instruction of C code on, and from exception handlers. */
+void plat_console_write(const char *s, size_t n);
+
+/* Monotonic nanoseconds since the shim's entry point. */
+uint64_t plat_clock_ns(void);
+
+/* Flushes the console and ends the machine with `code` (0 success). */
+_Noreturn void plat_exit(int code);
+
+/* The physically contiguous, identity-mapped, writable, non-executable and
+ * zero-filled RAM region reserved for linear memory, chosen from the boot
+ * loader's memory map. base is 64 KiB aligned. */
+struct plat_region {
+  uint64_t base;
+  uint64_t size;
+};
+struct plat_region plat_linear_region(void);
+
+/* Sleeps (interrupts enabled, CPU halted) until a line is pending or the
+ * clock reaches deadline_ns (UINT64_MAX: no deadline); returns and clears the
+ * pending mask (bit n = line n). A line that fires is masked until
+ * plat_irq_unmask(line). Never busy-spins for longer than it takes to arm the
+ * timer. */
+uint64_t plat_wait(uint64_t deadline_ns);
+void plat_irq_mask(uint32_t line);
+void plat_irq_unmask(uint32_t line);
+
+/* Maps [phys, phys+len) uncached, non-executable. 0 or negative on error
+ * (after printing why). Accesses are single, exact-width, volatile. */
+int plat_mmio_map(uint64_t phys, uint64_t len);
+uint64_t plat_mmio_read(uint64_t phys, unsigned width_bytes);
+void plat_mmio_write(uint64_t phys, unsigned width_bytes, uint64_t value);
+/* Port I/O; on architectures without it reads return all ones. */
+uint32_t plat_port_read(uint32_t port, unsigned width_bytes);
+void plat_port_write(uint32_t port, unsigned width_bytes, uint32_t value);
+/* Full barrier between normal memory and device accesses. */
+void plat_fence(void);
+
+/* Fills buf with entropy; returns how many bytes came from hardware. */
+uint32_t plat_entropy(uint8_t *buf, uint32_t len);
+
+/* The boot command line, NUL-terminated ("" if none). */
+const char *plat_cmdline(void);
+
+/* Prints the chain of return addresses starting at frame pointer `fp`,
+ * one per line, symbolized through runtime_symbolize(). */
+void plat_backtrace(uintptr_t fp);
+
+/* ---- provided by the runtime ---- */
+
+/* The runtime implements every wasm import of module "hal" (boot/runtime/
+ * hal.c) on top of the plat_* calls above, so the shim never sees wasm types. */
+
+/* Entered by the shim once the machine is set up (stack, paging, FPU/SSE,
+ * console, clock, interrupt controllers). Instantiates the kernel, runs its
+ * `main`, and exits with its result. Never returns. */
+_Noreturn void runtime_main(void);
+
+/* Returns a pointer to linear memory bytes [ptr, ptr+len), or traps with an
+ * out-of-bounds report if the range is not wholly inside linear memory. HAL
+ * imports use this for every (ptr, len) argument. */
+uint8_t *runtime_span(uint64_t ptr, uint64_t len);
+
+/* Current linear memory: base and size in bytes. */
+uint8_t *runtime_memory_base(void);
+uint64_t runtime_memory_size(void);
+
+/* Name of the function containing code address `addr`, or NULL; *offset is
+ * set to addr - start of that function. Backed by a table the image builder
+ * generates from the linked image. */
+const char *runtime_symbolize(uintptr_t addr, uintptr_t *offset);
+
+/* Formatting for reports, usable before and after the kernel runs. */
+void rt_puts(const char *s);
+void rt_put_hex(uint64_t v);
+void rt_put_dec(uint64_t v);
+
+#endif

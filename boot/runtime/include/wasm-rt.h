@@ -1,0 +1,126 @@
+/*
+ * The runtime interface that wasm2c output of WABT 1.0.39 (the version pinned
+ * in package.json) compiles against, written for a freestanding kernel: one
+ * linear memory placed in RAM the shim reserved, traps that end the machine
+ * with a report, and a call-depth limit instead of guard-page stack probing.
+ * The generated code's expectations change between WABT versions; when the
+ * pin moves, this header moves with it.
+ */
+#ifndef WASM_RT_H_
+#define WASM_RT_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WABT_BIG_ENDIAN 0
+#define WASM_RT_USE_SEGUE 0
+#define WASM_RT_SANITY_CHECKS 0
+#define WASM_RT_THREAD_LOCAL
+
+/* Explicit bounds checks on every access (the default), or none when the
+ * builder asks for guard-page checking. */
+#ifndef WASM_RT_MEMCHECK_GUARD_PAGES
+#define WASM_RT_MEMCHECK_GUARD_PAGES 0
+#endif
+
+#define WASM_RT_STACK_DEPTH_COUNT 1
+#ifndef WASM_RT_MAX_CALL_STACK_DEPTH
+#define WASM_RT_MAX_CALL_STACK_DEPTH 2000
+#endif
+
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define WASM_RT_NO_RETURN __attribute__((noreturn))
+#define wasm_rt_memcpy __builtin_memcpy
+
+typedef enum {
+  WASM_RT_TRAP_NONE,
+  WASM_RT_TRAP_OOB,
+  WASM_RT_TRAP_INT_OVERFLOW,
+  WASM_RT_TRAP_DIV_BY_ZERO,
+  WASM_RT_TRAP_INVALID_CONVERSION,
+  WASM_RT_TRAP_UNREACHABLE,
+  WASM_RT_TRAP_CALL_INDIRECT,
+  WASM_RT_TRAP_UNCAUGHT_EXCEPTION,
+  WASM_RT_TRAP_UNALIGNED,
+  WASM_RT_TRAP_EXHAUSTION,
+  WASM_RT_TRAP_NULL_REF,
+} wasm_rt_trap_t;
+
+typedef enum {
+  WASM_RT_I32,
+  WASM_RT_I64,
+  WASM_RT_F32,
+  WASM_RT_F64,
+  WASM_RT_V128,
+  WASM_RT_FUNCREF,
+  WASM_RT_EXTERNREF,
+} wasm_rt_type_t;
+
+typedef void (*wasm_rt_function_ptr_t)(void);
+
+struct wasm_rt_tailcallee_t;
+typedef void (*wasm_rt_tailcallee_fn_t)(void **instance_ptr, void *tail_call_stack,
+                                        struct wasm_rt_tailcallee_t *next);
+typedef struct wasm_rt_tailcallee_t {
+  wasm_rt_tailcallee_fn_t fn;
+} wasm_rt_tailcallee_t;
+
+typedef const char *wasm_rt_func_type_t;
+
+typedef struct {
+  wasm_rt_func_type_t func_type;
+  wasm_rt_function_ptr_t func;
+  wasm_rt_tailcallee_t func_tailcallee;
+  void *module_instance;
+} wasm_rt_funcref_t;
+
+#define wasm_rt_funcref_null_value ((wasm_rt_funcref_t){NULL, NULL, {NULL}, NULL})
+
+typedef void *wasm_rt_externref_t;
+#define wasm_rt_externref_null_value ((wasm_rt_externref_t){NULL})
+
+typedef struct {
+  uint8_t *data;
+  uint64_t pages;
+  uint64_t max_pages;
+  uint64_t size;
+  bool is64;
+} wasm_rt_memory_t;
+
+typedef struct {
+  wasm_rt_funcref_t *data;
+  uint32_t max_size;
+  uint32_t size;
+} wasm_rt_funcref_table_t;
+
+typedef struct {
+  wasm_rt_externref_t *data;
+  uint32_t max_size;
+  uint32_t size;
+} wasm_rt_externref_table_t;
+
+extern uint32_t wasm_rt_call_stack_depth;
+
+/* Ends the machine with a trap report naming the function that trapped. */
+WASM_RT_NO_RETURN void wasm_rt_trap(wasm_rt_trap_t trap);
+const char *wasm_rt_strerror(wasm_rt_trap_t trap);
+
+void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint64_t initial_pages,
+                             uint64_t max_pages, bool is64, uint32_t page_size);
+uint64_t wasm_rt_grow_memory(wasm_rt_memory_t *mem, uint64_t delta);
+void wasm_rt_free_memory(wasm_rt_memory_t *mem);
+
+void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t *table,
+                                    uint32_t elements, uint32_t max_elements);
+void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t *table);
+uint32_t wasm_rt_grow_funcref_table(wasm_rt_funcref_table_t *table, uint32_t delta,
+                                    wasm_rt_funcref_t init);
+void wasm_rt_allocate_externref_table(wasm_rt_externref_table_t *table,
+                                      uint32_t elements, uint32_t max_elements);
+void wasm_rt_free_externref_table(wasm_rt_externref_table_t *table);
+uint32_t wasm_rt_grow_externref_table(wasm_rt_externref_table_t *table, uint32_t delta,
+                                      wasm_rt_externref_t init);
+
+#endif

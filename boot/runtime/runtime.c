@@ -1,0 +1,216 @@
+/*
+ * The runtime for wasm2c output: places linear memory, instantiates the
+ * kernel, runs its `main`, and turns every way the kernel can fail (a trap,
+ * call-depth exhaustion, an AssemblyScript abort) into a report and a
+ * non-zero exit. Architecture-neutral: everything machine-specific is behind
+ * the plat_* calls of <uniwasm/platform.h>.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <uniwasm/platform.h>
+#include <uniwasm/runtime.h>
+
+#include "wasm-rt.h"
+
+uint32_t wasm_rt_call_stack_depth;
+
+static wasm_rt_memory_t *the_memory;
+static uint64_t region_pages;
+
+/* ---- reports ---- */
+
+void rt_puts(const char *s) { plat_console_write(s, strlen(s)); }
+
+void rt_put_hex(uint64_t v) {
+  char buf[19];
+  buf[0] = '0';
+  buf[1] = 'x';
+  int n = 2;
+  int started = 0;
+  for (int shift = 60; shift >= 0; shift -= 4) {
+    unsigned d = (v >> shift) & 0xf;
+    if (d || started || shift == 0) {
+      buf[n++] = "0123456789abcdef"[d];
+      started = 1;
+    }
+  }
+  plat_console_write(buf, (size_t)n);
+}
+
+void rt_put_dec(uint64_t v) {
+  char buf[20];
+  int n = sizeof buf;
+  do {
+    buf[--n] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  plat_console_write(buf + n, sizeof buf - (size_t)n);
+}
+
+/* Prints "name+0xoff" for a code address, or the bare address. */
+void rt_put_symbol(uintptr_t addr) {
+  uintptr_t off;
+  const char *name = runtime_symbolize(addr, &off);
+  if (!name) {
+    rt_put_hex(addr);
+    return;
+  }
+  rt_puts(name);
+  rt_puts("+");
+  rt_put_hex(off);
+}
+
+_Noreturn void rt_fail(const char *what, int code) {
+  rt_puts("\nuniwasm: ");
+  rt_puts(what);
+  rt_puts("\n");
+  plat_exit(code);
+}
+
+const char *wasm_rt_strerror(wasm_rt_trap_t trap) {
+  switch (trap) {
+  case WASM_RT_TRAP_NONE: return "no trap";
+  case WASM_RT_TRAP_OOB: return "out of bounds memory access";
+  case WASM_RT_TRAP_INT_OVERFLOW: return "integer overflow";
+  case WASM_RT_TRAP_DIV_BY_ZERO: return "integer divide by zero";
+  case WASM_RT_TRAP_INVALID_CONVERSION: return "invalid conversion to integer";
+  case WASM_RT_TRAP_UNREACHABLE: return "unreachable executed";
+  case WASM_RT_TRAP_CALL_INDIRECT: return "indirect call signature mismatch";
+  case WASM_RT_TRAP_UNCAUGHT_EXCEPTION: return "uncaught exception";
+  case WASM_RT_TRAP_UNALIGNED: return "unaligned atomic access";
+  case WASM_RT_TRAP_EXHAUSTION: return "call stack exhausted";
+  case WASM_RT_TRAP_NULL_REF: return "null reference";
+  }
+  return "unknown trap";
+}
+
+/* noinline keeps the caller's return address meaningful: it is inside the
+ * wasm function whose check failed. */
+__attribute__((noinline)) _Noreturn void wasm_rt_trap(wasm_rt_trap_t trap) {
+  uintptr_t where = (uintptr_t)__builtin_extract_return_addr(__builtin_return_address(0));
+  rt_puts("\nuniwasm: wasm trap: ");
+  rt_puts(wasm_rt_strerror(trap));
+  rt_puts("\n  in ");
+  rt_put_symbol(where);
+  rt_puts("\n  call chain:\n");
+  plat_backtrace((uintptr_t)__builtin_frame_address(0));
+  plat_exit(RT_EXIT_TRAP);
+}
+
+/* ---- linear memory ---- */
+
+static wasm_rt_memory_t linear_memory;
+
+/* Places linear memory at the start of the region the shim reserved. */
+void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint64_t initial_pages,
+                             uint64_t max_pages, bool is64, uint32_t page_size) {
+  if (the_memory)
+    rt_fail("the kernel module declares more than one memory", RT_EXIT_RUNTIME);
+  if (is64 || page_size != RT_WASM_PAGE)
+    rt_fail("the kernel's memory must be 32-bit with 64 KiB pages", RT_EXIT_RUNTIME);
+  struct plat_region r = plat_linear_region();
+  region_pages = r.size / RT_WASM_PAGE;
+  if (initial_pages > region_pages) {
+    rt_puts("\nuniwasm: the kernel needs ");
+    rt_put_dec(initial_pages * 64);
+    rt_puts(" KiB of linear memory at start but the machine has ");
+    rt_put_dec(region_pages * 64);
+    rt_puts(" KiB: give it more RAM (--mem)\n");
+    plat_exit(RT_EXIT_RUNTIME);
+  }
+  mem->data = (uint8_t *)(uintptr_t)r.base;
+  mem->pages = initial_pages;
+  mem->max_pages = max_pages < region_pages ? max_pages : region_pages;
+  mem->size = initial_pages * RT_WASM_PAGE;
+  mem->is64 = false;
+  the_memory = mem;
+}
+
+/* Kernels import their memory (env.memory) so that the platform, not the
+ * module, decides how far it may grow; the builder passes the import's
+ * limits here before instantiation. */
+void rt_memory_setup(uint64_t initial_pages, uint64_t max_pages) {
+  wasm_rt_allocate_memory(&linear_memory, initial_pages, max_pages, false, RT_WASM_PAGE);
+}
+
+struct w2c_env;
+wasm_rt_memory_t *w2c_env_memory(struct w2c_env *env) {
+  (void)env;
+  return &linear_memory;
+}
+
+/* Grows in place: the whole region is reserved, so memory never moves and
+ * DMA addresses handed to devices stay valid. */
+uint64_t wasm_rt_grow_memory(wasm_rt_memory_t *mem, uint64_t delta) {
+  uint64_t old = mem->pages;
+  if (delta > mem->max_pages - old)
+    return (uint64_t)-1;
+  mem->pages = old + delta;
+  mem->size = mem->pages * RT_WASM_PAGE;
+  return old;
+}
+
+void wasm_rt_free_memory(wasm_rt_memory_t *mem) { (void)mem; }
+
+uint8_t *runtime_memory_base(void) { return the_memory ? the_memory->data : 0; }
+uint64_t runtime_memory_size(void) { return the_memory ? the_memory->size : 0; }
+uint64_t runtime_memory_limit(void) { return region_pages * RT_WASM_PAGE; }
+
+uint8_t *runtime_span(uint64_t ptr, uint64_t len) {
+  if (!the_memory || ptr > the_memory->size || len > the_memory->size - ptr)
+    wasm_rt_trap(WASM_RT_TRAP_OOB);
+  return the_memory->data + ptr;
+}
+
+/* ---- tables: fixed-size in practice (no table.grow from AssemblyScript),
+ * so they come from a static arena rather than a heap. ---- */
+
+static uint8_t table_arena[RT_TABLE_ARENA_BYTES] __attribute__((aligned(16)));
+static size_t table_arena_used;
+
+static void *table_alloc(size_t bytes) {
+  bytes = (bytes + 15) & ~(size_t)15;
+  if (bytes > sizeof table_arena - table_arena_used)
+    rt_fail("the kernel's tables exceed the runtime's table arena", RT_EXIT_RUNTIME);
+  void *p = table_arena + table_arena_used;
+  table_arena_used += bytes;
+  return p;
+}
+
+void wasm_rt_allocate_funcref_table(wasm_rt_funcref_table_t *t, uint32_t elements,
+                                    uint32_t max_elements) {
+  t->data = table_alloc((size_t)elements * sizeof *t->data);
+  t->size = elements;
+  t->max_size = elements; /* growing would need a heap; refuse it */
+  (void)max_elements;
+}
+
+void wasm_rt_allocate_externref_table(wasm_rt_externref_table_t *t, uint32_t elements,
+                                      uint32_t max_elements) {
+  t->data = table_alloc((size_t)elements * sizeof *t->data);
+  t->size = elements;
+  t->max_size = elements;
+  (void)max_elements;
+}
+
+void wasm_rt_free_funcref_table(wasm_rt_funcref_table_t *t) { (void)t; }
+void wasm_rt_free_externref_table(wasm_rt_externref_table_t *t) { (void)t; }
+
+uint32_t wasm_rt_grow_funcref_table(wasm_rt_funcref_table_t *t, uint32_t delta,
+                                    wasm_rt_funcref_t init) {
+  (void)init;
+  return delta ? (uint32_t)-1 : t->size;
+}
+
+uint32_t wasm_rt_grow_externref_table(wasm_rt_externref_table_t *t, uint32_t delta,
+                                      wasm_rt_externref_t init) {
+  (void)init;
+  return delta ? (uint32_t)-1 : t->size;
+}
+
+/* ---- entry ---- */
+
+_Noreturn void runtime_main(void) {
+  uint32_t code = rt_run_kernel();
+  plat_exit((int)code);
+}

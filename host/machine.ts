@@ -1,0 +1,322 @@
+// The Node platform: implements the HAL (kernel/hal.ts) for a kernel's wasm,
+// so the same binary that boots on QEMU runs here under a virtual clock,
+// with device models on MMIO and interrupt lines, deterministic by seed.
+
+import { RealClock, VirtualClock, type Clock } from "./clock.ts";
+import { EventQueue } from "./events.ts";
+import { EXIT_ABORT, EXIT_RUNTIME, EXIT_TRAP } from "./exit-codes.ts";
+import { SplitMix64 } from "./prng.ts";
+import { readWasmInfo, type WasmInfo } from "./wasm-info.ts";
+
+const PAGE = 65536;
+const NO_DEADLINE = 0xffff_ffff_ffff_ffffn;
+
+/** A device's registers, seen by the kernel through mmio_read/mmio_write. */
+export interface MmioDevice {
+  read(offset: number, width: 1 | 2 | 4 | 8): bigint;
+  write(offset: number, width: 1 | 2 | 4 | 8, value: bigint): void;
+}
+
+export interface MachineOptions {
+  /** Bytes of RAM for linear memory (what `mem_limit` reports). */
+  memory?: number;
+  cmdline?: string;
+  /** Seed for entropy and everything random in the simulated world. */
+  seed?: bigint;
+  clock?: "virtual" | "real" | Clock;
+  /** Receives console bytes; defaults to process.stdout. */
+  console?: (text: string) => void;
+}
+
+export interface RunResult {
+  exitCode: number;
+  /** Everything the kernel wrote to its console. */
+  output: string;
+}
+
+class MachineExit {
+  constructor(readonly code: number) {}
+}
+
+export class Machine {
+  readonly clock: Clock;
+  readonly events = new EventQueue();
+  readonly rng: SplitMix64;
+  readonly memoryBytes: number;
+  readonly cmdline: string;
+  private readonly sink: (text: string) => void;
+  private output = "";
+  private pending = 0n;
+  private masked = 0n;
+  private latched = 0n; // raised while masked: delivered on unmask
+  private regions: { base: bigint; size: bigint; device: MmioDevice }[] = [];
+  private ports = new Map<number, (width: number, value?: number) => number>();
+  private mapped: { base: bigint; end: bigint }[] = [];
+  private memory?: WebAssembly.Memory;
+  private info?: WasmInfo;
+  private decoder = new TextDecoder();
+
+  constructor(opts: MachineOptions = {}) {
+    this.memoryBytes = opts.memory ?? 16 * 1024 * 1024;
+    this.cmdline = opts.cmdline ?? "";
+    this.rng = new SplitMix64(opts.seed ?? 1n);
+    const c = opts.clock ?? "virtual";
+    this.clock = c === "virtual" ? new VirtualClock() : c === "real" ? new RealClock() : c;
+    this.sink = opts.console ?? ((t) => process.stdout.write(t));
+  }
+
+  /** Attaches a device's registers at physical address `base`. */
+  attachMmio(base: bigint, size: bigint, device: MmioDevice): void {
+    this.regions.push({ base, size, device });
+  }
+
+  /** Attaches an x86-style I/O port handler (reads return all ones otherwise). */
+  attachPort(port: number, handler: (width: number, value?: number) => number): void {
+    this.ports.set(port, handler);
+  }
+
+  /** Raises interrupt `line` (0..63): pending now, or when the kernel unmasks it. */
+  raise(line: number): void {
+    const bit = 1n << BigInt(line);
+    if (this.masked & bit) this.latched |= bit;
+    else {
+      this.pending |= bit;
+      this.masked |= bit; // masked until the kernel has serviced it
+    }
+  }
+
+  /** Linear memory, for device models doing DMA (physical = offset here). */
+  get ram(): Uint8Array {
+    if (!this.memory) throw new Error("the kernel is not instantiated yet");
+    return new Uint8Array(this.memory.buffer);
+  }
+
+  /** Instantiates `wasm` and runs its `main`; returns its exit code and output. */
+  async run(wasm: Uint8Array): Promise<RunResult> {
+    const instance = await this.instantiate(wasm);
+    const code = this.call(() => (instance.exports.main as () => number)());
+    return { exitCode: code, output: this.output };
+  }
+
+  async instantiate(wasm: Uint8Array): Promise<WebAssembly.Instance> {
+    this.info = readWasmInfo(wasm);
+    const memImport = this.info.imports.find((i) => i.kind === "memory");
+    const limitPages = Math.floor(this.memoryBytes / PAGE);
+    const imports: WebAssembly.Imports = { hal: this.halImports(), env: this.envImports() };
+    if (memImport) {
+      const want = memImport.memory!;
+      if (want.initial > limitPages) {
+        this.fail(`the kernel needs ${want.initial * 64} KiB of linear memory at start but the machine has ${limitPages * 64} KiB: give it more RAM (--mem)`, EXIT_RUNTIME);
+      }
+      const maximum = Math.min(want.maximum ?? 65536, limitPages);
+      this.memory = new WebAssembly.Memory({ initial: want.initial, maximum });
+      (imports as any)[memImport.module] = { ...(imports as any)[memImport.module], [memImport.name]: this.memory };
+    }
+    let instance: WebAssembly.Instance | undefined;
+    const code = this.call(() => {
+      instance = new WebAssembly.Instance(new WebAssembly.Module(wasm), imports);
+      return -1;
+    });
+    if (!instance) throw new KernelEnded(code, this.output);
+    if (!this.memory) this.memory = instance.exports.memory as WebAssembly.Memory;
+    return instance;
+  }
+
+  /** Runs wasm code, turning exits, traps and aborts into an exit code. */
+  call(fn: () => number): number {
+    try {
+      return fn() >>> 0;
+    } catch (e) {
+      if (e instanceof MachineExit) return e.code;
+      if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) {
+        this.trapReport(e);
+        return EXIT_TRAP;
+      }
+      throw e;
+    }
+  }
+
+  private write(text: string): void {
+    this.output += text;
+    this.sink(text);
+  }
+
+  private fail(message: string, code: number): never {
+    this.write(`\nuniwasm: ${message}\n`);
+    throw new MachineExit(code);
+  }
+
+  private trapReport(e: Error): void {
+    const kind = trapKind(e);
+    const frames = this.wasmFrames(e);
+    let text = `\nuniwasm: wasm trap: ${kind}\n  in ${frames[0] ?? "?"}\n  call chain:\n`;
+    for (const f of frames) text += `    ${f}\n`;
+    this.write(text);
+  }
+
+  private wasmFrames(e: Error): string[] {
+    const out: string[] = [];
+    for (const line of (e.stack ?? "").split("\n")) {
+      const m = /wasm-function\[(\d+)\]/.exec(line);
+      if (!m) continue;
+      const index = Number(m[1]);
+      out.push(this.info?.functionNames.get(index) ?? `function ${index}`);
+    }
+    return out;
+  }
+
+  /** Bytes [ptr, ptr+len) of linear memory, or a trap like the native runtime's. */
+  private span(ptr: number, len: number): Uint8Array {
+    const buf = this.ram;
+    if (ptr + len > buf.length) {
+      const err = new WebAssembly.RuntimeError("memory access out of bounds (HAL argument)");
+      throw err;
+    }
+    return buf.subarray(ptr, ptr + len);
+  }
+
+  private wait(deadline: bigint): bigint {
+    for (;;) {
+      if (this.pending) {
+        const p = this.pending;
+        this.pending = 0n;
+        return p;
+      }
+      const next = this.events.peek();
+      if (next !== undefined && next <= deadline) {
+        const e = this.events.pop()!;
+        this.clock.sleepUntil(e.at);
+        e.run();
+        continue;
+      }
+      if (deadline === NO_DEADLINE) {
+        this.fail("wait() without a deadline, and nothing in the simulated world can raise an interrupt: the kernel would sleep forever", EXIT_RUNTIME);
+      }
+      this.clock.sleepUntil(deadline);
+      return 0n;
+    }
+  }
+
+  private mmio(phys: bigint, width: 1 | 2 | 4 | 8): { device: MmioDevice; offset: number } | undefined {
+    if (!this.mapped.some((m) => phys >= m.base && phys + BigInt(width) <= m.end)) {
+      this.fail(`mmio access at 0x${phys.toString(16)} outside any range given to mmio_map`, EXIT_RUNTIME);
+    }
+    for (const r of this.regions) {
+      if (phys >= r.base && phys + BigInt(width) <= r.base + r.size) return { device: r.device, offset: Number(phys - r.base) };
+    }
+    return undefined;
+  }
+
+  private mmioRead(phys: bigint, width: 1 | 2 | 4 | 8): bigint {
+    const hit = this.mmio(phys, width);
+    return hit ? hit.device.read(hit.offset, width) : (1n << BigInt(8 * width)) - 1n;
+  }
+
+  private mmioWrite(phys: bigint, width: 1 | 2 | 4 | 8, value: bigint): void {
+    const hit = this.mmio(phys, width);
+    hit?.device.write(hit.offset, width, value);
+  }
+
+  private port(port: number, width: number, value?: number): number {
+    const h = this.ports.get(port);
+    if (!h) return value === undefined ? 2 ** (8 * width) - 1 : 0;
+    return h(width, value);
+  }
+
+  private halImports(): Record<string, Function> {
+    return {
+      console_write: (ptr: number, len: number) => this.write(this.decoder.decode(this.span(ptr, len))),
+      clock_ns: () => this.clock.now(),
+      wait: (deadline: bigint) => this.wait(BigInt.asUintN(64, deadline)),
+      irq_mask: (line: number) => {
+        this.masked |= 1n << BigInt(line & 63);
+      },
+      irq_unmask: (line: number) => {
+        const bit = 1n << BigInt(line & 63);
+        this.masked &= ~bit;
+        if (this.latched & bit) {
+          this.latched &= ~bit;
+          this.raise(line & 63);
+        }
+      },
+      mmio_map: (phys: bigint, len: bigint) => {
+        this.mapped.push({ base: BigInt.asUintN(64, phys), end: BigInt.asUintN(64, phys) + BigInt.asUintN(64, len) });
+        return 0;
+      },
+      mmio_read8: (a: bigint) => Number(this.mmioRead(BigInt.asUintN(64, a), 1)),
+      mmio_read16: (a: bigint) => Number(this.mmioRead(BigInt.asUintN(64, a), 2)),
+      mmio_read32: (a: bigint) => Number(this.mmioRead(BigInt.asUintN(64, a), 4)) | 0,
+      mmio_read64: (a: bigint) => this.mmioRead(BigInt.asUintN(64, a), 8),
+      mmio_write8: (a: bigint, v: number) => this.mmioWrite(BigInt.asUintN(64, a), 1, BigInt(v & 0xff)),
+      mmio_write16: (a: bigint, v: number) => this.mmioWrite(BigInt.asUintN(64, a), 2, BigInt(v & 0xffff)),
+      mmio_write32: (a: bigint, v: number) => this.mmioWrite(BigInt.asUintN(64, a), 4, BigInt(v >>> 0)),
+      mmio_write64: (a: bigint, v: bigint) => this.mmioWrite(BigInt.asUintN(64, a), 8, BigInt.asUintN(64, v)),
+      port_read8: (p: number) => this.port(p, 1),
+      port_read16: (p: number) => this.port(p, 2),
+      port_read32: (p: number) => this.port(p, 4) | 0,
+      port_write8: (p: number, v: number) => void this.port(p, 1, v & 0xff),
+      port_write16: (p: number, v: number) => void this.port(p, 2, v & 0xffff),
+      port_write32: (p: number, v: number) => void this.port(p, 4, v >>> 0),
+      fence: () => {},
+      dma_base: () => 0n,
+      entropy: (ptr: number, len: number) => {
+        this.rng.fill(this.span(ptr, len));
+        return len;
+      },
+      cmdline: (ptr: number, cap: number) => {
+        const bytes = new TextEncoder().encode(this.cmdline);
+        this.span(ptr, cap).set(bytes.subarray(0, cap));
+        return bytes.length;
+      },
+      mem_limit: () => BigInt(Math.floor(this.memoryBytes / PAGE) * PAGE),
+      exit: (code: number) => {
+        throw new MachineExit(code >>> 0);
+      },
+    };
+  }
+
+  private envImports(): Record<string, Function> {
+    return {
+      abort: (msg: number, file: number, line: number, col: number) => {
+        let text = `\nuniwasm: abort: ${msg ? this.asString(msg) : "(no message)"}`;
+        if (file) text += ` at ${this.asString(file)}:${line >>> 0}:${col >>> 0}`;
+        this.write(text + "\n");
+        throw new MachineExit(EXIT_ABORT);
+      },
+      trace: (msg: number, n: number, ...args: number[]) => {
+        const shown = args.slice(0, n).map((v) => String(Math.trunc(v)));
+        this.write(`trace: ${this.asString(msg)}${shown.length ? " " + shown.join(", ") : ""}\n`);
+      },
+      seed: () => Number(this.rng.next() >> 11n),
+    };
+  }
+
+  /** An AssemblyScript string (UTF-16, byte length in the header), checked. */
+  private asString(ptr: number): string {
+    const buf = this.ram;
+    if (ptr < 4 || ptr > buf.length) return "<bad string>";
+    const bytes = new DataView(buf.buffer).getUint32(ptr - 4, true);
+    if (bytes > buf.length - ptr || bytes > 4096) return "<bad string>";
+    return new TextDecoder("utf-16le").decode(buf.subarray(ptr, ptr + (bytes & ~1)));
+  }
+}
+
+/** Thrown by `instantiate` when the kernel ended during its start function. */
+export class KernelEnded extends Error {
+  constructor(readonly exitCode: number, readonly output: string) {
+    super(`the kernel ended with code ${exitCode} while starting`);
+  }
+}
+
+/** V8's trap messages, in the native runtime's words. */
+function trapKind(e: Error): string {
+  const m = e.message;
+  if (e instanceof RangeError) return "call stack exhausted";
+  if (/out of bounds/.test(m)) return "out of bounds memory access";
+  if (/divide by zero|remainder by zero/.test(m)) return "integer divide by zero";
+  if (/unreachable/.test(m)) return "unreachable executed";
+  if (/integer overflow|divide result unrepresentable/.test(m)) return "integer overflow";
+  if (/float unrepresentable|invalid conversion/.test(m)) return "invalid conversion to integer";
+  if (/signature|null function|table index/.test(m)) return "indirect call signature mismatch";
+  return m;
+}

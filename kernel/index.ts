@@ -1,0 +1,3 @@
+// The uniwasm kernel as an AssemblyScript library: `import { ... } from "uniwasm"`.
+export * from "./console";
+export * as hal from "./hal";

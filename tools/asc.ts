@@ -1,0 +1,49 @@
+// Stage 1: AssemblyScript -> wasm, through the compiler's Node API. Every
+// platform runs this same wasm, so the flags here are the kernel ABI: memory
+// imported from the platform (so the platform decides how far it may grow),
+// names kept for trap reports, no SIMD (wasm2c would need SIMDe for it).
+
+import asc from "assemblyscript/asc";
+import { UserError } from "./errors.ts";
+
+export interface AscOptions {
+  /** The app's entry file. */
+  entry: string;
+  outWasm: string;
+  outWat?: string;
+  /** "incremental" (default), "minimal" or "stub". */
+  runtime?: string;
+  optimizeLevel?: number;
+  shrinkLevel?: number;
+  /** Extra flags from the app's config. */
+  extra?: string[];
+}
+
+export function ascArgs(o: AscOptions): string[] {
+  const args = [
+    o.entry,
+    "--outFile", o.outWasm,
+    "--runtime", o.runtime ?? "incremental",
+    "--optimizeLevel", String(o.optimizeLevel ?? 3),
+    "--shrinkLevel", String(o.shrinkLevel ?? 0),
+    "--importMemory",
+    "--disable", "simd",
+    "--debug",
+    "--exportStart", "_initialize",
+  ];
+  if (o.outWat) args.push("--textFile", o.outWat);
+  return args.concat(o.extra ?? []);
+}
+
+/** Compiles, or throws a UserError carrying the compiler's diagnostics. */
+export async function compileAssemblyScript(o: AscOptions, label: string): Promise<void> {
+  let diagnostics = "";
+  const stream = asc.createMemoryStream((chunk) => {
+    diagnostics += typeof chunk === "string" ? chunk : new TextDecoder().decode(chunk);
+  });
+  const { error, stats } = await asc.main(ascArgs(o), { stdout: stream, stderr: stream });
+  if (error) {
+    const errors = stats?.errorCount ?? 0;
+    throw new UserError(`${label} failed to compile${errors ? ` (${errors} error${errors > 1 ? "s" : ""})` : ""}:\n${diagnostics.trimEnd() || error.message}`);
+  }
+}

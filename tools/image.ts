@@ -1,0 +1,235 @@
+// `uniwasm image`: the whole pipeline from an app folder to a bootable image.
+//   asc -> Binaryen -> wasm2c -> clang (freestanding) -> ld.lld (twice, the
+//   second time with the symbol table) -> llvm-objcopy -> image
+// Every intermediate file stays in the output folder; stages whose inputs did
+// not change are reused.
+
+import { execFile } from "node:child_process";
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from "node:fs";
+import { basename, join, relative } from "node:path";
+import { promisify } from "node:util";
+import { type App } from "./app.ts";
+import { StageCache, hashOf, hashTree } from "./cache.ts";
+import { Elf64 } from "./elf.ts";
+import { UserError } from "./errors.ts";
+import { BOOT, ROOT, type Arch } from "./paths.ts";
+import { requireTool, toolVersion } from "./toolchain.ts";
+import { buildWasm, type Log } from "./wasm-build.ts";
+import { readWasmInfo, type MemoryLimits } from "../host/wasm-info.ts";
+
+const run = promisify(execFile);
+
+export interface ImageOptions {
+  arch: Arch;
+  outDir: string;
+  /** Bounds checks: explicit (default) or none (guard pages; not yet on x86_64). */
+  boundsChecks?: "explicit";
+}
+
+export interface ImageResult {
+  image: string;
+  elf: string;
+  sizes: { wasm: number; c: number; text: number; data: number; bss: number; image: number };
+}
+
+const CFLAGS: Record<Arch, string[]> = {
+  x86_64: [
+    "--target=x86_64-unknown-none-elf", "-ffreestanding", "-nostdlibinc", "-fno-pic", "-fno-pie",
+    "-mno-red-zone", "-mcmodel=small", "-fno-stack-protector", "-fno-omit-frame-pointer",
+    "-fno-math-errno", "-O2", "-ffunction-sections", "-fdata-sections",
+  ],
+};
+
+/** wasm2c's output, compiled without its own warnings (they are not ours). */
+const GENERATED_FLAGS = ["-w"];
+const OWN_FLAGS = ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"];
+
+export async function buildImage(app: App, opts: ImageOptions, log: Log): Promise<ImageResult> {
+  const clang = requireTool("clang");
+  const lld = requireTool("lld");
+  const objcopy = requireTool("objcopy");
+  const out = opts.outDir;
+  mkdirSync(out, { recursive: true });
+  const cache = new StageCache(join(out, ".stages.json"));
+
+  const wasm = await buildWasm(app, out, cache, log);
+
+  // wasm2c
+  const kernelC = join(out, "kernel.c");
+  const kernelH = join(out, "kernel.h");
+  const w2cKey = hashOf("wasm2c", readFileSync(wasm.wasm), wabtVersion());
+  if (cache.fresh("wasm2c", w2cKey, [kernelC, kernelH])) log.stage("wasm2c", `${basename(wasm.wasm)} -> kernel.c`, true);
+  else {
+    const wasm2c = join(ROOT, "node_modules/.bin/wasm2c");
+    try {
+      await run(wasm2c, [wasm.wasm, "-n", "kernel", "--disable-simd", "-o", kernelC]);
+    } catch (e: any) {
+      throw new UserError(`wasm2c failed on ${wasm.wasm}:\n${e.stderr || e.message}`);
+    }
+    cache.record("wasm2c", w2cKey);
+    log.stage("wasm2c", `${basename(wasm.wasm)} -> kernel.c (${kib(statSync(kernelC).size)})`, false);
+  }
+  const entryC = join(out, "entry.c");
+  const memory = readWasmInfo(readFileSync(wasm.wasm)).imports.find((i) => i.kind === "memory")?.memory;
+  writeIfChanged(entryC, entrySource(readFileSync(kernelH, "utf8"), memory));
+
+  // clang
+  const archDir = join(BOOT, opts.arch);
+  const includes = ["-I", join(BOOT, "include"), "-I", join(BOOT, "runtime/include"), "-I", out];
+  const sources: { src: string; generated: boolean }[] = [
+    { src: kernelC, generated: true },
+    { src: entryC, generated: true },
+    ...listSources(join(BOOT, "runtime")).map((src) => ({ src, generated: false })),
+    ...listSources(archDir).filter((s) => !/\bfloor\.S$/.test(s)).map((src) => ({ src, generated: false })),
+  ];
+  const headers = hashTree([join(BOOT, "include"), join(BOOT, "runtime/include"), archDir], (n) => n.endsWith(".h"));
+  const clangVer = toolVersion(clang);
+  const objDir = join(out, "obj");
+  mkdirSync(objDir, { recursive: true });
+  const compile = async (src: string, generated: boolean): Promise<string> => {
+    const obj = join(objDir, basename(src).replace(/\.[cS]$/, ".o"));
+    const flags = [...CFLAGS[opts.arch], ...(generated ? GENERATED_FLAGS : OWN_FLAGS), ...includes];
+    const key = hashOf("cc", readFileSync(src), JSON.stringify(flags), headers, clangVer, src.endsWith("kernel.c") || src.endsWith("entry.c") ? readFileSync(kernelH) : "");
+    if (cache.fresh(`cc:${obj}`, key, [obj])) return obj;
+    try {
+      await run(clang, [...flags, "-c", src, "-o", obj], { maxBuffer: 64 << 20 });
+    } catch (e: any) {
+      throw new UserError(`clang failed on ${relative(process.cwd(), src)}:\n${e.stderr || e.message}`);
+    }
+    cache.record(`cc:${obj}`, key);
+    return obj;
+  };
+  const before = Date.now();
+  const objects = await parallel(sources.map((s) => () => compile(s.src, s.generated)), 2);
+  log.stage("clang", `${objects.length} objects (${Date.now() - before} ms)`, false);
+
+  // link twice: the second time with the function-name table in .uwsyms
+  const linkerScript = join(archDir, "linker.ld");
+  const elf = join(out, "kernel.elf");
+  const symsC = join(out, "uwsyms.c");
+  const symsO = join(objDir, "uwsyms.o");
+  const link = async (extra: string, output: string) => {
+    try {
+      await run(lld, ["-nostdlib", "-static", "--gc-sections", "-T", linkerScript, "-o", output, ...objects, extra]);
+    } catch (e: any) {
+      throw new UserError(`ld.lld failed:\n${e.stderr || e.message}`);
+    }
+  };
+  const linkKey = hashOf("link", ...objects.map((o) => readFileSync(o)), readFileSync(linkerScript));
+  if (cache.fresh("link", linkKey, [elf])) log.stage("ld.lld", `${basename(elf)}`, true);
+  else {
+    writeFileSync(symsC, symbolTableSource(undefined));
+    await run(clang, [...CFLAGS[opts.arch], ...includes, "-c", symsC, "-o", symsO]);
+    const first = join(out, "kernel.pass1.elf");
+    await link(symsO, first);
+    const pass1 = new Elf64(readFileSync(first), first);
+    writeFileSync(symsC, symbolTableSource(pass1));
+    await run(clang, [...CFLAGS[opts.arch], ...includes, "-c", symsC, "-o", symsO]);
+    await link(symsO, elf);
+    const pass2 = new Elf64(readFileSync(elf), elf);
+    if (pass1.textEnd() !== pass2.textEnd()) throw new UserError("internal: code moved between the two links; .uwsyms must follow all code in linker.ld");
+    cache.record("link", linkKey);
+    log.stage("ld.lld", `${basename(elf)} (linked twice: symbol table of ${pass1.symbols.filter((s) => s.isFunction).length} functions)`, false);
+  }
+
+  // Multiboot loaders want a 32-bit ELF: the image is the same bits with an ELF32 wrapper.
+  const image = join(out, `${app.name}.img`);
+  const imgKey = hashOf("objcopy", readFileSync(elf));
+  if (cache.fresh("objcopy", imgKey, [image])) log.stage("objcopy", basename(image), true);
+  else {
+    await run(objcopy, ["-O", "elf32-i386", elf, image]);
+    cache.record("objcopy", imgKey);
+    log.stage("objcopy", `${basename(image)} (ELF32 wrapper for Multiboot)`, false);
+  }
+
+  const sz = new Elf64(readFileSync(elf), elf).sizes();
+  const sizes = { wasm: wasm.bytes, c: statSync(kernelC).size, ...sz, image: statSync(image).size };
+  log.info(`sizes: wasm ${kib(sizes.wasm)}, C ${kib(sizes.c)}, text ${kib(sizes.text)}, data ${kib(sizes.data)}, bss ${kib(sizes.bss)}, image ${kib(sizes.image)}`);
+  return { image, elf, sizes };
+}
+
+/** The glue that instantiates the generated module and runs it. */
+export function entrySource(header: string, memory: MemoryLimits | undefined): string {
+  const inst = /void wasm2c_kernel_instantiate\(w2c_kernel\*([^)]*)\);/.exec(header);
+  if (!inst) throw new UserError("internal: wasm2c's header has no wasm2c_kernel_instantiate");
+  const importArgs = inst[1].split(",").filter((s) => s.trim()).map(() => "NULL");
+  const exportFn = (name: string) => new RegExp(`/\\* export: '${name}' \\*/\\s*\\n\\s*\\w+ (w2c_kernel_\\w+)\\(w2c_kernel\\*\\);`).exec(header)?.[1];
+  const main = exportFn("main");
+  if (!main) throw new UserError("internal: wasm2c's header exports no main");
+  const init = exportFn("_initialize");
+  return `/* Generated by tools/image.ts: instantiates the kernel and runs it. */
+#include <stddef.h>
+#include <uniwasm/runtime.h>
+#include "kernel.h"
+
+static w2c_kernel instance;
+
+uint32_t rt_run_kernel(void) {
+${memory ? `  rt_memory_setup(${memory.initial}u, ${memory.maximum ?? 65536}u);\n` : ""}  wasm2c_kernel_instantiate(&instance${importArgs.map((a) => ", " + a).join("")});
+${init ? `  ${init}(&instance);\n` : ""}  return ${main}(&instance);
+}
+`;
+}
+
+/** Sorted function addresses and demangled names, for runtime_symbolize. */
+export function symbolTableSource(elf: Elf64 | undefined): string {
+  const fns = (elf?.symbols ?? []).filter((s) => s.isFunction && s.value > 0n).sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+  let names = "";
+  const entries: string[] = [];
+  const seen = new Set<bigint>();
+  for (const f of fns) {
+    if (seen.has(f.value)) continue;
+    seen.add(f.value);
+    entries.push(`{0x${f.value.toString(16)}u, ${Buffer.byteLength(names)}u}`);
+    names += demangle(f.name) + "\0";
+  }
+  const textEnd = elf ? elf.textEnd() : 0n;
+  const cstr = JSON.stringify(names).replace(/\\u0000/g, "\\0");
+  return `/* Generated by tools/image.ts from the first link of this image. */
+#include <stdint.h>
+#define SYM __attribute__((section(".uwsyms"), used))
+struct uw_sym { uint32_t addr, name; };
+SYM const struct uw_sym uw_sym_table[${Math.max(entries.length, 1)}] = {${entries.join(",") || "{0, 0}"}};
+SYM const uint32_t uw_sym_count = ${entries.length}u;
+SYM const uint32_t uw_text_end = 0x${textEnd.toString(16)}u;
+SYM const char uw_sym_names[] = ${cstr};
+`;
+}
+
+/** wasm2c's symbol names back to the wasm names: w2c_kernel_~lib0x2Frt... */
+export function demangle(sym: string): string {
+  const m = /^w2c_kernel_(.*)$/.exec(sym);
+  if (!m) return sym;
+  return m[1].replace(/0x([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+}
+
+function listSources(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((n) => /\.(c|S)$/.test(n)).sort().map((n) => join(dir, n));
+}
+
+function writeIfChanged(path: string, text: string): void {
+  if (existsSync(path) && readFileSync(path, "utf8") === text) return;
+  writeFileSync(path, text);
+}
+
+async function parallel<T>(jobs: (() => Promise<T>)[], width: number): Promise<T[]> {
+  const results: T[] = new Array(jobs.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < jobs.length) {
+      const i = next++;
+      results[i] = await jobs[i]();
+    }
+  }));
+  return results;
+}
+
+export function kib(n: number): string {
+  return n < 10240 ? `${n} B` : `${(n / 1024).toFixed(1)} KiB`;
+}
+
+function wabtVersion(): string {
+  return JSON.parse(readFileSync(join(ROOT, "node_modules/wabt/package.json"), "utf8")).version;
+}
+

@@ -1,0 +1,91 @@
+// Stages 1 and 2, shared by every platform: AssemblyScript -> wasm, then
+// Binaryen passes and the checks that make the wasm a valid kernel (a
+// `main(): i32` export, imports only from the HAL and the AssemblyScript
+// runtime). The Node platform runs this file; the image pipeline goes on
+// from it.
+
+import binaryen from "binaryen";
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { join, relative } from "node:path";
+import { readWasmInfo } from "../host/wasm-info.ts";
+import { type App } from "./app.ts";
+import asc from "assemblyscript/asc";
+import { compileAssemblyScript, ascArgs } from "./asc.ts";
+import { StageCache, hashOf, hashTree } from "./cache.ts";
+import { UserError } from "./errors.ts";
+import { ROOT } from "./paths.ts";
+import { halImportNames } from "./hal-contract.ts";
+
+export const DEFAULT_PASSES = ["remove-unused-module-elements", "strip-dwarf", "strip-producers"];
+const ENV_IMPORTS = new Set(["abort", "trace", "seed", "memory"]);
+
+export interface Log {
+  stage(name: string, detail: string, cached: boolean): void;
+  info(text: string): void;
+}
+
+export interface WasmArtifacts {
+  wasm: string;
+  wat: string;
+  bytes: number;
+}
+
+export async function buildWasm(app: App, outDir: string, cache: StageCache, log: Log): Promise<WasmArtifacts> {
+  mkdirSync(outDir, { recursive: true });
+  const ascWasm = join(outDir, `${app.name}.asc.wasm`);
+  const wat = join(outDir, `${app.name}.wat`);
+  const wasm = join(outDir, `${app.name}.wasm`);
+  const c = app.config;
+  const ascOpts = { entry: app.entry, outWasm: ascWasm, outWat: wat, runtime: c.runtime, optimizeLevel: c.optimizeLevel, shrinkLevel: c.shrinkLevel, extra: c.ascFlags };
+
+  const sources = hashTree([app.dir, join(ROOT, "kernel"), join(ROOT, "drivers")], (n) => n.endsWith(".ts"));
+  const ascKey = hashOf("asc", sources, JSON.stringify(ascArgs(ascOpts)), ascVersion());
+  const rel = relative(process.cwd(), app.entry) || app.entry;
+  if (cache.fresh("asc", ascKey, [ascWasm, wat])) log.stage("asc", `${rel} -> ${relative(process.cwd(), ascWasm)}`, true);
+  else {
+    await compileAssemblyScript(ascOpts, relative(process.cwd(), app.dir) || app.name);
+    cache.record("asc", ascKey);
+    log.stage("asc", `${rel} -> ${relative(process.cwd(), ascWasm)}`, false);
+  }
+
+  const passes = c.binaryenPasses ?? DEFAULT_PASSES;
+  const bKey = hashOf("binaryen", readFileSync(ascWasm), JSON.stringify(passes));
+  if (cache.fresh("binaryen", bKey, [wasm])) log.stage("binaryen", passes.join(" "), true);
+  else {
+    const mod = binaryen.readBinary(readFileSync(ascWasm));
+    try {
+      binaryen.setDebugInfo(true); // keep the name section for trap reports
+      mod.runPasses(passes);
+      if (!mod.validate()) throw new UserError(`${app.name}: the wasm failed Binaryen validation after passes ${passes.join(", ")}`);
+      writeFileSync(wasm, mod.emitBinary());
+    } finally {
+      mod.dispose();
+    }
+    cache.record("binaryen", bKey);
+    log.stage("binaryen", passes.join(" "), false);
+  }
+  const bytes = readFileSync(wasm);
+  checkKernelAbi(bytes, app.name);
+  return { wasm, wat, bytes: bytes.length };
+}
+
+/** The wasm must be something every platform can run. */
+export function checkKernelAbi(bytes: Uint8Array, label: string): void {
+  const info = readWasmInfo(bytes);
+  const sig = info.exportSignature("main");
+  if (!sig) throw new UserError(`${label}: main.ts must export \`function main(): i32\` (the kernel's entry; its result is the exit code)`);
+  if (sig.params.length !== 0 || sig.results.join() !== "i32") {
+    throw new UserError(`${label}: \`main\` must take no parameters and return i32, but it is (${sig.params.join(", ")}) => ${sig.results.join(", ") || "void"}`);
+  }
+  const hal = new Set(halImportNames());
+  for (const imp of info.imports) {
+    const ok = (imp.module === "hal" && hal.has(imp.name)) || (imp.module === "env" && ENV_IMPORTS.has(imp.name));
+    if (!ok) {
+      throw new UserError(`${label}: imports ${imp.module}.${imp.name}, which no platform provides; a kernel may only import the HAL (kernel/hal.ts)`);
+    }
+  }
+}
+
+function ascVersion(): string {
+  return asc.version;
+}

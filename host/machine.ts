@@ -93,8 +93,18 @@ export class Machine {
 
   /** Instantiates `wasm` and runs its `main`; returns its exit code and output. */
   async run(wasm: Uint8Array): Promise<RunResult> {
-    const instance = await this.instantiate(wasm);
-    const code = this.call(() => (instance.exports.main as () => number)());
+    let instance: WebAssembly.Instance;
+    try {
+      instance = await this.instantiate(wasm);
+    } catch (e) {
+      if (e instanceof KernelEnded) return { exitCode: e.exitCode, output: this.output };
+      throw e;
+    }
+    const exports = instance.exports as { main: () => number; _initialize?: () => void };
+    const code = this.call(() => {
+      exports._initialize?.();
+      return exports.main();
+    });
     return { exitCode: code, output: this.output };
   }
 
@@ -106,7 +116,8 @@ export class Machine {
     if (memImport) {
       const want = memImport.memory!;
       if (want.initial > limitPages) {
-        this.fail(`the kernel needs ${want.initial * 64} KiB of linear memory at start but the machine has ${limitPages * 64} KiB: give it more RAM (--mem)`, EXIT_RUNTIME);
+        this.write(`\nuniwasm: the kernel needs ${want.initial * 64} KiB of linear memory at start but the machine has ${limitPages * 64} KiB: give it more RAM (--mem)\n`);
+        throw new KernelEnded(EXIT_RUNTIME, this.output);
       }
       const maximum = Math.min(want.maximum ?? 65536, limitPages);
       this.memory = new WebAssembly.Memory({ initial: want.initial, maximum });
@@ -154,13 +165,14 @@ export class Machine {
     this.write(text);
   }
 
+  /** Wasm frames of a trap, innermost first, named from the name section. */
   private wasmFrames(e: Error): string[] {
     const out: string[] = [];
     for (const line of (e.stack ?? "").split("\n")) {
-      const m = /wasm-function\[(\d+)\]/.exec(line);
+      const m = /^\s*at (.*?) ?\(?wasm:\/\/wasm\/[^)]*?(?:wasm-function\[(\d+)\])?[^)]*\)?$/.exec(line);
       if (!m) continue;
-      const index = Number(m[1]);
-      out.push(this.info?.functionNames.get(index) ?? `function ${index}`);
+      const index = m[2] !== undefined ? Number(m[2]) : undefined;
+      out.push(m[1] || (index !== undefined ? this.info?.functionNames.get(index) ?? `function ${index}` : "?"));
     }
     return out;
   }

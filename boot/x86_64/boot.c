@@ -1,0 +1,326 @@
+/*
+ * boot_main, the boot-loader information (Multiboot v1 / PVH), the COM1
+ * console, exit, and the small HAL primitives (ports, MMIO, entropy, ...).
+ */
+#include "x86.h"
+
+#define COM1 0x3f8
+
+struct memrange boot_mem[MAX_MEMRANGES];
+unsigned boot_mem_count;
+uint64_t boot_reserved_end;
+uint64_t boot_rsdp;
+uint64_t boot_ebda;
+static char cmdline[1024];
+static struct plat_region linear;
+
+/* ---- console ---- */
+
+static void serial_init(void) {
+  outb(COM1 + 1, 0x00); /* no interrupts */
+  outb(COM1 + 3, 0x80); /* DLAB */
+  outb(COM1 + 0, 0x01); /* divisor 1: 115200 baud */
+  outb(COM1 + 1, 0x00);
+  outb(COM1 + 3, 0x03); /* 8N1 */
+  outb(COM1 + 2, 0x07); /* FIFO on, cleared */
+  outb(COM1 + 4, 0x03); /* DTR, RTS; OUT2 off (no IRQ) */
+}
+
+static void serial_putc(char c) {
+  while (!(inb(COM1 + 5) & 0x20)) /* THR empty */
+    ;
+  outb(COM1, (uint8_t)c);
+}
+
+void plat_console_write(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '\n') serial_putc('\r');
+    serial_putc(s[i]);
+  }
+}
+
+void kputs(const char *s) {
+  size_t n = 0;
+  while (s[n]) n++;
+  plat_console_write(s, n);
+}
+
+void kput_hex(uint64_t v) {
+  char b[18];
+  int i = 18;
+  do {
+    b[--i] = "0123456789abcdef"[v & 15];
+    v >>= 4;
+  } while (v);
+  b[--i] = 'x';
+  b[--i] = '0';
+  plat_console_write(b + i, 18 - i);
+}
+
+void kput_dec(uint64_t v) {
+  char b[20];
+  int i = 20;
+  do {
+    b[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  plat_console_write(b + i, 20 - i);
+}
+
+/* ---- exit ---- */
+
+_Noreturn void plat_exit(int code) {
+  cli();
+  while (!(inb(COM1 + 5) & 0x40)) /* transmitter empty */
+    ;
+  /* QEMU isa-debug-exit (iobase 0xf4): QEMU exits with (code << 1) | 1. */
+  outl(0xf4, (uint32_t)code);
+  /* Still here: no such device. */
+  kputs("exit code ");
+  if (code < 0) {
+    kputs("-");
+    kput_dec((uint64_t)-(int64_t)code);
+  } else {
+    kput_dec((uint64_t)code);
+  }
+  kputs("\n");
+  while (!(inb(COM1 + 5) & 0x40))
+    ;
+  outb(0xcf9, 0x02); /* PIIX/ICH reset control: hard reset */
+  outb(0xcf9, 0x06);
+  outb(0x64, 0xfe); /* keyboard controller reset */
+  for (;;) __asm__ volatile("cli; hlt");
+}
+
+/* ---- boot information ---- */
+
+static void add_range(uint64_t base, uint64_t len, uint32_t type) {
+  if (boot_mem_count < MAX_MEMRANGES && len) boot_mem[boot_mem_count++] = (struct memrange){base, len, type};
+}
+
+static void reserve(uint64_t addr, uint64_t len) {
+  if (addr + len > boot_reserved_end) boot_reserved_end = addr + len;
+}
+
+static void copy_cmdline(uint64_t p) {
+  if (!p) return;
+  const volatile char *s = (const volatile char *)(uintptr_t)p;
+  size_t i = 0;
+  for (; i < sizeof cmdline - 1 && s[i]; i++) cmdline[i] = s[i];
+  cmdline[i] = 0;
+  reserve(p, i + 1);
+}
+
+static void parse_multiboot(uint32_t mbi) {
+  const uint32_t *m = (const uint32_t *)(uintptr_t)mbi;
+  uint32_t flags = m[0];
+  reserve(mbi, 88);
+  if (flags & (1u << 2)) copy_cmdline(m[4]);
+  if (flags & (1u << 3)) { /* modules: keep them out of the linear region */
+    const uint32_t *mod = (const uint32_t *)(uintptr_t)m[6];
+    for (uint32_t i = 0; i < m[5]; i++) {
+      reserve(m[6] + 16 * i, 16);
+      reserve(mod[4 * i], mod[4 * i + 1] - mod[4 * i]);
+    }
+  }
+  if (flags & (1u << 6)) {
+    uint32_t p = m[12], end = m[12] + m[11];
+    reserve(p, m[11]);
+    while (p + 24 <= end) {
+      const uint8_t *e = (const uint8_t *)(uintptr_t)p;
+      uint64_t base, len;
+      uint32_t size, type;
+      __builtin_memcpy(&size, e, 4);
+      __builtin_memcpy(&base, e + 4, 8);
+      __builtin_memcpy(&len, e + 12, 8);
+      __builtin_memcpy(&type, e + 20, 4);
+      add_range(base, len, type);
+      p += size + 4;
+    }
+  } else if (flags & 1u) {
+    add_range(0, (uint64_t)m[1] << 10, 1);
+    add_range(0x100000, (uint64_t)m[2] << 10, 1);
+  }
+}
+
+struct hvm_start_info {
+  uint32_t magic, version, flags, nr_modules;
+  uint64_t modlist_paddr, cmdline_paddr, rsdp_paddr, memmap_paddr;
+  uint32_t memmap_entries, reserved;
+};
+struct hvm_memmap_entry {
+  uint64_t addr, size;
+  uint32_t type, reserved;
+};
+struct hvm_modlist_entry {
+  uint64_t paddr, size, cmdline_paddr, reserved;
+};
+
+static void parse_pvh(uint32_t p) {
+  const struct hvm_start_info *si = (const struct hvm_start_info *)(uintptr_t)p;
+  reserve(p, sizeof *si);
+  copy_cmdline(si->cmdline_paddr);
+  boot_rsdp = si->rsdp_paddr;
+  const struct hvm_modlist_entry *mod = (const struct hvm_modlist_entry *)(uintptr_t)si->modlist_paddr;
+  for (uint32_t i = 0; i < si->nr_modules; i++) {
+    reserve(si->modlist_paddr + i * sizeof *mod, sizeof *mod);
+    reserve(mod[i].paddr, mod[i].size);
+  }
+  if (si->version >= 1 && si->memmap_paddr && si->memmap_entries) {
+    const struct hvm_memmap_entry *e = (const struct hvm_memmap_entry *)(uintptr_t)si->memmap_paddr;
+    reserve(si->memmap_paddr, si->memmap_entries * sizeof *e);
+    for (uint32_t i = 0; i < si->memmap_entries; i++) add_range(e[i].addr, e[i].size, e[i].type);
+  } else {
+    /* No memory map: the CMOS (QEMU fills it): 64 KiB units above 16 MiB,
+     * and above 4 GiB. */
+    outb(0x70, 0x34);
+    uint64_t above16 = inb(0x71);
+    outb(0x70, 0x35);
+    above16 |= (uint64_t)inb(0x71) << 8;
+    add_range(0, 0x9f000, 1);
+    add_range(0x100000, (above16 << 16) + (15ull << 20), 1);
+    uint64_t above4g = 0;
+    for (int r = 0x5d; r >= 0x5b; r--) {
+      outb(0x70, (uint8_t)r);
+      above4g = (above4g << 8) | inb(0x71);
+    }
+    add_range(1ull << 32, above4g << 16, 1);
+  }
+}
+
+/* The largest usable range above everything the boot needs, 64 KiB aligned.
+ * Linear memory must start zero-filled: QEMU clears guest RAM at start and
+ * neither firmware nor loader writes there (they place their data below the
+ * image or right after it, and boot_reserved_end covers what follows the
+ * image), so nothing here clears it. */
+static void choose_linear(void) {
+  const uint64_t A = 64 * 1024;
+  for (unsigned i = 0; i < boot_mem_count; i++) {
+    if (boot_mem[i].type != 1) continue;
+    uint64_t s = boot_mem[i].base, e = s + boot_mem[i].len;
+    if (s < boot_reserved_end) s = boot_reserved_end;
+    s = (s + A - 1) & ~(A - 1);
+    e &= ~(A - 1);
+    if (e > s && e - s > linear.size) linear = (struct plat_region){s, e - s};
+  }
+}
+
+struct plat_region plat_linear_region(void) { return linear; }
+const char *plat_cmdline(void) { return cmdline; }
+
+void boot_main(uint32_t magic, uint32_t info) {
+  serial_init();
+  trap_init();
+  boot_reserved_end = (uint64_t)(uintptr_t)__image_end;
+  boot_ebda = (uint64_t)*(volatile uint16_t *)0x40e << 4; /* page 0 is unmapped later */
+  if (magic == 0x2BADB002) {
+    parse_multiboot(info);
+  } else if (magic == 0x336ec578 && *(volatile uint32_t *)(uintptr_t)info == 0x336ec578) {
+    parse_pvh(info);
+  } else {
+    kputs("uniwasm: unknown boot protocol\n");
+    plat_exit(3);
+  }
+  mm_init();
+  irq_init();
+  clock_init();
+  choose_linear();
+  if (!linear.size) {
+    kputs("uniwasm: no usable RAM for linear memory\n");
+    plat_exit(3);
+  }
+  runtime_main();
+}
+
+/* ---- small HAL primitives ---- */
+
+uint64_t plat_mmio_read(uint64_t phys, unsigned width) {
+  switch (width) {
+    case 1: return *(volatile uint8_t *)(uintptr_t)phys;
+    case 2: return *(volatile uint16_t *)(uintptr_t)phys;
+    case 4: return *(volatile uint32_t *)(uintptr_t)phys;
+    case 8: return *(volatile uint64_t *)(uintptr_t)phys;
+  }
+  return ~0ull;
+}
+
+void plat_mmio_write(uint64_t phys, unsigned width, uint64_t v) {
+  switch (width) {
+    case 1: *(volatile uint8_t *)(uintptr_t)phys = (uint8_t)v; break;
+    case 2: *(volatile uint16_t *)(uintptr_t)phys = (uint16_t)v; break;
+    case 4: *(volatile uint32_t *)(uintptr_t)phys = (uint32_t)v; break;
+    case 8: *(volatile uint64_t *)(uintptr_t)phys = v; break;
+  }
+}
+
+uint32_t plat_port_read(uint32_t port, unsigned width) {
+  switch (width) {
+    case 1: return inb((uint16_t)port);
+    case 2: return inw((uint16_t)port);
+    case 4: return inl((uint16_t)port);
+  }
+  return ~0u;
+}
+
+void plat_port_write(uint32_t port, unsigned width, uint32_t v) {
+  switch (width) {
+    case 1: outb((uint16_t)port, (uint8_t)v); break;
+    case 2: outw((uint16_t)port, (uint16_t)v); break;
+    case 4: outl((uint16_t)port, v); break;
+  }
+}
+
+void plat_fence(void) { __asm__ volatile("mfence" ::: "memory"); }
+
+/* RDSEED, then RDRAND (a few retries each); otherwise TSC jitter mixed
+ * through a 64-bit finalizer. Returns the number of hardware bytes. */
+static bool hw_random(bool seed, uint64_t *out) {
+  for (int i = 0; i < 10; i++) {
+    uint8_t ok;
+    if (seed)
+      __asm__ volatile("rdseed %0; setc %1" : "=r"(*out), "=qm"(ok));
+    else
+      __asm__ volatile("rdrand %0; setc %1" : "=r"(*out), "=qm"(ok));
+    if (ok) return true;
+    __asm__ volatile("pause");
+  }
+  return false;
+}
+
+static uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+uint32_t plat_entropy(uint8_t *buf, uint32_t len) {
+  static uint64_t jitter_state;
+  uint32_t r[4], hw = 0;
+  cpuid(0, 0, r);
+  bool has_seed = false, has_rand = false;
+  if (r[0] >= 7) {
+    cpuid(7, 0, r);
+    has_seed = (r[1] >> 18) & 1;
+  }
+  cpuid(1, 0, r);
+  has_rand = (r[2] >> 30) & 1;
+  for (uint32_t off = 0; off < len; off += 8) {
+    uint64_t v;
+    uint32_t n = len - off < 8 ? len - off : 8;
+    if ((has_seed && hw_random(true, &v)) || (has_rand && hw_random(false, &v))) {
+      hw += n;
+    } else {
+      /* Timing jitter of port reads (emulated device exits under TCG/KVM). */
+      uint64_t acc = jitter_state;
+      for (int i = 0; i < 16; i++) {
+        uint64_t t0 = rdtsc();
+        (void)inb(0x80 + 1);
+        acc = mix64(acc ^ (rdtsc() - t0) ^ (t0 << 32));
+      }
+      jitter_state = acc;
+      v = acc;
+    }
+    __builtin_memcpy(buf + off, &v, n);
+  }
+  return hw;
+}

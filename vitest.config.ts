@@ -7,6 +7,7 @@ export default defineConfig({
     hookTimeout: 600_000,
     // QEMU tests are CPU-bound under TCG: two cores, two workers.
     maxWorkers: 2,
+    reporters: ["default", "./tests/helpers/summary-reporter.ts"],
     minWorkers: 1,
   },
 });

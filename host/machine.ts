@@ -26,6 +26,8 @@ export interface MachineOptions {
   clock?: "virtual" | "real" | Clock;
   /** Receives console bytes; defaults to process.stdout. */
   console?: (text: string) => void;
+  /** Sees the deadline of every hal.wait() call (tests check the idle path with it). */
+  onWait?: (deadline: bigint) => void;
 }
 
 export interface RunResult {
@@ -45,6 +47,7 @@ export class Machine {
   readonly memoryBytes: number;
   readonly cmdline: string;
   private readonly sink: (text: string) => void;
+  private readonly onWait?: (deadline: bigint) => void;
   private output = "";
   private pending = 0n;
   private masked = 0n;
@@ -63,6 +66,7 @@ export class Machine {
     const c = opts.clock ?? "virtual";
     this.clock = c === "virtual" ? new VirtualClock() : c === "real" ? new RealClock() : c;
     this.sink = opts.console ?? ((t) => process.stdout.write(t));
+    this.onWait = opts.onWait;
   }
 
   /** Attaches a device's registers at physical address `base`. */
@@ -188,6 +192,7 @@ export class Machine {
   }
 
   private wait(deadline: bigint): bigint {
+    this.onWait?.(deadline); // not reading the clock: a VirtualClock read may cost time
     for (;;) {
       if (this.pending) {
         const p = this.pending;

@@ -1,3 +1,4 @@
 // The uniwasm kernel as an AssemblyScript library: `import { ... } from "uniwasm"`.
 export * from "./console";
 export * as hal from "./hal";
+export * from "./sched";

@@ -3,7 +3,6 @@
 // imported from the platform (so the platform decides how far it may grow),
 // names kept for trap reports, no SIMD (wasm2c would need SIMDe for it).
 
-import asc from "assemblyscript/asc";
 import { UserError } from "./errors.ts";
 
 export interface AscOptions {
@@ -17,6 +16,13 @@ export interface AscOptions {
   shrinkLevel?: number;
   /** Extra flags from the app's config. */
   extra?: string[];
+}
+
+// The compiler pulls in binaryen (13 MB of JavaScript): load it only to compile.
+const loadAsc = async () => (await import("assemblyscript/asc")).default;
+
+export async function ascVersion(): Promise<string> {
+  return (await loadAsc()).version;
 }
 
 export function ascArgs(o: AscOptions): string[] {
@@ -37,6 +43,7 @@ export function ascArgs(o: AscOptions): string[] {
 
 /** Compiles, or throws a UserError carrying the compiler's diagnostics. */
 export async function compileAssemblyScript(o: AscOptions, label: string): Promise<void> {
+  const asc = await loadAsc();
   let diagnostics = "";
   const stream = asc.createMemoryStream((chunk) => {
     diagnostics += typeof chunk === "string" ? chunk : new TextDecoder().decode(chunk);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry of the `uniwasm` command: loads the TypeScript CLI through tsx.
-import { register } from "tsx/esm/api";
-register();
-await import("./cli.ts");
+// Entry of the `uniwasm` command.
+import { join } from "node:path";
+import { ROOT, runTypeScript } from "./launch.js";
+await runTypeScript(join(ROOT, "tools/cli.ts"));

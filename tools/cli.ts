@@ -9,7 +9,7 @@ import { StageCache } from "./cache.ts";
 import { UserError } from "./errors.ts";
 import { buildImage } from "./image.ts";
 import { ARCHES, ROOT, type Arch } from "./paths.ts";
-import { boot, parseMemory } from "./qemu.ts";
+import { boot, parseMemory, type BootOptions } from "./qemu.ts";
 import { ensureTools, type ToolName } from "./toolchain.ts";
 import { buildWasm, type Log } from "./wasm-build.ts";
 
@@ -94,22 +94,23 @@ async function cmdBoot(p: Parsed): Promise<number> {
   if (p.positional.length !== 1) throw new UserError(`boot takes exactly one app folder or image\n\n${USAGE}`);
   const target = p.positional[0];
   const arch = archOf(p);
-  let image = target;
-  let app: App | undefined;
-  if (existsSync(target) && statSync(target).isFile()) image = target;
-  else {
-    app = loadApp(target);
-    image = (await buildImage(app, { arch, outDir: outDirOf(p, app, arch) }, consoleLog)).image;
-  }
+  // every option is checked before anything is built
   const timeout = one(p, "--timeout");
   if (timeout !== undefined && !/^\d+(\.\d+)?$/.test(timeout)) throw new UserError(`--timeout ${timeout}: expected seconds`);
+  const mem = one(p, "--mem");
+  if (mem !== undefined) parseMemory(mem);
+  const machine = one(p, "--machine", ["pc", "microvm", "q35"]) as BootOptions["machine"];
+  const net = one(p, "--net", ["none", "user", "tap"]) as BootOptions["net"];
+  const isImage = existsSync(target) && statSync(target).isFile();
+  const app = isImage ? undefined : loadApp(target);
+  const image = app ? (await buildImage(app, { arch, outDir: outDirOf(p, app, arch) }, consoleLog)).image : target;
   const r = await boot({
     arch,
     image,
-    machine: one(p, "--machine", ["pc", "microvm", "q35"]) as any,
-    memory: parseMemory(one(p, "--mem") ?? app?.config.memory ?? "16M"),
+    machine,
+    memory: parseMemory(mem ?? app?.config.memory ?? "16M"),
     cmdline: one(p, "--append") ?? app?.config.cmdline,
-    net: one(p, "--net", ["none", "user", "tap"]) as any,
+    net,
     tap: one(p, "--tap"),
     hostfwd: p.flags.get("--hostfwd"),
     pcap: one(p, "--pcap"),
@@ -170,8 +171,10 @@ async function main(argv: string[]): Promise<number> {
       return r.status ?? 1;
     }
     case "bench": {
-      const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "bench/run.ts"), ...rest], { stdio: "inherit", cwd: ROOT });
-      return r.status ?? 1;
+      const { runTypeScript } = await import("./launch.js");
+      process.argv = [process.argv[0], "bench", ...rest];
+      await runTypeScript(join(ROOT, "bench/run.ts"));
+      return process.exitCode ?? 0;
     }
     case undefined:
     case "help":

@@ -4,13 +4,11 @@
 // runtime). The Node platform runs this file; the image pipeline goes on
 // from it.
 
-import binaryen from "binaryen";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { readWasmInfo } from "../host/wasm-info.ts";
 import { type App } from "./app.ts";
-import asc from "assemblyscript/asc";
-import { compileAssemblyScript, ascArgs } from "./asc.ts";
+import { compileAssemblyScript, ascArgs, ascVersion } from "./asc.ts";
 import { StageCache, hashOf, hashTree } from "./cache.ts";
 import { UserError } from "./errors.ts";
 import { ROOT } from "./paths.ts";
@@ -39,7 +37,7 @@ export async function buildWasm(app: App, outDir: string, cache: StageCache, log
   const ascOpts = { entry: app.entry, outWasm: ascWasm, outWat: wat, runtime: c.runtime, optimizeLevel: c.optimizeLevel, shrinkLevel: c.shrinkLevel, extra: c.ascFlags };
 
   const sources = hashTree([app.dir, join(ROOT, "kernel"), join(ROOT, "drivers")], (n) => n.endsWith(".ts"));
-  const ascKey = hashOf("asc", sources, JSON.stringify(ascArgs(ascOpts)), ascVersion());
+  const ascKey = hashOf("asc", sources, JSON.stringify(ascArgs(ascOpts)), await ascVersion());
   const rel = relative(process.cwd(), app.entry) || app.entry;
   if (cache.fresh("asc", ascKey, [ascWasm, wat])) log.stage("asc", `${rel} -> ${relative(process.cwd(), ascWasm)}`, true);
   else {
@@ -52,7 +50,12 @@ export async function buildWasm(app: App, outDir: string, cache: StageCache, log
   const bKey = hashOf("binaryen", readFileSync(ascWasm), JSON.stringify(passes));
   if (cache.fresh("binaryen", bKey, [wasm])) log.stage("binaryen", passes.join(" "), true);
   else {
+    const binaryen = (await import("binaryen")).default; // 13 MB: loaded only when needed
     const mod = binaryen.readBinary(readFileSync(ascWasm));
+    // The features asc 0.28 emits by default (SIMD is turned off in asc.ts):
+    // without them Binaryen rejects e.g. the memory.fill of the GC's stack frames.
+    const F = binaryen.Features;
+    mod.setFeatures(F.MutableGlobals | F.SignExt | F.NontrappingFPToInt | F.BulkMemory | F.BulkMemoryOpt);
     try {
       binaryen.setDebugInfo(true); // keep the name section for trap reports
       mod.runPasses(passes);
@@ -86,6 +89,3 @@ export function checkKernelAbi(bytes: Uint8Array, label: string): void {
   }
 }
 
-function ascVersion(): string {
-  return asc.version;
-}

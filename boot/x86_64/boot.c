@@ -4,6 +4,8 @@
  */
 #include "x86.h"
 
+SHIM_CODE_BEGIN
+
 #define COM1 0x3f8
 
 struct memrange boot_mem[MAX_MEMRANGES];
@@ -102,20 +104,28 @@ static void reserve(uint64_t addr, uint64_t len) {
   if (addr + len > boot_reserved_end) boot_reserved_end = addr + len;
 }
 
-static void copy_cmdline(uint64_t p) {
+/* Multiboot loaders (QEMU, GRUB) put the kernel's file name first: drop it,
+ * so that plat_cmdline() is the same under both protocols. */
+static void copy_cmdline(uint64_t p, bool skip_first_word) {
   if (!p) return;
   const volatile char *s = (const volatile char *)(uintptr_t)p;
-  size_t i = 0;
-  for (; i < sizeof cmdline - 1 && s[i]; i++) cmdline[i] = s[i];
+  size_t i = 0, j = 0;
+  while (s[j]) j++;
+  reserve(p, j + 1);
+  j = 0;
+  if (skip_first_word) {
+    while (s[j] && s[j] != ' ') j++;
+    while (s[j] == ' ') j++;
+  }
+  for (; i < sizeof cmdline - 1 && s[j]; i++, j++) cmdline[i] = s[j];
   cmdline[i] = 0;
-  reserve(p, i + 1);
 }
 
 static void parse_multiboot(uint32_t mbi) {
   const uint32_t *m = (const uint32_t *)(uintptr_t)mbi;
   uint32_t flags = m[0];
   reserve(mbi, 88);
-  if (flags & (1u << 2)) copy_cmdline(m[4]);
+  if (flags & (1u << 2)) copy_cmdline(m[4], true);
   if (flags & (1u << 3)) { /* modules: keep them out of the linear region */
     const uint32_t *mod = (const uint32_t *)(uintptr_t)m[6];
     for (uint32_t i = 0; i < m[5]; i++) {
@@ -159,7 +169,7 @@ struct hvm_modlist_entry {
 static void parse_pvh(uint32_t p) {
   const struct hvm_start_info *si = (const struct hvm_start_info *)(uintptr_t)p;
   reserve(p, sizeof *si);
-  copy_cmdline(si->cmdline_paddr);
+  copy_cmdline(si->cmdline_paddr, false);
   boot_rsdp = si->rsdp_paddr;
   const struct hvm_modlist_entry *mod = (const struct hvm_modlist_entry *)(uintptr_t)si->modlist_paddr;
   for (uint32_t i = 0; i < si->nr_modules; i++) {
@@ -221,14 +231,35 @@ void boot_main(uint32_t magic, uint32_t info) {
     kputs("uniwasm: unknown boot protocol\n");
     plat_exit(3);
   }
+#ifdef UNIWASM_BOOT_DEBUG
+  uint64_t ph[5];
+  ph[0] = rdtsc();
+#define PH(i) ph[i] = rdtsc()
+#else
+#define PH(i)
+#endif
   mm_init();
+  PH(1);
   irq_init();
+  PH(2);
   clock_init();
+  PH(3);
   choose_linear();
+#ifdef UNIWASM_BOOT_DEBUG
+  kputs("phases (tsc ticks from entry): parse "); kput_dec(ph[0] - boot_tsc0);
+  kputs(" mm "); kput_dec(ph[1] - ph[0]); kputs(" irq "); kput_dec(ph[2] - ph[1]);
+  kputs(" clock "); kput_dec(ph[3] - ph[2]); kputs("\n");
+#endif
   if (!linear.size) {
     kputs("uniwasm: no usable RAM for linear memory\n");
     plat_exit(3);
   }
+#ifdef UNIWASM_BOOT_DEBUG
+  for (unsigned i = 0; i < boot_mem_count; i++) {
+    kput_hex(boot_mem[i].base); kputs(" "); kput_hex(boot_mem[i].len); kputs(" "); kput_dec(boot_mem[i].type); kputs("\n");
+  }
+  kputs("reserved_end "); kput_hex(boot_reserved_end); kputs(" boot ns "); kput_dec(plat_clock_ns()); kputs("\n");
+#endif
   runtime_main();
 }
 
@@ -324,3 +355,5 @@ uint32_t plat_entropy(uint8_t *buf, uint32_t len) {
   }
   return hw;
 }
+
+SHIM_CODE_END

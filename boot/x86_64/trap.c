@@ -9,6 +9,8 @@
  */
 #include "x86.h"
 
+SHIM_CODE_BEGIN
+
 uint8_t ist_stacks[4][IST_STACK_SIZE] __attribute__((aligned(16), section(".bss.noinit.ist")));
 
 struct tss {
@@ -92,18 +94,39 @@ static void put_sym(uint64_t addr, uint64_t lookup) {
   }
 }
 
+/* At most 32 lines; a run of identical return addresses (recursion) is
+ * printed once with its count, so the walk can go on to the outer frames. */
 void plat_backtrace(uintptr_t fp) {
-  for (int i = 0; i < 32 && fp; i++) {
+  uint64_t prev = 0, reps = 0;
+  for (int lines = 0, frames = 0; lines < 32 && frames < 100000 && fp; frames++) {
     if ((fp & 7) || !trap_addr_readable(fp, 16)) break;
     const uint64_t *f = (const uint64_t *)fp;
     uint64_t ret = f[1];
     if (!ret) break;
-    kputs("  ");
-    kput_hex(ret);
-    put_sym(ret, ret - 1); /* a return address may be just past its function */
-    kputs("\n");
+    if (ret == prev) {
+      reps++;
+    } else {
+      if (reps) {
+        kputs("  ... repeated ");
+        kput_dec(reps);
+        kputs(" more times\n");
+        lines++;
+      }
+      reps = 0;
+      kputs("  ");
+      kput_hex(ret);
+      put_sym(ret, ret - 1); /* a return address may be just past its function */
+      kputs("\n");
+      lines++;
+      prev = ret;
+    }
     if (f[0] <= fp) break; /* frames must move towards the stack top */
     fp = f[0];
+  }
+  if (reps) {
+    kputs("  ... repeated ");
+    kput_dec(reps);
+    kputs(" more times\n");
   }
 }
 
@@ -148,3 +171,5 @@ _Noreturn void trap_exception(struct trap_frame *f) {
   plat_backtrace(f->rbp);
   plat_exit(3);
 }
+
+SHIM_CODE_END

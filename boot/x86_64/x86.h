@@ -7,6 +7,11 @@
 #include <stdint.h>
 #include <uniwasm/platform.h>
 
+/* The shim runs once at boot or at device-access speed: optimize it for size
+ * whatever -O the image builder passes (clang's minsize attribute). */
+#define SHIM_CODE_BEGIN _Pragma("clang attribute push (__attribute__((minsize)), apply_to = function)")
+#define SHIM_CODE_END _Pragma("clang attribute pop")
+
 static inline void outb(uint16_t p, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(p)); }
 static inline void outw(uint16_t p, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(p)); }
 static inline void outl(uint16_t p, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(p)); }

@@ -6,7 +6,7 @@
 
 import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from "node:fs";
-import { basename, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { promisify } from "node:util";
 import { type App } from "./app.ts";
 import { StageCache, hashOf, hashTree } from "./cache.ts";
@@ -87,7 +87,8 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
   const objDir = join(out, "obj");
   mkdirSync(objDir, { recursive: true });
   const compile = async (src: string, generated: boolean): Promise<string> => {
-    const obj = join(objDir, basename(src).replace(/\.[cS]$/, ".o"));
+    // named after their folder too: boot/x86_64/entry.S and the generated entry.c must not collide
+    const obj = join(objDir, `${generated ? "gen" : basename(dirname(src))}-${basename(src).replace(/\.[cS]$/, ".o")}`);
     const flags = [...CFLAGS[opts.arch], ...(generated ? GENERATED_FLAGS : OWN_FLAGS), ...includes];
     const key = hashOf("cc", readFileSync(src), JSON.stringify(flags), headers, clangVer, src.endsWith("kernel.c") || src.endsWith("entry.c") ? readFileSync(kernelH) : "");
     if (cache.fresh(`cc:${obj}`, key, [obj])) return obj;
@@ -110,7 +111,8 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
   const symsO = join(objDir, "uwsyms.o");
   const link = async (extra: string, output: string) => {
     try {
-      await run(lld, ["-nostdlib", "-static", "--gc-sections", "-T", linkerScript, "-o", output, ...objects, extra]);
+      // -n: no page-alignment padding in the file (addresses and permissions are unchanged)
+      await run(lld, ["-nostdlib", "-static", "-n", "--gc-sections", "-T", linkerScript, "-o", output, ...objects, extra]);
     } catch (e: any) {
       throw new UserError(`ld.lld failed:\n${e.stderr || e.message}`);
     }
@@ -137,7 +139,8 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
   const imgKey = hashOf("objcopy", readFileSync(elf));
   if (cache.fresh("objcopy", imgKey, [image])) log.stage("objcopy", basename(image), true);
   else {
-    await run(objcopy, ["-O", "elf32-i386", elf, image]);
+    // symbols are not needed to boot: the image carries its own table in .uwsyms
+    await run(objcopy, ["-O", "elf32-i386", "--strip-all", elf, image]);
     cache.record("objcopy", imgKey);
     log.stage("objcopy", `${basename(image)} (ELF32 wrapper for Multiboot)`, false);
   }

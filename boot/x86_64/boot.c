@@ -91,6 +91,12 @@ _Noreturn void plat_exit(int code) {
   outb(0xcf9, 0x02); /* PIIX/ICH reset control: hard reset */
   outb(0xcf9, 0x06);
   outb(0x64, 0xfe); /* keyboard controller reset */
+  /* microvm has neither: triple fault (an empty IDT, then an exception). */
+  struct {
+    uint16_t limit;
+    uint64_t base;
+  } __attribute__((packed)) none = {0, 0};
+  __asm__ volatile("lidt %0; int3" ::"m"(none));
   for (;;) __asm__ volatile("cli; hlt");
 }
 
@@ -108,17 +114,14 @@ static void reserve(uint64_t addr, uint64_t len) {
  * so that plat_cmdline() is the same under both protocols. */
 static void copy_cmdline(uint64_t p, bool skip_first_word) {
   if (!p) return;
-  const volatile char *s = (const volatile char *)(uintptr_t)p;
-  size_t i = 0, j = 0;
-  while (s[j]) j++;
-  reserve(p, j + 1);
-  j = 0;
-  if (skip_first_word) {
-    while (s[j] && s[j] != ' ') j++;
-    while (s[j] == ' ') j++;
+  const char *s = (const char *)(uintptr_t)p;
+  size_t i = 0;
+  bool copy = !skip_first_word;
+  for (; *s; s++) {
+    if (!copy && *s == ' ') copy = s[1] != ' ';
+    else if (copy && i < sizeof cmdline - 1) cmdline[i++] = *s;
   }
-  for (; i < sizeof cmdline - 1 && s[j]; i++, j++) cmdline[i] = s[j];
-  cmdline[i] = 0;
+  reserve(p, (uint64_t)(uintptr_t)s + 1 - p);
 }
 
 static void parse_multiboot(uint32_t mbi) {
@@ -218,6 +221,8 @@ static void choose_linear(void) {
 struct plat_region plat_linear_region(void) { return linear; }
 const char *plat_cmdline(void) { return cmdline; }
 
+/* Entered from entry.S on the boot stack, 64-bit, paging on (bootstrap
+ * tables), SSE on, interrupts off. */
 void boot_main(uint32_t magic, uint32_t info) {
   serial_init();
   trap_init();
@@ -229,37 +234,47 @@ void boot_main(uint32_t magic, uint32_t info) {
     parse_pvh(info);
   } else {
     kputs("uniwasm: unknown boot protocol\n");
-    plat_exit(3);
+    plat_exit(RT_EXIT_RUNTIME);
   }
 #ifdef UNIWASM_BOOT_DEBUG
-  uint64_t ph[5];
-  ph[0] = rdtsc();
-#define PH(i) ph[i] = rdtsc()
-#else
-#define PH(i)
+  uint64_t t0 = rdtsc();
 #endif
   mm_init();
-  PH(1);
-  irq_init();
-  PH(2);
+#ifdef UNIWASM_BOOT_DEBUG
+  uint64_t t1 = rdtsc();
+#endif
   clock_init();
-  PH(3);
   choose_linear();
 #ifdef UNIWASM_BOOT_DEBUG
-  kputs("phases (tsc ticks from entry): parse "); kput_dec(ph[0] - boot_tsc0);
-  kputs(" mm "); kput_dec(ph[1] - ph[0]); kputs(" irq "); kput_dec(ph[2] - ph[1]);
-  kputs(" clock "); kput_dec(ph[3] - ph[2]); kputs("\n");
+  uint64_t t2 = rdtsc();
+  kputs("[boot: TSC ticks: entry..mm_init ");
+  kput_dec(t0 - boot_tsc0);
+  kputs(", mm_init ");
+  kput_dec(t1 - t0);
+  kputs(", clock_init+linear ");
+  kput_dec(t2 - t1);
+  kputs("]\n");
+  for (unsigned i = 0; i < boot_mem_count; i++) {
+    kputs("[mem ");
+    kput_hex(boot_mem[i].base);
+    kputs(" +");
+    kput_hex(boot_mem[i].len);
+    kputs(" type ");
+    kput_dec(boot_mem[i].type);
+    kputs("]\n");
+  }
+  kputs("[reserved up to ");
+  kput_hex(boot_reserved_end);
+  kputs(", linear ");
+  kput_hex(linear.base);
+  kputs(" +");
+  kput_hex(linear.size);
+  kputs("]\n");
 #endif
   if (!linear.size) {
     kputs("uniwasm: no usable RAM for linear memory\n");
-    plat_exit(3);
+    plat_exit(RT_EXIT_RUNTIME);
   }
-#ifdef UNIWASM_BOOT_DEBUG
-  for (unsigned i = 0; i < boot_mem_count; i++) {
-    kput_hex(boot_mem[i].base); kputs(" "); kput_hex(boot_mem[i].len); kputs(" "); kput_dec(boot_mem[i].type); kputs("\n");
-  }
-  kputs("reserved_end "); kput_hex(boot_reserved_end); kputs(" boot ns "); kput_dec(plat_clock_ns()); kputs("\n");
-#endif
   runtime_main();
 }
 

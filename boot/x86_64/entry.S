@@ -14,7 +14,11 @@
 
 #define BOOT_STACK_SIZE (256 * 1024)
 
+/* -DUNIWASM_PVH_ONLY drops the Multiboot header: QEMU then boots the image
+ * through the PVH note on every machine (tests the PVH path). */
+#ifndef UNIWASM_PVH_ONLY
 MULTIBOOT_HEADER
+#endif
 PVH_NOTE _start_pvh
 
   .section .text.boot32, "ax"
@@ -71,18 +75,29 @@ common32:
   movl $(1 << 11), %edi         /* EFER.NXE */
   movb $1, boot_has_nx
 1:
-  /* bootstrap page tables: PML4[0] -> PDPT, PDPT[0..3] -> 4 PDs of 2 MiB pages */
+  /* Bootstrap page tables (in .noinit, not cleared): identity-map the first
+   * 4 GiB with 2 MiB pages. Only PML4[0] and PDPT[0..3] are written: nothing
+   * touches an address above 4 GiB before mm_init() installs the real tables. */
   movl $boot_pdpt + 3, boot_pml4
+  movl $0, boot_pml4 + 4
   movl $boot_pd + 0x0003, boot_pdpt
   movl $boot_pd + 0x1003, boot_pdpt + 8
   movl $boot_pd + 0x2003, boot_pdpt + 16
   movl $boot_pd + 0x3003, boot_pdpt + 24
+  xorl %eax, %eax
+  movl %eax, boot_pdpt + 4
+  movl %eax, boot_pdpt + 12
+  movl %eax, boot_pdpt + 20
+  movl %eax, boot_pdpt + 28
   movl $boot_pd, %ebx
   movl $0x83, %eax              /* P | W | PS */
+  xorl %edx, %edx
   movl $2048, %ecx
 2:
   movl %eax, (%ebx)
+  movl %edx, 4(%ebx)
   addl $0x200000, %eax
+  adcl $0, %edx
   addl $8, %ebx
   loop 2b
 
@@ -251,7 +266,7 @@ boot_tsc0:
 boot_has_nx:
   .byte 0
 
-  .section .bss.entry, "aw", @nobits
+  .section .bss.noinit.boot_pt, "aw", @nobits
   .balign 4096
 boot_pml4: .skip 4096
 boot_pdpt: .skip 4096

@@ -6,6 +6,16 @@
  * for n < 64; 0xf0 the LAPIC timer; 0xff spurious. Interrupts are enabled
  * only inside plat_wait's `sti; hlt`, so handlers never interleave with the
  * kernel; they record the line in `pending`, mask it at the IOAPIC and EOI.
+ *
+ * Boot time: under QEMU's TCG, first executing a piece of guest code costs
+ * ~1-2 us per instruction (translation), far more than running it. So only
+ * the start of the TSC calibration runs at boot (clock_init); the rest is
+ * done on first use: the end of the calibration on the first plat_clock_ns()
+ * or plat_wait(), the PICs and the LAPIC on the first plat_wait(), the ACPI
+ * MADT and the IOAPICs on the first plat_irq_mask/unmask(). Until then
+ * interrupts are off (IF=0 outside plat_wait), and the IOAPICs are as the
+ * firmware left them: all entries masked (their reset state; SeaBIOS and
+ * qboot do not use them).
  */
 #include "x86.h"
 
@@ -14,25 +24,14 @@ SHIM_CODE_BEGIN
 #define VEC_IRQ0 0x30
 #define VEC_TIMER 0xf0
 #define MAX_LINES 64
-
-/* ---- state ---- */
-
-#define MAX_IOAPICS 8
-static struct {
-  uintptr_t base;
-  uint32_t gsi_base, pins;
-} ioapics[MAX_IOAPICS];
-static unsigned n_ioapics;
-static uint32_t redir_lo[MAX_LINES]; /* shadow of each line's low dword */
-static uint8_t line_ioapic[MAX_LINES]; /* index + 1; 0: no pin */
-static uint16_t line_flags[MAX_LINES]; /* MPS INTI flags from the MADT (0: bus default) */
-static uint64_t lapic_phys;
+#define PIT_HZ 1193182ull
 
 /* ---- clock ---- */
 
-static uint64_t ns_mult;     /* ns = ticks * ns_mult >> 32 */
-static uint64_t tsc_mult;    /* tsc ticks = ns * tsc_mult >> 32 */
-static uint64_t lapic_mult;  /* lapic ticks = ns * lapic_mult >> 32 */
+static uint64_t tsc_hz;
+static uint64_t ns_mult;    /* ns = tsc ticks * ns_mult >> 32 */
+static uint64_t tsc_mult;   /* tsc ticks = ns * tsc_mult >> 32 */
+static uint64_t lapic_mult; /* lapic ticks = ns * lapic_mult >> 32 */
 static bool tsc_deadline;
 
 static uint64_t mulshift32(uint64_t a, uint64_t b, bool *overflow) {
@@ -41,7 +40,7 @@ static uint64_t mulshift32(uint64_t a, uint64_t b, bool *overflow) {
   return (uint64_t)p;
 }
 
-/* (hz << 32) / 1e9, or (1e9 << 32) / hz: 128/64 division via divq. */
+/* (n << 32) / d as a 128/64 division (divq); needs n < d << 32. */
 static uint64_t div_shift32(uint64_t n, uint64_t d) {
   uint64_t q, rem;
   __asm__("divq %4" : "=a"(q), "=d"(rem) : "a"(n << 32), "d"(n >> 32), "rm"(d));
@@ -49,27 +48,28 @@ static uint64_t div_shift32(uint64_t n, uint64_t d) {
   return q;
 }
 
-uint64_t plat_clock_ns(void) { return mulshift32(rdtsc() - boot_tsc0, ns_mult, 0); }
+static void set_tsc_hz(uint64_t hz) {
+  tsc_hz = hz;
+  ns_mult = div_shift32(1000000000ull, hz);
+  tsc_mult = div_shift32(hz, 1000000000ull);
+}
 
-/* ---- LAPIC ---- */
+/* ---- TSC frequency ----
+ *
+ * CPUID leaf 0x15, the hypervisor leaf 0x40000010 or leaf 0x16 give it where
+ * present (not under TCG). Otherwise it is measured against PIT channel 0
+ * (no port 0x61 gate: microvm has none), overlapping the rest of the boot:
+ * clock_init() takes a start sample and a rough 27 us estimate (enough to
+ * count PIT wraps, one every 54.9 ms, for 1 s; after that, or if the result
+ * is implausible, a new 1 ms measurement), and the first plat_clock_ns() or
+ * plat_wait() takes the end sample -- waiting only if less than 1 ms has
+ * passed. Both samples are PIT reads that see a new count (a read costs
+ * ~150 ns under TCG, a PIT tick is 838 ns) without a stall, so the error is
+ * ~0.03% over 1 ms, far less over the usual longer window. */
 
-#define LAPIC_ID 0x20
-#define LAPIC_TPR 0x80
-#define LAPIC_EOI 0xb0
-#define LAPIC_SVR 0xf0
-#define LAPIC_LVT_TIMER 0x320
-#define LAPIC_LVT_ERROR 0x370
-#define LAPIC_TICR 0x380
-#define LAPIC_TCCR 0x390
-#define LAPIC_TDCR 0x3e0
-#define MSR_APIC_BASE 0x1b
-#define MSR_TSC_DEADLINE 0x6e0
-
-static uintptr_t lapic;
-static uint32_t lapic_rd(uint32_t r) { return *(volatile uint32_t *)(lapic + r); }
-static void lapic_wr(uint32_t r, uint32_t v) { *(volatile uint32_t *)(lapic + r) = v; }
-
-/* ---- PIT calibration ---- */
+static bool clock_pending; /* end sample not taken yet */
+static uint64_t cal_t0, cal_rough_hz;
+static uint16_t cal_c0;
 
 static uint16_t pit_read(void) {
   outb(0x43, 0x00); /* latch channel 0 */
@@ -77,50 +77,35 @@ static uint16_t pit_read(void) {
   return (uint16_t)(lo | inb(0x40) << 8);
 }
 
-/* Counts TSC (and LAPIC timer) ticks over `ticks` PIT periods. Both ends are
- * the first reads that see a new count (reads take ~150 ns under TCG, a PIT
- * period is 838 ns), sampled the same way, so the error is one read. */
-static bool pit_measure(uint32_t ticks, uint64_t *tsc, uint32_t *lapic_ticks) {
-  uint16_t c0 = pit_read(), c;
-  uint64_t t;
-  uint32_t n = 0;
-  do {
-    t = rdtsc();
-    c = pit_read();
-    if (++n > 100000) return false; /* no PIT */
-  } while (c == c0);
-  uint64_t t0 = t;
-  uint32_t l0 = lapic_rd(LAPIC_TCCR);
-  c0 = c;
-  do {
-    t = rdtsc();
-    c = pit_read();
-    if (++n > 10000000) return false;
-  } while ((uint16_t)(c0 - c) < ticks);
-  uint32_t l1 = lapic_rd(LAPIC_TCCR);
-  uint32_t el = (uint16_t)(c0 - c);
-  *tsc = (t - t0) * 1193182ull / el;
-  *lapic_ticks = (uint32_t)((uint64_t)(l0 - l1) * 1193182ull / el);
-  return true;
+/* Reads the PIT until a read sees the count change, at least `ticks`
+ * periods after count c0, and that read and the one before it ran without
+ * a stall: at most twice the shortest read seen. A stall between reading
+ * the TSC and latching the PIT -- a preempted vCPU, or under TCG the first
+ * run of the loop, which includes its translation -- would skew the sample
+ * by its length. *t: the TSC just before that read; *c: its count. The count
+ * edge lies within one read of *t. false: the PIT does not count. */
+static bool pit_span(uint16_t c0, uint32_t ticks, uint64_t *t, uint16_t *c) {
+  uint64_t pa = rdtsc(), best = ~0ull;
+  uint16_t pv = pit_read();
+  for (uint32_t n = 0; n < 1000000; n++) {
+    uint64_t a = rdtsc();
+    uint16_t v = pit_read();
+    uint64_t iv = rdtsc() - pa;
+    if (iv < best) best = iv;
+    if (v != pv && (uint16_t)(c0 - v) >= ticks && n > 2 && iv <= 2 * best) {
+      *t = a;
+      *c = v;
+      return true;
+    }
+    pa = a;
+    pv = v;
+  }
+  return false;
 }
 
-/* The TSC and LAPIC-timer (divide 1) frequencies against PIT channel 0
- * (no port 0x61 gate: microvm has none). A first 0.1 ms run warms up the
- * code (under TCG the first run of a block includes its translation, which
- * skews the sampling by ~2%), the second measures 1 ms. */
-static bool pit_calibrate(uint64_t *tsc_hz, uint64_t *lapic_hz) {
-  uint32_t l;
-  outb(0x43, 0x34); /* ch0, lo/hi, mode 2, binary, reload 65536 */
-  outb(0x40, 0);
-  outb(0x40, 0);
-  lapic_wr(LAPIC_TDCR, 0xb);
-  lapic_wr(LAPIC_LVT_TIMER, 0x10000 | VEC_TIMER); /* masked one-shot */
-  lapic_wr(LAPIC_TICR, 0xffffffff);
-  bool ok = pit_measure(120, tsc_hz, &l) && pit_measure(1193, tsc_hz, &l);
-  lapic_wr(LAPIC_TICR, 0);
-  *lapic_hz = l;
-  return ok;
-}
+static bool pit_edge(uint64_t *t, uint16_t *c) { return pit_span(pit_read(), 1, t, c); }
+
+static uint64_t pit_hz(uint64_t t0, uint64_t t1, uint64_t ticks) { return (t1 - t0) * PIT_HZ / ticks; }
 
 static uint64_t cpuid_tsc_hz(void) {
   uint32_t r[4], max;
@@ -146,48 +131,151 @@ static uint64_t cpuid_tsc_hz(void) {
 }
 
 void clock_init(void) {
-  uint32_t r[4];
-  cpuid(1, 0, r);
-  tsc_deadline = (r[2] >> 24) & 1;
-  uint64_t tsc_hz = cpuid_tsc_hz(), lapic_hz = 0;
-  if (!tsc_hz || !tsc_deadline) {
-    uint64_t t, l;
-    if (pit_calibrate(&t, &l)) {
-      if (!tsc_hz) tsc_hz = t;
-      lapic_hz = l;
+  uint64_t hz = cpuid_tsc_hz(), t;
+  uint16_t c;
+  if (hz) {
+    set_tsc_hz(hz);
+    return;
+  }
+  outb(0x43, 0x34); /* ch0, lo/hi, mode 2 (rate generator), binary, reload 65536 */
+  outb(0x40, 0);
+  outb(0x40, 0);
+  if (!pit_edge(&cal_t0, &cal_c0)) {
+    kputs("uniwasm: no TSC frequency (no CPUID leaf, no PIT): assuming 2 GHz\n");
+    set_tsc_hz(2000000000);
+    return;
+  }
+  pit_span(cal_c0, 32, &t, &c);
+  cal_rough_hz = pit_hz(cal_t0, t, (uint16_t)(cal_c0 - c));
+  set_tsc_hz(cal_rough_hz);
+  clock_pending = true;
+}
+
+static void clock_finish(void) {
+  uint64_t t;
+  uint16_t c;
+  clock_pending = false;
+  if (!pit_edge(&t, &c)) return; /* keep the rough value */
+  uint64_t expect = (t - cal_t0) * PIT_HZ / cal_rough_hz; /* PIT ticks, roughly */
+  uint64_t el = (uint16_t)(cal_c0 - c);
+  if (expect > PIT_HZ) { /* too long to count wraps (rough error ~1%): measure 1 ms now */
+    uint64_t t0;
+    uint16_t c0;
+    pit_edge(&t0, &c0);
+    pit_span(c0, 1193, &t, &c);
+    set_tsc_hz(pit_hz(t0, t, (uint16_t)(c0 - c)));
+  } else {
+    if (expect + 32768 > el) el += (expect + 32768 - el) / 65536 * 65536; /* wraps */
+    if (el < 1193) { /* less than 1 ms so far: extend the window */
+      pit_span(cal_c0, 1193, &t, &c);
+      el = (uint16_t)(cal_c0 - c);
     }
+    uint64_t hz = pit_hz(cal_t0, t, el);
+    if (hz > cal_rough_hz + cal_rough_hz / 8 || hz < cal_rough_hz - cal_rough_hz / 8) { /* cannot be */
+      uint64_t t0;
+      uint16_t c0;
+      pit_edge(&t0, &c0);
+      pit_span(c0, 1193, &t, &c);
+      hz = pit_hz(t0, t, (uint16_t)(c0 - c));
+    }
+    set_tsc_hz(hz);
   }
-  if (!tsc_hz) {
-    kputs("uniwasm: no TSC frequency (no CPUID leaf, no PIT); assuming 2 GHz\n");
-    tsc_hz = 2000000000;
-  }
-  if (!tsc_deadline && !lapic_hz) { /* TSC from CPUID: time the LAPIC for 100 us */
-    lapic_wr(LAPIC_TDCR, 0xb);
-    lapic_wr(LAPIC_LVT_TIMER, 0x10000 | VEC_TIMER);
-    lapic_wr(LAPIC_TICR, 0xffffffff);
-    uint64_t t0 = rdtsc(), span = tsc_hz / 10000, t;
-    uint32_t l0 = lapic_rd(LAPIC_TCCR);
-    while ((t = rdtsc()) - t0 < span) __asm__ volatile("pause");
-    uint32_t l1 = lapic_rd(LAPIC_TCCR);
-    lapic_wr(LAPIC_TICR, 0);
-    lapic_hz = (uint64_t)(l0 - l1) * tsc_hz / (t - t0);
-  }
-  ns_mult = div_shift32(1000000000ull, tsc_hz);
-  tsc_mult = div_shift32(tsc_hz, 1000000000ull);
-  lapic_mult = div_shift32(lapic_hz ? lapic_hz : 1000000000ull, 1000000000ull);
-  lapic_wr(LAPIC_TDCR, 0xb);
-  lapic_wr(LAPIC_LVT_TIMER, VEC_TIMER | (tsc_deadline ? 2u << 17 : 0));
 #ifdef UNIWASM_BOOT_DEBUG
-  kputs("tsc_hz "); kput_dec(tsc_hz); kputs(" lapic_hz "); kput_dec(lapic_hz);
-  kputs(tsc_deadline ? " tsc-deadline\n" : " one-shot\n");
-  kputs("ioapics "); kput_dec(n_ioapics); kputs(" lapic "); kput_hex(lapic_phys); kputs("\n");
-  for (unsigned i = 0; i < MAX_LINES; i++) if (line_ioapic[i]) { kput_dec(i); kputs(":"); kput_hex(redir_lo[i]); kputs(" "); }
-  kputs("\n");
+  kputs("[clock: tsc_hz ");
+  kput_dec(tsc_hz);
+  kputs(" rough ");
+  kput_dec(cal_rough_hz);
+  kputs(" window ");
+  kput_dec(el);
+  kputs(" PIT ticks]\n");
 #endif
 }
 
-/* ---- IOAPIC ---- */
+uint64_t plat_clock_ns(void) {
+  if (__builtin_expect(clock_pending, 0)) clock_finish();
+  return mulshift32(rdtsc() - boot_tsc0, ns_mult, 0);
+}
 
+/* ---- LAPIC (set up by the first plat_wait) ---- */
+
+#define LAPIC_TPR 0x80
+#define LAPIC_EOI 0xb0
+#define LAPIC_SVR 0xf0
+#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_LVT_ERROR 0x370
+#define LAPIC_TICR 0x380
+#define LAPIC_TCCR 0x390
+#define LAPIC_TDCR 0x3e0
+#define MSR_APIC_BASE 0x1b
+#define MSR_TSC_DEADLINE 0x6e0
+
+static uintptr_t lapic;
+static uint32_t lapic_rd(uint32_t r) { return *(volatile uint32_t *)(lapic + r); }
+static void lapic_wr(uint32_t r, uint32_t v) { *(volatile uint32_t *)(lapic + r) = v; }
+
+/* LAPIC timer ticks (divide 1) per TSC tick over ~200 us, sampling the TSC
+ * on both sides of each counter read. */
+static void lapic_calibrate(void) {
+  lapic_wr(LAPIC_TDCR, 0xb);                      /* divide by 1 */
+  lapic_wr(LAPIC_LVT_TIMER, 0x10000 | VEC_TIMER); /* masked one-shot */
+  lapic_wr(LAPIC_TICR, 0xffffffff);
+  uint64_t a0 = rdtsc();
+  uint32_t l0 = lapic_rd(LAPIC_TCCR);
+  uint64_t b0 = rdtsc(), span = tsc_hz / 5000, a1, b1;
+  uint32_t l1;
+  do {
+    a1 = rdtsc();
+    l1 = lapic_rd(LAPIC_TCCR);
+    b1 = rdtsc();
+  } while (a1 - a0 < span);
+  uint64_t dt = (a1 + b1) / 2 - (a0 + b0) / 2;
+  lapic_mult = div_shift32((uint64_t)(l0 - l1) * tsc_hz / dt, 1000000000ull);
+}
+
+static bool wait_ready;
+
+static void wait_setup(void) {
+  /* 8259s: remap to 0x20-0x2f (so spurious IRQs miss the exceptions), mask all. */
+  static const uint8_t pic[] = {0x20, 0x11, 0xa0, 0x11, 0x21, 0x20, 0xa1, 0x28,
+                                0x21, 0x04, 0xa1, 0x02, 0x21, 0x01, 0xa1, 0x01, 0x21, 0xff, 0xa1, 0xff};
+  for (unsigned i = 0; i < sizeof pic; i += 2) outb(pic[i], pic[i + 1]);
+  uint64_t base = rdmsr(MSR_APIC_BASE);
+  wrmsr(MSR_APIC_BASE, base | (1u << 11)); /* xAPIC enable */
+  base &= 0xffffff000ull;
+  if (plat_mmio_map(base, 0x1000) < 0) plat_exit(RT_EXIT_RUNTIME);
+  lapic = (uintptr_t)base;
+  lapic_wr(LAPIC_TPR, 0);
+  lapic_wr(LAPIC_LVT_ERROR, 0x10000);
+  lapic_wr(LAPIC_SVR, 0x100 | 0xff);
+  uint32_t r[4];
+  cpuid(1, 0, r);
+  tsc_deadline = (r[2] >> 24) & 1;
+  if (!tsc_deadline) lapic_calibrate();
+  lapic_wr(LAPIC_TICR, 0);
+  lapic_wr(LAPIC_LVT_TIMER, VEC_TIMER | (tsc_deadline ? 2u << 17 : 0));
+  wait_ready = true;
+#ifdef UNIWASM_BOOT_DEBUG
+  kputs(tsc_deadline ? "[timer: TSC-deadline]\n" : "[timer: LAPIC one-shot, ticks/s ");
+  if (!tsc_deadline) {
+    kput_dec(mulshift32(1000000000ull, lapic_mult, 0));
+    kputs("]\n");
+  }
+#endif
+}
+
+/* ---- IOAPICs (set up by the first plat_irq_mask/unmask) ---- */
+
+#define MAX_IOAPICS 8
+static struct {
+  uintptr_t base;
+  uint32_t gsi_base, pins;
+} ioapics[MAX_IOAPICS];
+static unsigned n_ioapics;
+static bool ioapic_ready;
+static uint32_t lapic_id;
+static uint32_t redir_lo[MAX_LINES];   /* each line's low dword (vector, polarity, trigger, mask) */
+static uint8_t line_ioapic[MAX_LINES]; /* index + 1; 0: no pin */
+static uint16_t line_flags[MAX_LINES]; /* MADT INTI flags; 0x8000: from an override */
 
 static uint32_t ioapic_rd(uintptr_t b, uint32_t r) {
   *(volatile uint32_t *)b = r;
@@ -197,26 +285,6 @@ static void ioapic_wr(uintptr_t b, uint32_t r, uint32_t v) {
   *(volatile uint32_t *)b = r;
   *(volatile uint32_t *)(b + 0x10) = v;
 }
-
-static void line_write(uint32_t line) {
-  unsigned i = line_ioapic[line] - 1u;
-  ioapic_wr(ioapics[i].base, 0x10 + 2 * (line - ioapics[i].gsi_base), redir_lo[line]);
-}
-
-void plat_irq_mask(uint32_t line) {
-  if (line >= MAX_LINES || !line_ioapic[line]) return;
-  redir_lo[line] |= 1u << 16;
-  line_write(line);
-}
-
-void plat_irq_unmask(uint32_t line) {
-  if (line >= MAX_LINES || !line_ioapic[line]) return;
-  redir_lo[line] &= ~(1u << 16);
-  line_write(line);
-}
-
-/* ---- ACPI MADT ---- */
-
 
 static bool acpi_sum_ok(const uint8_t *p, uint32_t n) {
   uint8_t s = 0;
@@ -238,10 +306,10 @@ static uint64_t find_rsdp(void) {
   uint64_t ranges[2][2] = {{boot_ebda, boot_ebda + 1024}, {0xe0000, 0x100000}};
   for (int r = 0; r < 2; r++) {
     if (ranges[r][0] < 0x400 || ranges[r][1] > 0x100000) continue;
-    for (uint64_t a = ranges[r][0]; a + 20 <= ranges[r][1]; a += 16) {
-      const uint8_t *p = (const uint8_t *)(uintptr_t)a;
-      if (!__builtin_memcmp(p, "RSD PTR ", 8) && acpi_sum_ok(p, 20)) return a;
-    }
+    for (uint64_t a = ranges[r][0]; a + 20 <= ranges[r][1]; a += 16)
+      if (*(const uint64_t *)(uintptr_t)a == 0x2052545020445352ull /* "RSD PTR " */ &&
+          acpi_sum_ok((const uint8_t *)(uintptr_t)a, 20))
+        return a;
   }
   return 0;
 }
@@ -253,6 +321,7 @@ static void add_ioapic(uint64_t addr, uint32_t gsi_base) {
   ioapics[n_ioapics++] = (typeof(ioapics[0])){b, gsi_base, pins};
 }
 
+/* MADT: IOAPICs (type 1) and interrupt source overrides (type 2). */
 static void parse_madt(void) {
   uint64_t rsdp = find_rsdp();
   if (!rsdp || plat_mmio_map(rsdp, 36) < 0) return;
@@ -271,72 +340,86 @@ static void parse_madt(void) {
     __builtin_memcpy(&pa, sdt + off, esz);
     const uint8_t *t = acpi_table(pa);
     if (!t || __builtin_memcmp(t, "APIC", 4)) continue;
-    uint32_t tlen, la;
+    uint32_t tlen;
     __builtin_memcpy(&tlen, t + 4, 4);
-    __builtin_memcpy(&la, t + 36, 4);
-    lapic_phys = la;
     for (uint32_t o = 44; o + 2 <= tlen && t[o + 1] >= 2 && o + t[o + 1] <= tlen; o += t[o + 1]) {
       const uint8_t *e = t + o;
       uint32_t a, g;
       uint16_t fl;
-      switch (e[0]) {
-        case 1: /* I/O APIC */
-          __builtin_memcpy(&a, e + 4, 4);
-          __builtin_memcpy(&g, e + 8, 4);
-          add_ioapic(a, g);
-          break;
-        case 2: /* interrupt source override (ISA IRQ e[3] -> GSI g) */
-          __builtin_memcpy(&g, e + 4, 4);
-          __builtin_memcpy(&fl, e + 8, 2);
-          if (g < MAX_LINES) line_flags[g] = fl | 0x8000; /* 0x8000: set by an override */
-          break;
-        case 5: /* LAPIC address override */
-          __builtin_memcpy(&lapic_phys, e + 4, 8);
-          break;
+      if (e[0] == 1) { /* I/O APIC */
+        __builtin_memcpy(&a, e + 4, 4);
+        __builtin_memcpy(&g, e + 8, 4);
+        add_ioapic(a, g);
+      } else if (e[0] == 2) { /* interrupt source override: ISA IRQ e[3] -> GSI g */
+        __builtin_memcpy(&g, e + 4, 4);
+        __builtin_memcpy(&fl, e + 8, 2);
+        if (g < MAX_LINES) line_flags[g] = fl | 0x8000;
       }
     }
     return;
   }
 }
 
-void irq_init(void) {
-  /* 8259s: remap to 0x20-0x2f (so spurious IRQs miss the exceptions), mask all. */
-  static const uint8_t pic[] = {0x20, 0x11, 0xa0, 0x11, 0x21, 0x20, 0xa1, 0x28,
-                                0x21, 0x04, 0xa1, 0x02, 0x21, 0x01, 0xa1, 0x01, 0x21, 0xff, 0xa1, 0xff};
-  for (unsigned i = 0; i < sizeof pic; i += 2) outb(pic[i], pic[i + 1]);
-
+static void ioapic_setup(void) {
+  ioapic_ready = true;
+  uint32_t r[4];
+  cpuid(1, 0, r);
+  lapic_id = r[1] >> 24;
   parse_madt();
-  uint64_t base = rdmsr(MSR_APIC_BASE);
-  wrmsr(MSR_APIC_BASE, base | (1u << 11)); /* xAPIC enable */
-  if (!lapic_phys) lapic_phys = base & 0xffffff000ull;
-  if (!n_ioapics) add_ioapic(0xfec00000, 0);
-  if (plat_mmio_map(lapic_phys, 0x1000) < 0) plat_exit(3);
-  lapic = (uintptr_t)lapic_phys;
-  lapic_wr(LAPIC_TPR, 0);
-  lapic_wr(LAPIC_LVT_ERROR, 0x10000);
-  lapic_wr(LAPIC_SVR, 0x100 | 0xff);
-  uint32_t dest = lapic_rd(LAPIC_ID) >> 24;
-
+  if (!n_ioapics) { /* no MADT: the PC default */
+    add_ioapic(0xfec00000, 0);
+    if (!line_flags[2]) line_flags[2] = 0x8000; /* IRQ 0 -> GSI 2 */
+  }
   for (unsigned i = 0; i < n_ioapics; i++) {
+    uintptr_t b = ioapics[i].base;
     for (uint32_t pin = 0; pin < ioapics[i].pins; pin++) {
-      uint32_t gsi = ioapics[i].gsi_base + pin;
-      uintptr_t b = ioapics[i].base;
-      if (gsi >= MAX_LINES) {
-        ioapic_wr(b, 0x10 + 2 * pin, 1u << 16);
-        continue;
-      }
+      uint32_t gsi = ioapics[i].gsi_base + pin, reg = 0x10 + 2 * pin;
+      if (!(ioapic_rd(b, reg) & (1u << 16))) ioapic_wr(b, reg, 1u << 16);
+      if (gsi >= MAX_LINES) continue;
       /* Polarity (bits 0-1) and trigger (bits 2-3): 1 = high/edge, 3 =
-       * low/level, 0 = bus default: ISA (GSI < 16) edge/high, PCI level/low. */
+       * low/level, 0 = bus default: ISA (GSI < 16, or named by an override)
+       * edge/high, PCI level/low. */
       uint16_t fl = line_flags[gsi];
       bool isa = gsi < 16 || (fl & 0x8000);
       bool low = (fl & 3) == 3 || ((fl & 3) == 0 && !isa);
       bool level = ((fl >> 2) & 3) == 3 || (((fl >> 2) & 3) == 0 && !isa);
       redir_lo[gsi] = (VEC_IRQ0 + gsi) | (low ? 1u << 13 : 0) | (level ? 1u << 15 : 0) | (1u << 16);
       line_ioapic[gsi] = (uint8_t)(i + 1);
-      ioapic_wr(b, 0x11 + 2 * pin, dest << 24);
-      ioapic_wr(b, 0x10 + 2 * pin, redir_lo[gsi]);
     }
   }
+#ifdef UNIWASM_BOOT_DEBUG
+  kputs("[ioapics ");
+  kput_dec(n_ioapics);
+  for (unsigned i = 0; i < MAX_LINES; i++)
+    if (line_ioapic[i]) {
+      kputs(" ");
+      kput_dec(i);
+      kputs(":");
+      kput_hex(redir_lo[i]);
+    }
+  kputs("]\n");
+#endif
+}
+
+static void line_write(uint32_t line) {
+  unsigned i = line_ioapic[line] - 1u;
+  uint32_t reg = 0x10 + 2 * (line - ioapics[i].gsi_base);
+  if (!(redir_lo[line] & (1u << 16))) ioapic_wr(ioapics[i].base, reg + 1, lapic_id << 24);
+  ioapic_wr(ioapics[i].base, reg, redir_lo[line]);
+}
+
+void plat_irq_mask(uint32_t line) {
+  if (!ioapic_ready) ioapic_setup();
+  if (line >= MAX_LINES || !line_ioapic[line]) return;
+  redir_lo[line] |= 1u << 16;
+  line_write(line);
+}
+
+void plat_irq_unmask(uint32_t line) {
+  if (!ioapic_ready) ioapic_setup();
+  if (line >= MAX_LINES || !line_ioapic[line]) return;
+  redir_lo[line] &= ~(1u << 16);
+  line_write(line);
 }
 
 /* ---- interrupts and wait ---- */
@@ -358,27 +441,23 @@ void irq_dispatch(uint32_t vector) {
 }
 
 static void timer_arm(uint64_t deadline, uint64_t now) {
+  bool ovf;
   if (tsc_deadline) {
-    bool ovf;
     uint64_t t = mulshift32(deadline, tsc_mult, &ovf) + boot_tsc0;
     wrmsr(MSR_TSC_DEADLINE, ovf || t < boot_tsc0 ? ~0ull : t);
   } else {
-    bool ovf;
-    uint64_t n = mulshift32(deadline - now, lapic_mult, &ovf) + 1;
-    lapic_wr(LAPIC_TICR, ovf || n > 0xffffffffu ? 0xffffffffu : (uint32_t)n);
+    /* Aim ~0.2% early (calibration error): an early wakeup re-arms for the rest. */
+    uint64_t n = mulshift32(deadline - now, lapic_mult, &ovf);
+    n -= n >> 9;
+    lapic_wr(LAPIC_TICR, ovf || n >= 0xffffffffu ? 0xffffffffu : (uint32_t)n + 1);
   }
-}
-
-static void timer_disarm(void) {
-  if (tsc_deadline)
-    wrmsr(MSR_TSC_DEADLINE, 0);
-  else
-    lapic_wr(LAPIC_TICR, 0);
 }
 
 uint64_t plat_wait(uint64_t deadline) {
   bool armed = false;
   cli();
+  if (clock_pending) clock_finish();
+  if (!wait_ready) wait_setup();
   while (!pending) {
     if (deadline != UINT64_MAX) {
       uint64_t now = plat_clock_ns();
@@ -390,7 +469,12 @@ uint64_t plat_wait(uint64_t deadline) {
      * between the check above and the halt. */
     __asm__ volatile("sti; hlt; cli" ::: "memory");
   }
-  if (armed) timer_disarm();
+  if (armed) {
+    if (tsc_deadline)
+      wrmsr(MSR_TSC_DEADLINE, 0);
+    else
+      lapic_wr(LAPIC_TICR, 0);
+  }
   uint64_t r = pending;
   pending = 0;
   return r;

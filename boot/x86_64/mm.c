@@ -1,11 +1,11 @@
 /*
  * Page tables. Identity mapping (virtual = physical) throughout.
  *
- *  - [0, 2 MiB-aligned end of the image): 4 KiB pages. Page 0 unmapped (null
- *    pointers fault); low memory RW NX (VGA window uncached); .text RX,
- *    .rodata R NX, .data/.uwsyms/.bss/stacks RW NX; the page below the boot
- *    stack unmapped (guard); usable RAM after the image RW NX.
- *  - The rest of usable RAM: 2 MiB pages where aligned, else 4 KiB; RW NX.
+ *  - [0, end of the image): 4 KiB pages. Page 0 unmapped (null pointers
+ *    fault); low memory RW NX (VGA window uncached); .text RX, .rodata R NX,
+ *    .data/.uwsyms/.bss/stacks RW NX; the page below the boot stack unmapped
+ *    (guard).
+ *  - Usable RAM above the image: RW NX, 2 MiB pages where aligned, else 4 KiB.
  *  - Devices: plat_mmio_map, uncached (PCD|PWT) NX, 2 MiB pages for aligned
  *    2 MiB chunks, else 4 KiB.
  * Table pages come from a static pool (POOL_PAGES, 256 KiB of .noinit: RAM
@@ -60,78 +60,56 @@ static void out_of_tables(void) {
   kputs("uniwasm: out of page-table pages (POOL_PAGES in boot/x86_64/mm.c)\n");
 }
 
-static void map(uint64_t a, int level, uint64_t flags) {
-  uint64_t *e;
-  int r = walk(a, level, &e);
-  if (r < 0) {
-    out_of_tables();
-    plat_exit(3);
+/* Maps [a, e) identity with flags f: 2 MiB pages where a 2 MiB slot is
+ * aligned, wholly inside and still empty, else 4 KiB pages. Pages already
+ * mapped keep their mapping. -1: the pool ran out. */
+static int map_range(uint64_t a, uint64_t e, uint64_t f) {
+  for (a &= ~(SZ_4K - 1); a < e;) {
+    uint64_t *pte;
+    int level = !(a & (SZ_2M - 1)) && e - a >= SZ_2M ? 2 : 1;
+    int r = walk(a, level, &pte);
+    if (r == 0 && level == 2 && (*pte & PTE_P) && !(*pte & PTE_PS)) r = walk(a, level = 1, &pte);
+    if (r < 0) {
+      out_of_tables();
+      return -1;
+    }
+    if (r == 0 && !(*pte & PTE_P)) *pte = a | f | (level == 2 ? PTE_PS : 0);
+    a = r == 1 ? (a | (SZ_2M - 1)) + 1 : a + (level == 2 ? SZ_2M : SZ_4K);
   }
-  if (r == 0) *e = a | flags | (level == 2 ? PTE_PS : 0);
-}
-
-bool mm_is_ram(uint64_t a) {
-  for (unsigned i = 0; i < boot_mem_count; i++)
-    if (boot_mem[i].type == 1 && a >= boot_mem[i].base && a - boot_mem[i].base < boot_mem[i].len) return true;
-  return false;
+  return 0;
 }
 
 void mm_init(void) {
-  uint32_t r[4];
-  cpuid(0x80000000, 0, r);
-  phys_limit = 1ull << 36;
-  if (r[0] >= 0x80000008) {
-    cpuid(0x80000008, 0, r);
-    phys_limit = 1ull << (r[0] & 0xff);
-  }
   nx = boot_has_nx ? 1ull << 63 : 0;
   pml4 = alloc_table();
-
-  uint64_t text = (uint64_t)(uintptr_t)__text_start, text_end = (uint64_t)(uintptr_t)__text_end;
-  uint64_t ro_end = (uint64_t)(uintptr_t)__rodata_end, img_end = (uint64_t)(uintptr_t)__image_end;
-  uint64_t guard = (uint64_t)(uintptr_t)__stack_guard;
-  uint64_t low_end = (img_end + SZ_2M - 1) & ~(SZ_2M - 1);
   const uint64_t rw = PTE_P | PTE_W | nx;
-  for (uint64_t a = SZ_4K; a < low_end; a += SZ_4K) {
-    uint64_t f;
-    if (a == guard)
-      continue;
-    else if (a >= text && a < text_end)
-      f = PTE_P;
-    else if (a >= text_end && a < ro_end)
-      f = PTE_P | nx;
-    else if (a >= ro_end && a < img_end)
-      f = rw;
-    else if (a < 0x100000)
-      f = rw | (a >= 0xa0000 && a < 0xc0000 ? PTE_PCD | PTE_PWT : 0);
-    else if (mm_is_ram(a))
-      f = rw;
-    else
-      continue;
-    map(a, 1, f);
-  }
+  uint64_t guard = (uint64_t)(uintptr_t)__stack_guard, img_end = (uint64_t)(uintptr_t)__image_end;
+  int r = map_range(SZ_4K, 0xa0000, rw) | /* page 0 stays unmapped: null pointers fault */
+          map_range(0xa0000, 0xc0000, rw | PTE_PCD | PTE_PWT) | /* VGA window */
+          map_range(0xc0000, (uint64_t)(uintptr_t)__text_start, rw) |
+          map_range((uint64_t)(uintptr_t)__text_start, (uint64_t)(uintptr_t)__text_end, PTE_P) |
+          map_range((uint64_t)(uintptr_t)__text_end, (uint64_t)(uintptr_t)__rodata_end, PTE_P | nx) |
+          map_range((uint64_t)(uintptr_t)__rodata_end, guard, rw) | /* the guard page stays unmapped */
+          map_range(guard + SZ_4K, img_end, rw);
   for (unsigned i = 0; i < boot_mem_count; i++) {
-    if (boot_mem[i].type != 1) continue;
-    uint64_t s = (boot_mem[i].base + SZ_4K - 1) & ~(SZ_4K - 1);
-    uint64_t e = (boot_mem[i].base + boot_mem[i].len) & ~(SZ_4K - 1);
-    if (s < low_end) s = low_end;
-    if (e > phys_limit) e = phys_limit;
-    while (s < e) {
-      if (!(s & (SZ_2M - 1)) && e - s >= SZ_2M) {
-        map(s, 2, rw);
-        s += SZ_2M;
-      } else {
-        map(s, 1, rw);
-        s += SZ_4K;
-      }
-    }
+    uint64_t b = boot_mem[i].base, e = b + boot_mem[i].len;
+    if (boot_mem[i].type == 1 && e > img_end) r |= map_range(b < img_end ? img_end : (b + SZ_4K - 1) & ~(SZ_4K - 1), e & ~(SZ_4K - 1), rw);
   }
+  if (r) plat_exit(RT_EXIT_RUNTIME);
   write_cr3((uint64_t)(uintptr_t)pml4);
 }
 
 int plat_mmio_map(uint64_t phys, uint64_t len) {
-  if (!len) return 0;
-  uint64_t s = phys & ~(SZ_4K - 1), e = phys + len;
+  if (!phys_limit) {
+    uint32_t r[4];
+    cpuid(0x80000000, 0, r);
+    phys_limit = 1ull << 36;
+    if (r[0] >= 0x80000008) {
+      cpuid(0x80000008, 0, r);
+      phys_limit = 1ull << (r[0] & 0xff);
+    }
+  }
+  uint64_t e = phys + len;
   if (e < phys || e > phys_limit) {
     kputs("plat_mmio_map: range ");
     kput_hex(phys);
@@ -140,34 +118,7 @@ int plat_mmio_map(uint64_t phys, uint64_t len) {
     kputs(" is outside the physical address space\n");
     return -1;
   }
-  e = (e + SZ_4K - 1) & ~(SZ_4K - 1);
-  const uint64_t f = PTE_P | PTE_W | PTE_PCD | PTE_PWT | nx;
-  while (s < e) {
-    int level = !(s & (SZ_2M - 1)) && e - s >= SZ_2M ? 2 : 1;
-    uint64_t *pte;
-    int r = walk(s, level, &pte);
-    if (r < 0) {
-      out_of_tables();
-      return -1;
-    }
-    /* Already mapped (RAM, or an earlier request): keep that mapping. A 2 MiB
-     * slot that already holds a table is filled page by page instead. */
-    if (r == 0 && !(*pte & PTE_P)) {
-      *pte = s | f | (level == 2 ? PTE_PS : 0);
-    } else if (r == 0 && level == 2 && !(*pte & PTE_PS)) {
-      for (uint64_t a = s; a < s + SZ_2M; a += SZ_4K) {
-        if (walk(a, 1, &pte) < 0) {
-          out_of_tables();
-          return -1;
-        }
-        if (!(*pte & PTE_P)) *pte = a | f;
-      }
-      s += SZ_2M;
-      continue;
-    }
-    s += level == 2 ? SZ_2M : SZ_4K;
-  }
-  return 0;
+  return map_range(phys, e, PTE_P | PTE_W | PTE_PCD | PTE_PWT | nx);
 }
 
 SHIM_CODE_END

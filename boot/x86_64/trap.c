@@ -3,7 +3,7 @@
  *
  * Every exception is fatal: the report names it and shows the vector, error
  * code, RIP (symbolized), RSP, CR2 for #PF and the frame-pointer chain, then
- * plat_exit(3). #NMI, #DF, #PF and #MC run on their own IST stacks, so a
+ * plat_exit(RT_EXIT_CPU). #NMI, #DF, #PF and #MC run on their own IST stacks, so a
  * kernel stack overflow (a #PF in the guard page below the boot stack) is
  * still reported.
  */
@@ -30,7 +30,7 @@ struct idt_entry {
 };
 
 static struct tss tss;
-static struct idt_entry idt[256] __attribute__((aligned(16)));
+static struct idt_entry idt[256] __attribute__((aligned(16))); /* .bss: zeroed by entry.S */
 
 static void set_gate(unsigned v, void *handler, unsigned ist) {
   uint64_t a = (uint64_t)(uintptr_t)handler;
@@ -51,10 +51,9 @@ void trap_init(void) {
                             idtr = {sizeof idt - 1, (uint64_t)(uintptr_t)idt};
   __asm__ volatile("lgdt %0; ltr %w1" ::"m"(gdtr), "r"(0x18) : "memory");
 
-  for (unsigned v = 0; v < 32; v++) {
-    unsigned ist = v == 8 ? 1 : v == 2 ? 2 : v == 18 ? 3 : v == 14 ? 4 : 0;
-    set_gate(v, exc_stubs + 16 * v, ist);
-  }
+  /* IST 1: #DF, 2: NMI, 3: #MC, 4: #PF */
+  static const uint8_t ist[32] = {[8] = 1, [2] = 2, [18] = 3, [14] = 4};
+  for (unsigned v = 0; v < 32; v++) set_gate(v, exc_stubs + 16 * v, ist[v]);
   for (unsigned v = 0x20; v < 0x70; v++) set_gate(v, irq_stubs + 8 * (v - 0x20), 0);
   set_gate(0xf0, irq_stub_timer, 0);
   set_gate(0xff, irq_stub_spurious, 0);
@@ -139,7 +138,7 @@ _Noreturn void trap_exception(struct trap_frame *f) {
     kputs(" at rip ");
     kput_hex(f->rip);
     kputs("\n");
-    plat_exit(3);
+    plat_exit(RT_EXIT_CPU);
   }
   uint64_t cr2 = v == 14 ? read_cr2() : 0;
   uint64_t g = (uint64_t)(uintptr_t)__stack_guard;
@@ -169,7 +168,7 @@ _Noreturn void trap_exception(struct trap_frame *f) {
   }
   kputs("\n  backtrace:\n");
   plat_backtrace(f->rbp);
-  plat_exit(3);
+  plat_exit(RT_EXIT_CPU);
 }
 
 SHIM_CODE_END

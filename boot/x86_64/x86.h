@@ -67,18 +67,19 @@ extern uint64_t boot_gdt[5];
 extern char exc_stubs[], irq_stubs[], irq_stub_timer[], irq_stub_spurious[];
 
 /* boot.c */
+void boot_main(uint32_t magic, uint32_t info); /* from entry.S */
 void kputs(const char *s);
 void kput_hex(uint64_t v);
 void kput_dec(uint64_t v);
 /* trap.c */
 void trap_init(void);
+_Noreturn void trap_exception(struct trap_frame *f); /* from entry.S */
 bool trap_addr_readable(uint64_t a, uint64_t len);
 /* mm.c */
 void mm_init(void);
-bool mm_is_ram(uint64_t a);
 /* irq.c */
-void irq_init(void);
 void clock_init(void);
+void irq_dispatch(uint32_t vector); /* from entry.S, interrupts only */
 
 #define IST_STACK_SIZE 8192
 extern uint8_t ist_stacks[4][IST_STACK_SIZE];

@@ -199,6 +199,7 @@ export class Scheduler {
     const timers = this.timers;
     let now = clock_ns();
     const start = now;
+    let justWaited = false; // wait() just handed over the pending lines: no need to poll
     while (!this.stopping) {
       for (;;) {
         const t = timers.popDue(now);
@@ -209,10 +210,11 @@ export class Scheduler {
       if (policy.count > 0) {
         // Busy: pick up interrupts without sleeping, so a stream of ready
         // work cannot shut out the devices.
-        if (this.irqs.count > 0) {
+        if (this.irqs.count > 0 && !justWaited) {
           const lines = wait(now);
           if (lines) this.dispatch(lines);
         }
+        justWaited = false;
         now = this.runBatch(now);
         continue;
       }
@@ -223,6 +225,7 @@ export class Scheduler {
       const woke = clock_ns();
       st.idleNs += woke - now;
       now = woke;
+      justWaited = true;
       if (lines) this.dispatch(lines);
     }
     st.timerOverruns = timers.overruns;

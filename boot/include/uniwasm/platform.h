@@ -14,6 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Exit codes the shim, the runtime and the Node platform (host/exit-codes.ts) use for the ways a kernel can fail; an app's
+ * own codes from `main` should stay below 64. */
+#define RT_EXIT_ABORT 70   /* AssemblyScript abort(): assertion, throw */
+#define RT_EXIT_TRAP 71    /* wasm trap */
+#define RT_EXIT_CPU 72     /* CPU exception in native code */
+#define RT_EXIT_RUNTIME 73 /* the machine could not start or continue the kernel */
+
 /* ---- provided by the shim ---- */
 
 /* Writes n bytes to the early console (serial). Usable from the first

@@ -2,16 +2,11 @@
 #ifndef UNIWASM_RUNTIME_H
 #define UNIWASM_RUNTIME_H
 #include <stdint.h>
+#include <uniwasm/platform.h>
 
 #define RT_WASM_PAGE 65536u
 #define RT_TABLE_ARENA_BYTES (64u * 1024u)
 
-/* Exit codes the runtime and shim use for the ways a kernel can fail; an app's
- * own codes from `main` should stay below 64. */
-#define RT_EXIT_ABORT 70   /* AssemblyScript abort(): assertion, throw */
-#define RT_EXIT_TRAP 71    /* wasm trap */
-#define RT_EXIT_CPU 72     /* CPU exception in native code */
-#define RT_EXIT_RUNTIME 73 /* the runtime could not start the kernel */
 
 /* Generated per image by the builder (entry.c): instantiates the kernel and
  * returns what its `main` returned. */

@@ -1,0 +1,106 @@
+// The image pipeline end to end: build, boot in QEMU (TCG), read the serial
+// console and the exit code; and the same wasm on the Node platform.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadApp } from "../tools/app.ts";
+import { buildImage } from "../tools/image.ts";
+import { ROOT } from "../tools/paths.ts";
+import { boot } from "../tools/qemu.ts";
+import { findTool, TOOLS } from "../tools/toolchain.ts";
+import { runWasm } from "./helpers/kernel.ts";
+
+const quiet = { stage: () => {}, info: () => {} };
+const haveQemu = !!findTool(TOOLS.qemuX86) && !!findTool(TOOLS.clang);
+
+async function image(dir: string) {
+  const app = loadApp(dir);
+  return buildImage(app, { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", app.name) }, quiet);
+}
+
+async function bootQuiet(img: string, extra: Partial<Parameters<typeof boot>[0]> = {}) {
+  return boot({ arch: "x86_64", image: img, timeout: 120, onOutput: () => {}, ...extra });
+}
+
+/** Output with every number replaced, for comparing platforms. */
+const shape = (s: string) => s.replace(/\d+(\.\d+)?/g, "N");
+
+describe.skipIf(!haveQemu)("x86_64 images on QEMU", () => {
+  let hello: Awaited<ReturnType<typeof image>>;
+  beforeAll(async () => {
+    hello = await image(join(ROOT, "apps/hello"));
+  });
+
+  it("boots apps/hello on -M pc: banner, memory, boot time, exit 0", async () => {
+    const r = await bootQuiet(hello.image, { memory: "32M" });
+    expect(r.reason).toBeUndefined();
+    expect(r.exitCode).toBe(0);
+    expect(r.output).toContain("uniwasm hello: a WebAssembly kernel, up and running\n");
+    const mem = /memory: (\d+) KiB for linear memory, 64 KiB in use/.exec(r.output);
+    expect(mem).not.toBeNull();
+    // most of 32 MiB, less what sits below 1 MiB and the image itself
+    expect(Number(mem![1])).toBeGreaterThan(28 * 1024);
+    expect(Number(mem![1])).toBeLessThan(32 * 1024);
+    const ms = Number(/boot to main: (\d+\.\d+) ms/.exec(r.output)![1]);
+    expect(ms).toBeGreaterThan(0);
+    expect(ms).toBeLessThan(5000);
+    expect(r.output.trimEnd().endsWith("goodbye")).toBe(true);
+  });
+
+  it("boots the same image on -M microvm (PVH entry)", async () => {
+    const r = await bootQuiet(hello.image, { machine: "microvm" });
+    expect(r.exitCode).toBe(0);
+    expect(r.output).toContain("goodbye\n");
+  });
+
+  it("prints the same lines as the Node platform running the same wasm", async () => {
+    const q = await bootQuiet(hello.image);
+    const wasm = readFileSync(join(ROOT, "build", "test-qemu", "hello", "hello.wasm"));
+    const n = await runWasm(wasm);
+    expect(n.exitCode).toBe(q.exitCode);
+    expect(shape(n.output)).toBe(shape(q.output));
+  });
+
+  it("keeps a 32 KB budget for the hello image", () => {
+    expect(hello.sizes.image).toBeLessThan(32 * 1024);
+  });
+
+  it("passes the guest's exit code through", async () => {
+    const img = await image(join(ROOT, "tests/kernels/exit-code"));
+    const r = await bootQuiet(img.image, { cmdline: "code=42" });
+    expect(r.exitCode).toBe(42);
+  });
+
+  describe("failures end in a report and a non-zero exit, never a hang", () => {
+    it("out-of-bounds read: trap report naming the function", async () => {
+      const img = await image(join(ROOT, "tests/kernels/oob"));
+      const r = await bootQuiet(img.image);
+      expect(r.exitCode).toBe(71);
+      expect(r.output).toContain("uniwasm: wasm trap: out of bounds memory access");
+      expect(r.output).toMatch(/in .*checksum\+0x[0-9a-f]+/);
+      expect(r.output).toMatch(/call chain:\n(\s+0x[0-9a-f]+ .*\n)+/);
+      const n = await runWasm(readFileSync(join(ROOT, "build", "test-qemu", "oob", "oob.wasm")));
+      expect(n.exitCode).toBe(71);
+      expect(n.output).toMatch(/in .*checksum/);
+    });
+
+    it("integer division by zero: trap report", async () => {
+      const img = await image(join(ROOT, "tests/kernels/divzero"));
+      const r = await bootQuiet(img.image);
+      expect(r.exitCode).toBe(71);
+      expect(r.output).toContain("uniwasm: wasm trap: integer divide by zero");
+      expect(r.output).toMatch(/in .*main\+0x/);
+      const n = await runWasm(readFileSync(join(ROOT, "build", "test-qemu", "divzero", "divzero.wasm")));
+      expect(n.exitCode).toBe(71);
+      expect(n.output).toContain("uniwasm: wasm trap: integer divide by zero");
+    });
+
+    it("unbounded recursion: call stack exhausted", async () => {
+      const img = await image(join(ROOT, "tests/kernels/recurse"));
+      const r = await bootQuiet(img.image);
+      expect(r.exitCode).toBe(71);
+      expect(r.output).toContain("uniwasm: wasm trap: call stack exhausted");
+      expect(r.output).toMatch(/in .*deeper/);
+    });
+  });
+});

@@ -1,0 +1,68 @@
+// The scheduler on QEMU (x86_64 image, TCG): an app that sleeps in a loop and
+// reports its wake-up lateness, and a long run driven by the timer interrupt.
+// Skipped, with a message, when QEMU or clang is not installed.
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadApp } from "../tools/app.ts";
+import { buildImage } from "../tools/image.ts";
+import { ROOT } from "../tools/paths.ts";
+import { boot } from "../tools/qemu.ts";
+import { findTool, TOOLS } from "../tools/toolchain.ts";
+import { buildAppWasm, runWasm } from "./helpers/kernel.ts";
+
+const quiet = { stage: () => {}, info: () => {} };
+const haveQemu = !!findTool(TOOLS.qemuX86) && !!findTool(TOOLS.clang);
+if (!haveQemu) console.warn("tests/sched-qemu.test.ts skipped: qemu-system-x86_64 or clang is missing (run `node tools/cli.js setup`)");
+
+async function bootApp(name: string) {
+  const app = loadApp(join(ROOT, "apps", name));
+  const img = await buildImage(app, { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", name) }, quiet);
+  const r = await boot({ arch: "x86_64", image: img.image, timeout: 120, onOutput: () => {} });
+  // tools/qemu.ts turns \r\n into \n per chunk, so a pair split across two chunks survives
+  return { ...r, output: r.output.replace(/\r/g, "") };
+}
+
+describe.skipIf(!haveQemu)("scheduler on QEMU x86_64", () => {
+  it("apps/sleep-lateness: 200 sleeps, never early, lateness reported", async () => {
+    const r = await bootApp("sleep-lateness");
+    expect(r.reason).toBeUndefined();
+    expect(r.exitCode).toBe(0);
+    expect(r.output).toContain("sleep-lateness: 200 sleeps of 1-5 ms");
+    const m = /median (\d+\.\d) us, p90 (\d+\.\d) us, max (\d+\.\d) us/.exec(r.output);
+    expect(m).not.toBeNull();
+    const [median, , max] = m!.slice(1).map(Number);
+    expect(median).toBeLessThanOrEqual(max);
+    expect(r.output).toContain("sched: timers fired: 200\n");
+    expect(r.output).toContain("sleep-lateness: ok\n");
+  }, 180_000);
+
+  it("apps/tick-long: 3 s of 5 ms ticks, every tick on the grid", async () => {
+    const r = await bootApp("tick-long");
+    expect(r.reason).toBeUndefined();
+    expect(r.exitCode).toBe(0);
+    expect(r.output).toMatch(/tick-long: 600 of 600 ticks, off grid 0, overruns 0, lateness mean [\d.]+ us max [\d.]+ us\n/);
+    expect(r.output).toContain("tick-long: ok\n");
+  }, 180_000);
+});
+
+describe("scheduler apps on the Node platform", () => {
+  it("apps/sleep-lateness runs with zero lateness on the virtual clock", async () => {
+    const r = await runWasm(await buildAppWasm(join(ROOT, "apps/sleep-lateness")));
+    expect(r.exitCode).toBe(0);
+    expect(r.output).toContain("sleep-lateness: 200 sleeps of 1-5 ms in 600.0 ms\n");
+    expect(r.output).toContain("sleep-lateness: median 0.0 us, p90 0.0 us, max 0.0 us, min 0.0 us\n");
+  });
+
+  it("apps/tick-long runs 600 ticks on the virtual clock", async () => {
+    const r = await runWasm(await buildAppWasm(join(ROOT, "apps/tick-long")));
+    expect(r.exitCode).toBe(0);
+    expect(r.output).toContain("tick-long: 600 of 600 ticks, off grid 0, overruns 0, lateness mean 0.0 us max 0.0 us\n");
+  });
+
+  it("apps/sched-stats prints every counter", async () => {
+    const r = await runWasm(await buildAppWasm(join(ROOT, "apps/sched-stats")));
+    expect(r.exitCode).toBe(0);
+    expect(r.output).toContain("sched-stats: policy fifo\n");
+    for (const c of ["tasks run", "timers fired", "time idle", "time busy", "longest task", "long tasks"]) expect(r.output).toContain(`sched: ${c}: `);
+  });
+});

@@ -151,6 +151,25 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
   return { image, elf, sizes };
 }
 
+/**
+ * The boot-time floor: an image with the same headers whose entry point exits
+ * at once, so benchmarks can tell QEMU's own start-up from the kernel's.
+ */
+export async function buildFloorImage(arch: Arch, outDir: string): Promise<string> {
+  const clang = requireTool("clang");
+  const lld = requireTool("lld");
+  const objcopy = requireTool("objcopy");
+  mkdirSync(outDir, { recursive: true });
+  const archDir = join(BOOT, arch);
+  const obj = join(outDir, "floor.o");
+  const elf = join(outDir, "floor.elf");
+  const image = join(outDir, "floor.img");
+  await run(clang, [...CFLAGS[arch], "-I", join(BOOT, "include"), "-c", join(archDir, "floor", "floor.S"), "-o", obj]);
+  await run(lld, ["-nostdlib", "-static", "-n", "--gc-sections", "-T", join(archDir, "linker.ld"), "-o", elf, obj]);
+  await run(objcopy, ["-O", "elf32-i386", "--strip-all", elf, image]);
+  return image;
+}
+
 /** The glue that instantiates the generated module and runs it. */
 export function entrySource(header: string, memory: MemoryLimits | undefined): string {
   const inst = /void wasm2c_kernel_instantiate\(w2c_kernel\*([^)]*)\);/.exec(header);

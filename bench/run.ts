@@ -1,0 +1,21 @@
+// `uniwasm bench [name...]`: runs the named benchmarks (all by default).
+// Benchmarks report medians of repeated runs and ratios against a peer
+// measured in the same session; they are not tests and assert nothing.
+import { bootBench } from "./boot.ts";
+
+const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
+  boot: bootBench,
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+const flags = process.argv.slice(2).filter((a) => a.startsWith("-"));
+const names = wanted.length ? wanted : Object.keys(BENCHES);
+for (const n of names) {
+  const b = BENCHES[n];
+  if (!b) {
+    process.stderr.write(`uniwasm bench: no benchmark "${n}" (have: ${Object.keys(BENCHES).join(", ")})\n`);
+    process.exitCode = 2;
+    break;
+  }
+  await b(flags);
+}

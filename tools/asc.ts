@@ -3,7 +3,10 @@
 // imported from the platform (so the platform decides how far it may grow),
 // names kept for trap reports, no SIMD (wasm2c would need SIMDe for it).
 
+import { existsSync, mkdirSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
 import { UserError } from "./errors.ts";
+import { ROOT } from "./paths.ts";
 
 export interface AscOptions {
   /** The app's entry file. */
@@ -25,9 +28,29 @@ export async function ascVersion(): Promise<string> {
   return (await loadAsc()).version;
 }
 
+/**
+ * A folder holding `uniwasm` -> this package, given to asc as a package path,
+ * so an app imports the kernel as `"uniwasm"` wherever the app lives (in this
+ * repository, or in a project that depends on uniwasm).
+ */
+export function packagePath(): string {
+  const dir = join(ROOT, "node_modules", ".cache", "uniwasm", "packages");
+  const link = join(dir, "uniwasm");
+  if (!existsSync(link)) {
+    mkdirSync(dir, { recursive: true });
+    try {
+      symlinkSync(ROOT, link, "dir");
+    } catch (e: any) {
+      if (e.code !== "EEXIST") throw e;
+    }
+  }
+  return dir;
+}
+
 export function ascArgs(o: AscOptions): string[] {
   const args = [
     o.entry,
+    "--path", packagePath(),
     "--outFile", o.outWasm,
     "--runtime", o.runtime ?? "incremental",
     "--optimizeLevel", String(o.optimizeLevel ?? 3),

@@ -1,8 +1,8 @@
 // The smallest complete uniwasm app: it shows the machine it was given and
 // how long the platform took to reach `main`, then exits with success.
 
-import { print, println, printU64, printFixed } from "../../kernel/console";
-import { clock_ns, mem_limit } from "../../kernel/hal";
+import { print, println, printU64, printFixed } from "uniwasm";
+import { clock_ns, mem_limit } from "uniwasm/kernel/hal";
 
 export function main(): i32 {
   const atMain = clock_ns(); // the clock's origin is the platform's first instruction

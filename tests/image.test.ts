@@ -1,0 +1,64 @@
+// The image builder: every stage reported, intermediates kept, unchanged
+// stages reused, and the symbol table that trap reports rely on.
+import { existsSync, readFileSync, cpSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadApp } from "../tools/app.ts";
+import { Elf64 } from "../tools/elf.ts";
+import { buildImage, demangle } from "../tools/image.ts";
+import { ROOT } from "../tools/paths.ts";
+import { findTool, TOOLS } from "../tools/toolchain.ts";
+import { scratchDir } from "./helpers/kernel.ts";
+
+const haveToolchain = !!findTool(TOOLS.clang) && !!findTool(TOOLS.lld) && !!findTool(TOOLS.objcopy);
+
+function recorder() {
+  const stages: { name: string; cached: boolean }[] = [];
+  const info: string[] = [];
+  return { stages, info, log: { stage: (name: string, _d: string, cached: boolean) => stages.push({ name, cached }), info: (t: string) => info.push(t) } };
+}
+
+describe.skipIf(!haveToolchain)("uniwasm image", () => {
+  it("runs every stage, keeps the intermediates, and reuses them on a rebuild", async () => {
+    const work = scratchDir("image");
+    const appDir = join(work, "hello");
+    cpSync(join(ROOT, "apps/hello"), appDir, { recursive: true });
+    const out = join(work, "out");
+    const first = recorder();
+    const r = await buildImage(loadApp(appDir), { arch: "x86_64", outDir: out }, first.log);
+    expect(first.stages.map((s) => s.name)).toEqual(["asc", "binaryen", "wasm2c", "clang", "ld.lld", "objcopy"]);
+    expect(first.stages.filter((s) => s.cached)).toEqual([]);
+    for (const f of ["hello.wasm", "hello.wat", "kernel.c", "kernel.h", "entry.c", "uwsyms.c", "kernel.elf", "hello.img"]) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(first.info.join("\n")).toMatch(/sizes: wasm \d+ B, C [\d.]+ KiB, text [\d.]+ KiB, data \d+ B, bss [\d.]+ KiB, image [\d.]+ KiB/);
+    expect(r.sizes.image).toBeGreaterThan(1000);
+
+    const second = recorder();
+    await buildImage(loadApp(appDir), { arch: "x86_64", outDir: out }, second.log);
+    expect(second.stages.filter((s) => !s.cached && s.name !== "clang").map((s) => s.name)).toEqual([]);
+
+    // an edit to the app reruns the pipeline from asc on
+    writeFileSync(join(appDir, "main.ts"), readFileSync(join(appDir, "main.ts"), "utf8").replace("goodbye", "farewell"));
+    const third = recorder();
+    await buildImage(loadApp(appDir), { arch: "x86_64", outDir: out }, third.log);
+    expect(third.stages.find((s) => s.name === "asc")!.cached).toBe(false);
+    expect(readFileSync(join(out, "kernel.c"), "utf8").replace(/\s+/g, "")).toContain("0x66,0x00,0x61,0x00,0x72"); // "far" in UTF-16
+  });
+
+  it("links a function-name table that covers the kernel's code", async () => {
+    const out = join(scratchDir("syms"), "out");
+    const r = await buildImage(loadApp(join(ROOT, "apps/hello")), { arch: "x86_64", outDir: out }, recorder().log);
+    const elf = new Elf64(readFileSync(r.elf), r.elf);
+    const table = elf.sections.find((s) => s.name === ".uwsyms");
+    expect(table && table.size > 0n).toBe(true);
+    const text = elf.sections.find((s) => s.name === ".text")!;
+    expect(table!.addr).toBeGreaterThan(text.addr + text.size - 1n); // after the code, so the second link moved nothing
+    expect(readFileSync(join(out, "uwsyms.c"), "utf8")).toContain("kernel/console/println");
+  });
+});
+
+describe("symbol names", () => {
+  it("turns wasm2c's escapes back into wasm names", () => {
+    expect(demangle("w2c_kernel_0x7Elib0x2Frt0x2Fitcms0x2F_0x5Fnew")).toBe("~lib/rt/itcms/__new");
+    expect(demangle("boot_main")).toBe("boot_main");
+  });
+});

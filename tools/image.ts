@@ -8,11 +8,12 @@ import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
 import { promisify } from "node:util";
+import { createRequire } from "node:module";
 import { type App } from "./app.ts";
 import { StageCache, hashOf, hashTree } from "./cache.ts";
 import { Elf64 } from "./elf.ts";
 import { UserError } from "./errors.ts";
-import { BOOT, ROOT, type Arch } from "./paths.ts";
+import { BOOT, type Arch } from "./paths.ts";
 import { requireTool, toolVersion } from "./toolchain.ts";
 import { buildWasm, type Log } from "./wasm-build.ts";
 import { readWasmInfo, type MemoryLimits } from "../host/wasm-info.ts";
@@ -60,9 +61,8 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
   const w2cKey = hashOf("wasm2c", readFileSync(wasm.wasm), wabtVersion());
   if (cache.fresh("wasm2c", w2cKey, [kernelC, kernelH])) log.stage("wasm2c", `${basename(wasm.wasm)} -> kernel.c`, true);
   else {
-    const wasm2c = join(ROOT, "node_modules/.bin/wasm2c");
     try {
-      await run(wasm2c, [wasm.wasm, "-n", "kernel", "--disable-simd", "-o", kernelC]);
+      await run(process.execPath, [join(wabtDir(), "bin", "wasm2c"), wasm.wasm, "-n", "kernel", "--disable-simd", "-o", kernelC]);
     } catch (e: any) {
       throw new UserError(`wasm2c failed on ${wasm.wasm}:\n${e.stderr || e.message}`);
     }
@@ -251,7 +251,12 @@ export function kib(n: number): string {
   return n < 10240 ? `${n} B` : `${(n / 1024).toFixed(1)} KiB`;
 }
 
+/** The wabt package, wherever npm put it (hoisted when uniwasm is a dependency). */
+function wabtDir(): string {
+  return dirname(createRequire(import.meta.url).resolve("wabt"));
+}
+
 function wabtVersion(): string {
-  return JSON.parse(readFileSync(join(ROOT, "node_modules/wabt/package.json"), "utf8")).version;
+  return JSON.parse(readFileSync(join(wabtDir(), "package.json"), "utf8")).version;
 }
 

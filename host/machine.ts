@@ -28,6 +28,12 @@ export interface MachineOptions {
   console?: (text: string) => void;
   /** Sees the deadline of every hal.wait() call (tests check the idle path with it). */
   onWait?: (deadline: bigint) => void;
+  /**
+   * The simulated world's event queue. Machines that share a network share one
+   * queue (and one `clock`), so a frame sent by one is delivered to the other at
+   * the right virtual time. Defaults to a queue of this machine's own.
+   */
+  events?: EventQueue;
 }
 
 export interface RunResult {
@@ -42,10 +48,10 @@ class MachineExit {
 
 export class Machine {
   readonly clock: Clock;
-  readonly events = new EventQueue();
+  readonly events: EventQueue;
   readonly rng: SplitMix64;
   readonly memoryBytes: number;
-  readonly cmdline: string;
+  private cmdlineText: string;
   private readonly sink: (text: string) => void;
   private readonly onWait?: (deadline: bigint) => void;
   private output = "";
@@ -61,12 +67,23 @@ export class Machine {
 
   constructor(opts: MachineOptions = {}) {
     this.memoryBytes = opts.memory ?? 16 * 1024 * 1024;
-    this.cmdline = opts.cmdline ?? "";
+    this.cmdlineText = opts.cmdline ?? "";
+    this.events = opts.events ?? new EventQueue();
     this.rng = new SplitMix64(opts.seed ?? 1n);
     const c = opts.clock ?? "virtual";
     this.clock = c === "virtual" ? new VirtualClock() : c === "real" ? new RealClock() : c;
     this.sink = opts.console ?? ((t) => process.stdout.write(t));
     this.onWait = opts.onWait;
+  }
+
+  /** The boot command line the kernel reads with hal.cmdline. */
+  get cmdline(): string {
+    return this.cmdlineText;
+  }
+
+  /** Appends `arg` to the command line, space-separated (device discovery: virtio_mmio.device=...). */
+  appendCmdline(arg: string): void {
+    this.cmdlineText = this.cmdlineText ? `${this.cmdlineText} ${arg}` : arg;
   }
 
   /** Attaches a device's registers at physical address `base`. */
@@ -143,7 +160,7 @@ export class Machine {
       return fn() >>> 0;
     } catch (e) {
       if (e instanceof MachineExit) return e.code;
-      if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) {
+      if (e instanceof WebAssembly.RuntimeError || isStackOverflow(e)) {
         this.trapReport(e);
         return EXIT_TRAP;
       }
@@ -183,6 +200,8 @@ export class Machine {
 
   /** Bytes [ptr, ptr+len) of linear memory, or a trap like the native runtime's. */
   private span(ptr: number, len: number): Uint8Array {
+    ptr >>>= 0; // i32 arguments arrive signed
+    len >>>= 0;
     const buf = this.ram;
     if (ptr + len > buf.length) {
       const err = new WebAssembly.RuntimeError("memory access out of bounds (HAL argument)");
@@ -325,10 +344,14 @@ export class KernelEnded extends Error {
   }
 }
 
+function isStackOverflow(e: unknown): e is RangeError {
+  return e instanceof RangeError && /call stack size/i.test(e.message);
+}
+
 /** V8's trap messages, in the native runtime's words. */
 function trapKind(e: Error): string {
   const m = e.message;
-  if (e instanceof RangeError) return "call stack exhausted";
+  if (isStackOverflow(e)) return "call stack exhausted";
   if (/out of bounds/.test(m)) return "out of bounds memory access";
   if (/divide by zero|remainder by zero/.test(m)) return "integer divide by zero";
   if (/unreachable/.test(m)) return "unreachable executed";

@@ -101,6 +101,9 @@ describe.skipIf(!haveQemu)("x86_64 images on QEMU", () => {
       expect(r.exitCode).toBe(71);
       expect(r.output).toContain("uniwasm: wasm trap: call stack exhausted");
       expect(r.output).toMatch(/in .*deeper/);
+      const n = await runWasm(readFileSync(join(ROOT, "build", "test-qemu", "recurse", "recurse.wasm")));
+      expect(n.exitCode).toBe(71);
+      expect(n.output).toContain("uniwasm: wasm trap: call stack exhausted");
     });
   });
 });

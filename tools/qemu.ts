@@ -82,7 +82,8 @@ export function boot(o: BootOptions): Promise<BootResult> {
     const timer = o.timeout ? setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, o.timeout * 1000) : undefined;
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (d: string) => {
-      const text = d.replace(/\r\n/g, "\n");
+      // the serial line ends in \r\n, and a chunk may end between the two
+      const text = d.replace(/\r/g, "");
       output += text;
       (o.onOutput ?? ((t) => process.stdout.write(t)))(text);
     });

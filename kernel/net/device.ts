@@ -1,0 +1,144 @@
+// NetDevice: what the network stack sees of a NIC.
+//
+// Buffers are the kernel's packet buffers (kernel/mem/pktbuf.ts): a frame
+// lives at `buf + PKT_HEADROOM`, and ownership of a buffer always belongs to
+// exactly one party — the pool, the stack, or the device. The contract below
+// says at each call who owns what afterwards; nothing on these paths copies a
+// frame or allocates on the GC heap.
+
+import { PacketPool } from "../mem/pktbuf";
+
+/** Result of `transmit`. Anything but `Ok` leaves the buffer with the caller. */
+export enum TxResult {
+  /** Queued: the device owns the buffer and returns it to the pool when sent. */
+  Ok = 0,
+  /** The transmit ring is full: try again after `poll`/an interrupt reclaims completions. */
+  Full = 1,
+  /** The link is down or the device is not running. */
+  Down = 2,
+  /** The frame is longer than `mtu + 14` or than a packet buffer holds, or empty. */
+  BadLength = 3,
+}
+
+/** `caps` bits. */
+export namespace NetCaps {
+  /** The device completes a transmit checksum that `transmit` marks partial. Without it the driver computes it in software, so callers may mark partial checksums either way. */
+  export const TX_CSUM: u32 = 1 << 0;
+  /** The device validates receive checksums and reports it with `RxFlags.CSUM_VALID`. */
+  export const RX_CSUM: u32 = 1 << 1;
+}
+
+/** Flags passed with a received frame. */
+export namespace RxFlags {
+  /** The device (or driver) verified the frame's transport checksum: the stack may skip it. */
+  export const CSUM_VALID: u32 = 1 << 0;
+}
+
+/** Per-device counters; monotonically increasing. */
+export class NetStats {
+  txPackets: u64 = 0;
+  txBytes: u64 = 0;
+  /** `transmit` refused with Full. */
+  txFull: u64 = 0;
+  /** Transmit checksums computed in software because the device lacks offload. */
+  txSwCsum: u64 = 0;
+  /** Transmit notifications actually sent to the device (batching shows here). */
+  txKicks: u64 = 0;
+  rxPackets: u64 = 0;
+  rxBytes: u64 = 0;
+  /** Received frames dropped: no receiver, malformed, or too large for one buffer. */
+  rxDropped: u64 = 0;
+  /** Receive-ring refills that found the packet pool empty. */
+  rxNoBuffer: u64 = 0;
+  /** Used-ring entries rejected (bad descriptor id, id not in flight, length too large). */
+  badCompletions: u64 = 0;
+  /** Interrupts serviced. */
+  interrupts: u64 = 0;
+}
+
+/**
+ * Where a device delivers received frames. Implemented by the stack (or a
+ * test); registered with `NetDevice.setReceiver`.
+ */
+export abstract class NetReceiver {
+  /**
+   * A frame arrived: `len` bytes at `buf + PKT_HEADROOM`, `flags` from
+   * `RxFlags`. Ownership of `buf` passes to the receiver, which must give it
+   * back with `dev.pool.free(buf)` when done (at once, or later — a stack may
+   * keep it queued, or transmit it in place). Called from the device's
+   * `poll`, never re-entrantly; it may call `transmit` on any device.
+   */
+  abstract receive(dev: NetDevice, buf: usize, len: u32, flags: u32): void;
+}
+
+export abstract class NetDevice {
+  /** Short stable name for logs, e.g. "virtio-net0". */
+  name: string = "net";
+  /** The MAC address, 6 bytes. */
+  readonly mac: StaticArray<u8> = new StaticArray<u8>(6);
+  /** Largest L3 payload: frames carry at most mtu + 14 bytes (no FCS). */
+  mtu: u32 = 1500;
+  /** `NetCaps` bits. */
+  caps: u32 = 0;
+  /** Interrupt line, or -1 when the device is only polled. */
+  line: i32 = -1;
+  readonly stats: NetStats = new NetStats();
+  /** The pool that receive buffers come from and transmitted buffers return to. */
+  readonly pool: PacketPool;
+  protected receiver: NetReceiver | null = null;
+
+  constructor(pool: PacketPool) {
+    this.pool = pool;
+  }
+
+  /** Sets who gets received frames; until then they are dropped (counted). */
+  setReceiver(r: NetReceiver | null): void {
+    this.receiver = r;
+  }
+
+  /** Whether the link is up now (devices without link reporting always say yes). */
+  abstract linkUp(): bool;
+
+  /**
+   * Queues the frame of `len` bytes at `buf + PKT_HEADROOM` (`buf` from
+   * `pool`). If `csumStart` is non-zero, the transport checksum is partial:
+   * the 16-bit field at frame offset `csumStart + csumOffset` holds the
+   * pseudo-header sum, and the one's-complement sum from `csumStart` to the
+   * end of the frame must be stored there — by the device if `caps` has
+   * TX_CSUM, else by the driver. On `Ok` the device owns `buf`; on any other
+   * result the caller still does. Frames may wait in the ring until `flush`:
+   * call it after a batch.
+   */
+  abstract transmit(buf: usize, len: u32, csumStart: u32, csumOffset: u32): TxResult;
+
+  /** Tells the device about every frame queued by `transmit` (one notification per batch). */
+  abstract flush(): void;
+
+  /**
+   * Does the device's pending work without waiting: reclaims transmit
+   * completions (their buffers go back to the pool), delivers at most
+   * `budget` received frames to the receiver and refills the receive ring.
+   * Returns the number of frames delivered.
+   */
+  abstract poll(budget: i32): i32;
+
+  /** Services an interrupt on `line` (acknowledges it, then polls). */
+  abstract handleInterrupt(): void;
+
+  /** "aa:bb:cc:dd:ee:ff" (allocates: for logs, not per packet). */
+  macString(): string {
+    return formatMac(changetype<usize>(this.mac));
+  }
+}
+
+/** Formats 6 bytes at `p` as a MAC address (allocates). */
+export function formatMac(p: usize): string {
+  const hex = "0123456789abcdef";
+  let s = "";
+  for (let i = 0; i < 6; i++) {
+    const b = load<u8>(p + i);
+    if (i) s += ":";
+    s += hex.charAt(b >> 4) + hex.charAt(b & 15);
+  }
+  return s;
+}

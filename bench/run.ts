@@ -2,9 +2,11 @@
 // Benchmarks report medians of repeated runs and ratios against a peer
 // measured in the same session; they are not tests and assert nothing.
 import { bootBench } from "./boot.ts";
+import { schedBench } from "./sched.ts";
 
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   boot: bootBench,
+  sched: schedBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -5,7 +5,7 @@
 // installed, as the AOT-compiled x86_64 image; sleep-lateness on QEMU is
 // reported alongside. Prints a table; figures go in docs/scheduler.md.
 //
-//   node bench/sched.js [--no-qemu] [--kvm]
+//   node tools/cli.js bench sched [--no-qemu] [--kvm]
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,7 +19,6 @@ import { findTool, TOOLS } from "../tools/toolchain.ts";
 import { buildWasm } from "../tools/wasm-build.ts";
 
 const quiet = { stage: () => {}, info: () => {} };
-const args = process.argv.slice(2);
 const OPS = ["spawn+run", "timer-insert", "timer-cancel", "timer-expire", "timer-expire+run"];
 
 function parse(output: string): Map<string, number> {
@@ -47,23 +46,25 @@ async function qemu(app: string, extra: string[]): Promise<string> {
   return r.output.replace(/\r/g, "");
 }
 
-const cols: [string, Map<string, number>][] = [];
-process.stderr.write("node (V8, real clock)...\n");
-cols.push(["node ns/op", await node()]);
-let lateness = "";
-if (!args.includes("--no-qemu") && findTool(TOOLS.qemuX86) && findTool(TOOLS.clang)) {
-  const accels: [string, string[]][] = [["qemu-tcg ns/op", ["-accel", "tcg"]]];
-  if (args.includes("--kvm")) accels.push(["qemu-kvm ns/op", ["-accel", "kvm"]]);
-  for (const [label, extra] of accels) {
-    process.stderr.write(`${label}...\n`);
-    cols.push([label, parse(await qemu("bench/sched-kernel", extra))]);
-    const out = await qemu("apps/sleep-lateness", extra);
-    lateness += `${label.split(" ")[0]}: ${/median .*/.exec(out)?.[0] ?? "?"}\n`;
+export async function schedBench(args: string[]): Promise<void> {
+  const cols: [string, Map<string, number>][] = [];
+  process.stderr.write("node (V8, real clock)...\n");
+  cols.push(["node ns/op", await node()]);
+  let lateness = "";
+  if (!args.includes("--no-qemu") && findTool(TOOLS.qemuX86) && findTool(TOOLS.clang)) {
+    const accels: [string, string[]][] = [["qemu-tcg ns/op", ["-accel", "tcg"]]];
+    if (args.includes("--kvm")) accels.push(["qemu-kvm ns/op", ["-accel", "kvm"]]);
+    for (const [label, extra] of accels) {
+      process.stderr.write(`${label}...\n`);
+      cols.push([label, parse(await qemu("bench/sched-kernel", extra))]);
+      const out = await qemu("apps/sleep-lateness", extra);
+      lateness += `${label.split(" ")[0]}: ${/median .*/.exec(out)?.[0] ?? "?"}\n`;
+    }
   }
-}
 
-const w = Math.max(...OPS.map((o) => o.length)) + 2;
-let table = "op".padEnd(w) + cols.map(([c]) => c.padStart(16)).join("") + "\n";
-for (const op of OPS) table += op.padEnd(w) + cols.map(([, m]) => (m.get(op)?.toFixed(1) ?? "-").padStart(16)).join("") + "\n";
-process.stdout.write(table);
-if (lateness) process.stdout.write("\nsleep-lateness (200 sleeps of 1-5 ms)\n" + lateness);
+  const w = Math.max(...OPS.map((o) => o.length)) + 2;
+  let table = "op".padEnd(w) + cols.map(([c]) => c.padStart(16)).join("") + "\n";
+  for (const op of OPS) table += op.padEnd(w) + cols.map(([, m]) => (m.get(op)?.toFixed(1) ?? "-").padStart(16)).join("") + "\n";
+  process.stdout.write(table);
+  if (lateness) process.stdout.write("\nsleep-lateness (200 sleeps of 1-5 ms)\n" + lateness);
+}

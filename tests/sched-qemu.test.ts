@@ -25,8 +25,8 @@ async function bootApp(name: string) {
 describe.skipIf(!haveQemu)("scheduler on QEMU x86_64", () => {
   it("apps/sleep-lateness: 200 sleeps, never early, lateness reported", async () => {
     const r = await bootApp("sleep-lateness");
-    expect(r.reason).toBeUndefined();
-    expect(r.exitCode).toBe(0);
+    expect(r.reason, r.output).toBeUndefined();
+    expect(r.exitCode, r.output).toBe(0);
     expect(r.output).toContain("sleep-lateness: 200 sleeps of 1-5 ms");
     const m = /median (\d+\.\d) us, p90 (\d+\.\d) us, max (\d+\.\d) us/.exec(r.output);
     expect(m).not.toBeNull();
@@ -36,11 +36,16 @@ describe.skipIf(!haveQemu)("scheduler on QEMU x86_64", () => {
     expect(r.output).toContain("sleep-lateness: ok\n");
   }, 180_000);
 
-  it("apps/tick-long: 3 s of 5 ms ticks, every tick on the grid", async () => {
+  it("apps/tick-long: 3 s of 10 ms ticks, every tick on the grid and accounted for", async () => {
     const r = await bootApp("tick-long");
-    expect(r.reason).toBeUndefined();
-    expect(r.exitCode).toBe(0);
-    expect(r.output).toMatch(/tick-long: 600 of 600 ticks, off grid 0, overruns 0, lateness mean [\d.]+ us max [\d.]+ us\n/);
+    expect(r.reason, r.output).toBeUndefined();
+    expect(r.exitCode, r.output).toBe(0);
+    // a tick may be skipped only when the host stalls QEMU for more than a period, and
+    // then it is counted as an overrun: ran + skipped is every tick, all on the grid
+    const m = /tick-long: (\d+) of 300 ticks ran, skipped (\d+) \(overruns (\d+)\), off grid 0, lateness mean [\d.]+ us max [\d.]+ us\n/.exec(r.output);
+    expect(m, r.output).not.toBeNull();
+    expect(Number(m![1]) + Number(m![2])).toBe(300);
+    expect(m![2]).toBe(m![3]);
     expect(r.output).toContain("tick-long: ok\n");
   }, 180_000);
 });
@@ -53,10 +58,10 @@ describe("scheduler apps on the Node platform", () => {
     expect(r.output).toContain("sleep-lateness: median 0.0 us, p90 0.0 us, max 0.0 us, min 0.0 us\n");
   });
 
-  it("apps/tick-long runs 600 ticks on the virtual clock", async () => {
+  it("apps/tick-long runs 300 ticks on the virtual clock", async () => {
     const r = await runWasm(await buildAppWasm(join(ROOT, "apps/tick-long")));
     expect(r.exitCode).toBe(0);
-    expect(r.output).toContain("tick-long: 600 of 600 ticks, off grid 0, overruns 0, lateness mean 0.0 us max 0.0 us\n");
+    expect(r.output).toContain("tick-long: 300 of 300 ticks ran, skipped 0 (overruns 0), off grid 0, lateness mean 0.0 us max 0.0 us\n");
   });
 
   it("apps/sched-stats prints every counter", async () => {

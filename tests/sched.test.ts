@@ -563,3 +563,17 @@ describe("scheduler: long tasks and counters", () => {
     expect(x.output).toBe("aa b ccc d b d aa b d ccc b d aa ccc aa ccc ");
   });
 });
+
+describe("scheduler: the library entry", () => {
+  it("is exported from kernel/index.ts with the console", async () => {
+    const wasm = await buildSourceWasm("sched-index", `
+      import { Task, Scheduler, MS, println } from "../../../kernel/index";
+      class Hi extends Task { run(): void { println("hi"); if (this.runs == 0) this.sleep(1 * MS); } }
+      export function main(): i32 { const s = new Scheduler(); s.spawn(new Hi("hi")); s.run(); return 0; }
+    `);
+    const m = new Machine({ console: () => {} });
+    const r = await m.run(wasm);
+    expect(r.exitCode).toBe(0);
+    expect(r.output).toBe("hi\nhi\n");
+  });
+});

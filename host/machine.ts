@@ -4,7 +4,7 @@
 
 import { RealClock, VirtualClock, type Clock } from "./clock.ts";
 import { EventQueue } from "./events.ts";
-import { EXIT_ABORT, EXIT_RUNTIME, EXIT_TRAP } from "./exit-codes.ts";
+import { EXIT_ABORT, EXIT_CPU, EXIT_RUNTIME, EXIT_TRAP } from "./exit-codes.ts";
 import { SplitMix64 } from "./prng.ts";
 import { readWasmInfo, type WasmInfo } from "./wasm-info.ts";
 
@@ -235,7 +235,8 @@ export class Machine {
 
   private mmio(phys: bigint, width: 1 | 2 | 4 | 8): { device: MmioDevice; offset: number } | undefined {
     if (!this.mapped.some((m) => phys >= m.base && phys + BigInt(width) <= m.end)) {
-      this.fail(`mmio access at 0x${phys.toString(16)} outside any range given to mmio_map`, EXIT_RUNTIME);
+      // the native platforms take a page fault here; report it the same way
+      this.fail(`page fault: mmio access at 0x${phys.toString(16)} outside any range given to mmio_map`, EXIT_CPU);
     }
     for (const r of this.regions) {
       if (phys >= r.base && phys + BigInt(width) <= r.base + r.size) return { device: r.device, offset: Number(phys - r.base) };

@@ -53,6 +53,16 @@ describe.skipIf(!haveQemu)("x86_64 images on QEMU", () => {
     expect(r.output).toContain("goodbye\n");
   });
 
+  it("boots through the PVH entry when the image has no Multiboot header", async () => {
+    const app = loadApp(join(ROOT, "apps/hello"));
+    const pvh = await buildImage(app, { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", "hello-pvh"), cflags: ["-DUNIWASM_PVH_ONLY"] }, quiet);
+    for (const machine of ["microvm", "pc"] as const) {
+      const r = await bootQuiet(pvh.image, { machine, cmdline: "via=pvh" });
+      expect(r.exitCode, machine).toBe(0);
+      expect(r.output).toContain("goodbye\n");
+    }
+  });
+
   it("prints the same lines as the Node platform running the same wasm", async () => {
     const q = await bootQuiet(hello.image);
     const wasm = readFileSync(join(ROOT, "build", "test-qemu", "hello", "hello.wasm"));
@@ -93,6 +103,20 @@ describe.skipIf(!haveQemu)("x86_64 images on QEMU", () => {
       const n = await runWasm(readFileSync(join(ROOT, "build", "test-qemu", "divzero", "divzero.wasm")));
       expect(n.exitCode).toBe(71);
       expect(n.output).toContain("uniwasm: wasm trap: integer divide by zero");
+    });
+
+    it("a CPU exception in native code: vector, error code, RIP, CR2 and the call chain", async () => {
+      const img = await image(join(ROOT, "tests/kernels/mmio-fault"));
+      const r = await bootQuiet(img.image);
+      expect(r.exitCode).toBe(72);
+      expect(r.output).toContain("*** CPU exception: page fault (#PF)");
+      expect(r.output).toMatch(/vector 14, error code 0x[0-9a-f]+/);
+      expect(r.output).toMatch(/rip 0x[0-9a-f]+ plat_mmio_read\+0x/);
+      expect(r.output).toContain("cr2 0xdead0000");
+      expect(r.output).toMatch(/backtrace:\n\s+0x[0-9a-f]+ main\+0x/);
+      const n = await runWasm(readFileSync(join(ROOT, "build", "test-qemu", "mmio-fault", "mmio-fault.wasm")));
+      expect(n.exitCode).toBe(72);
+      expect(n.output).toContain("page fault: mmio access at 0xdead0000");
     });
 
     it("unbounded recursion: call stack exhausted", async () => {

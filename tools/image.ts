@@ -23,8 +23,9 @@ const run = promisify(execFile);
 export interface ImageOptions {
   arch: Arch;
   outDir: string;
-  /** Bounds checks: explicit (default) or none (guard pages; not yet on x86_64). */
-  boundsChecks?: "explicit";
+  /** Extra compiler flags for the native sources, e.g. -DUNIWASM_PVH_ONLY
+   * (leave the Multiboot header out, so loaders take the PVH entry). */
+  cflags?: string[];
 }
 
 export interface ImageResult {
@@ -89,7 +90,7 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
   const compile = async (src: string, generated: boolean): Promise<string> => {
     // named after their folder too: boot/x86_64/entry.S and the generated entry.c must not collide
     const obj = join(objDir, `${generated ? "gen" : basename(dirname(src))}-${basename(src).replace(/\.[cS]$/, ".o")}`);
-    const flags = [...CFLAGS[opts.arch], ...(generated ? GENERATED_FLAGS : OWN_FLAGS), ...includes];
+    const flags = [...CFLAGS[opts.arch], ...(generated ? GENERATED_FLAGS : OWN_FLAGS), ...(opts.cflags ?? []), ...includes];
     const key = hashOf("cc", readFileSync(src), JSON.stringify(flags), headers, clangVer, src.endsWith("kernel.c") || src.endsWith("entry.c") ? readFileSync(kernelH) : "");
     if (cache.fresh(`cc:${obj}`, key, [obj])) return obj;
     try {

@@ -1,0 +1,56 @@
+// Virtio: transports, virtqueues, and the net and rng drivers, plus discovery
+// of every virtio device the platform has, on PCI and on virtio-mmio.
+export * from "./transport";
+export { VirtioPciTransport, virtioPciDeviceId, findVirtioPci, VIRTIO_PCI_VENDOR } from "./pci";
+export { VirtioMmioTransport, MmioSlot, parseMmioSlots, readCmdline, findVirtioMmio } from "./mmio";
+export { Virtqueue, QueueStats } from "./virtqueue";
+export { VirtioNet, NET_WANTED, NET_F_CSUM, NET_F_GUEST_CSUM, NET_F_MTU, NET_F_MAC, NET_F_MRG_RXBUF, NET_F_STATUS, finishChecksum } from "./net";
+export { VirtioRng, randomBytes, setDefaultRng } from "./rng";
+export { IrqHandler, NetIrqHandler, routeIrq, routeNetIrq } from "./irq";
+
+import { pciBus } from "../pci/pci";
+import { VirtioTransport } from "./transport";
+import { VirtioPciTransport, virtioPciDeviceId } from "./pci";
+import { VirtioMmioTransport, parseMmioSlots, readCmdline } from "./mmio";
+
+/** Every virtio device found, probed; `problems` says why others were skipped. */
+export class VirtioDevices {
+  readonly found: Array<VirtioTransport> = new Array<VirtioTransport>();
+  readonly problems: Array<string> = new Array<string>();
+
+  /** Transports of virtio device type `id`, in discovery order (PCI first). */
+  ofType(id: u32): Array<VirtioTransport> {
+    const out = new Array<VirtioTransport>();
+    for (let i = 0; i < this.found.length; i++) if (this.found[i].deviceId == id) out.push(this.found[i]);
+    return out;
+  }
+}
+
+let discovered: VirtioDevices | null = null;
+
+/**
+ * Scans PCI (through the platform's config access) and the command line's
+ * virtio_mmio.device= entries, once, and probes each device's transport.
+ */
+export function virtioDevices(): VirtioDevices {
+  let d = discovered;
+  if (d) return d;
+  d = new VirtioDevices();
+  const bus = pciBus();
+  for (let i = 0; i < bus.devices.length; i++) {
+    const p = bus.devices[i];
+    if (virtioPciDeviceId(p) == 0) continue;
+    const t = new VirtioPciTransport(p);
+    if (t.probe()) d.found.push(t);
+    else d.problems.push(t.location() + ": " + t.error);
+  }
+  const slots = parseMmioSlots(readCmdline());
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i];
+    const t = new VirtioMmioTransport(s.base, s.size, s.line);
+    if (t.probe()) d.found.push(t);
+    else if (t.error != "empty slot") d.problems.push(t.location() + ": " + t.error);
+  }
+  discovered = d;
+  return d;
+}

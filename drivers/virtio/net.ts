@@ -1,0 +1,331 @@
+// The virtio-net driver (virtio 1.2, 5.1), implementing NetDevice.
+//
+// Zero copy both ways: a packet buffer's headroom holds the 12-byte
+// virtio_net_hdr right before the frame, so each frame is one descriptor,
+// receive buffers are posted straight from the packet pool, and a transmitted
+// buffer goes back to the pool when the device returns it.
+//
+// Queues: 0 receive, 1 transmit (no multiqueue, no control queue). With
+// MRG_RXBUF a frame could span buffers; ours hold any frame the MTU allows,
+// so a multi-buffer frame is over-size: it is dropped and every buffer of it
+// reclaimed. Checksums: CSUM lets the device finish transmit checksums;
+// without it the driver does it in software, so the stack's contract is the
+// same either way. GUEST_CSUM lets the device hand us frames with a partial
+// checksum (host-local traffic); the driver completes those, so the stack
+// only ever sees complete checksums, some marked already verified.
+
+import { entropy } from "../../kernel/hal";
+import { PacketPool, PKT_BUF_SIZE, PKT_HEADROOM, PKT_MAX_FRAME } from "../../kernel/mem/pktbuf";
+import { NetDevice, NetCaps, RxFlags, TxResult } from "../../kernel/net/device";
+import { VirtioTransport, InitResult, negotiate, finishInit, failInit, F_EVENT_IDX, ISR_CONFIG } from "./transport";
+import { Virtqueue } from "./virtqueue";
+
+export const NET_F_CSUM: u64 = 1 << 0;
+export const NET_F_GUEST_CSUM: u64 = 1 << 1;
+export const NET_F_MTU: u64 = 1 << 3;
+export const NET_F_MAC: u64 = 1 << 5;
+export const NET_F_MRG_RXBUF: u64 = 1 << 15;
+export const NET_F_STATUS: u64 = 1 << 16;
+
+/** What this driver can use, offered to every device (it takes the intersection). */
+export const NET_WANTED: u64 = NET_F_CSUM | NET_F_GUEST_CSUM | NET_F_MTU | NET_F_MAC | NET_F_MRG_RXBUF | NET_F_STATUS | F_EVENT_IDX;
+
+const HDR: u32 = 12; // virtio_net_hdr with num_buffers (always, under VERSION_1)
+const HDR_F_NEEDS_CSUM: u8 = 1;
+const HDR_F_DATA_VALID: u8 = 2;
+const STATUS_LINK_UP: u32 = 1;
+const ETH_HLEN: u32 = 14;
+
+const RX_QUEUE: u32 = 0;
+const TX_QUEUE: u32 = 1;
+
+let nextUnit: i32 = 0;
+
+export class VirtioNet extends NetDevice {
+  /** Negotiated feature bits. */
+  features: u64 = 0;
+  /** Offered feature bits. */
+  offered: u64 = 0;
+  /** Why `init` failed. */
+  result: InitResult = InitResult.Ok;
+  running: bool = false;
+  rx: Virtqueue | null = null;
+  tx: Virtqueue | null = null;
+  /** Flush automatically once this many frames are queued. */
+  txBatch: u32 = 32;
+  /** Buffers of a multi-buffer frame still to discard. */
+  private rxSkip: u32 = 0;
+  private link: bool = true;
+  private polling: bool = false;
+  private scratch: StaticArray<u64> = new StaticArray<u64>(1);
+
+  constructor(readonly transport: VirtioTransport, pool: PacketPool) {
+    super(pool);
+    this.name = "virtio-net" + nextUnit.toString();
+    nextUnit++;
+    this.line = transport.line;
+  }
+
+  /**
+   * The initialisation handshake, queue setup and the first receive
+   * buffers. `wanted` lets a caller (a test) offer fewer features than the
+   * driver supports. `rxWant`/`txWant` cap the queue sizes.
+   */
+  init(wanted: u64 = NET_WANTED, rxWant: u32 = 128, txWant: u32 = 256): InitResult {
+    const t = this.transport;
+    this.offered = t.deviceFeatures();
+    const r = negotiate(t, wanted & NET_WANTED, this.scratch);
+    if (r != InitResult.Ok) {
+      this.result = r;
+      return r;
+    }
+    const f = this.scratch[0];
+    this.features = f;
+    const ev = (f & F_EVENT_IDX) != 0;
+    const rx = Virtqueue.create(t, RX_QUEUE, rxWant, ev);
+    const tx = rx ? Virtqueue.create(t, TX_QUEUE, txWant, ev) : null;
+    if (!rx || !tx) {
+      failInit(t);
+      this.result = InitResult.QueueFailed;
+      return this.result;
+    }
+    this.rx = rx;
+    this.tx = tx;
+    this.readConfig();
+    if (f & NET_F_CSUM) this.caps |= NetCaps.TX_CSUM;
+    if (f & NET_F_GUEST_CSUM) this.caps |= NetCaps.RX_CSUM;
+    // Receive buffers may be made available before DRIVER_OK (3.1.1 step 7).
+    this.refill();
+    tx.disableInterrupts(); // completions are reclaimed on the way in; see transmit
+    finishInit(t);
+    this.running = true;
+    rx.kick();
+    rx.enableInterrupts();
+    return InitResult.Ok;
+  }
+
+  /** MAC, MTU and link, read consistently against the config generation. */
+  private readConfig(): void {
+    const t = this.transport;
+    const f = this.features;
+    const mac = this.mac;
+    for (let tries = 0; tries < 16; tries++) {
+      const gen = t.configGeneration();
+      if (f & NET_F_MAC) for (let i = 0; i < 6; i++) mac[i] = <u8>t.config8(<u32>i);
+      if (f & NET_F_STATUS) this.link = (t.config16(6) & STATUS_LINK_UP) != 0;
+      if (f & NET_F_MTU) {
+        const m = t.config16(10);
+        if (m >= 68 && m <= PKT_MAX_FRAME - ETH_HLEN) this.mtu = m;
+      }
+      if (t.configGeneration() == gen) break;
+    }
+    if ((f & NET_F_MAC) == 0) {
+      // No MAC from the device: a random, locally administered unicast one.
+      entropy(changetype<usize>(mac), 6);
+      mac[0] = (mac[0] & 0xfe) | 0x02;
+    }
+    if ((f & NET_F_STATUS) == 0) this.link = true;
+  }
+
+  linkUp(): bool {
+    return this.link;
+  }
+
+  // ---- receive ----
+
+  /** Posts packet buffers until the receive ring or the pool runs out. */
+  private refill(): u32 {
+    const rx = this.rx!;
+    const pool = this.pool;
+    let n: u32 = 0;
+    while (rx.numFree > 0) {
+      const buf = pool.alloc();
+      if (buf == 0) {
+        this.stats.rxNoBuffer++;
+        break;
+      }
+      rx.begin(1);
+      rx.push(pool.dma(buf, PKT_HEADROOM - HDR), PKT_BUF_SIZE - PKT_HEADROOM + HDR, true);
+      rx.submit(<u32>buf);
+      n++;
+    }
+    return n;
+  }
+
+  poll(budget: i32): i32 {
+    if (!this.running) return 0;
+    this.reclaimTx();
+    const rx = this.rx!;
+    let delivered = 0;
+    for (;;) {
+      while (delivered < budget && rx.pop()) {
+        if (this.receiveOne(<usize>rx.cookie, rx.len, rx.lenValid)) delivered++;
+      }
+      if (this.refill() > 0) rx.kick();
+      if (delivered >= budget || this.polling) break; // more may wait: the caller polls again
+      if (!rx.enableInterrupts()) break;
+    }
+    this.flush();
+    return delivered;
+  }
+
+  /** Handles one used receive buffer; true if a frame went to the receiver. */
+  private receiveOne(buf: usize, len: u32, lenValid: bool): bool {
+    const st = this.stats;
+    const pool = this.pool;
+    if (this.rxSkip > 0) {
+      this.rxSkip--;
+      pool.free(buf);
+      return false;
+    }
+    if (!lenValid || len < HDR + ETH_HLEN) {
+      st.rxDropped++;
+      pool.free(buf);
+      return false;
+    }
+    const hdr = buf + PKT_HEADROOM - HDR;
+    if (this.features & NET_F_MRG_RXBUF) {
+      const nb = <u32>load<u16>(hdr, 10);
+      if (nb > 1) {
+        // Larger than one buffer, so larger than anything the MTU allows.
+        this.rxSkip = min(nb - 1, this.rx!.size);
+        st.rxDropped++;
+        pool.free(buf);
+        return false;
+      }
+    }
+    const frameLen = len - HDR;
+    const frame = buf + PKT_HEADROOM;
+    let flags: u32 = 0;
+    const hf = load<u8>(hdr);
+    if (hf & HDR_F_NEEDS_CSUM) {
+      const start = <u32>load<u16>(hdr, 6);
+      const off = <u32>load<u16>(hdr, 8);
+      if (start + off + 2 > frameLen) {
+        st.rxDropped++;
+        pool.free(buf);
+        return false;
+      }
+      finishChecksum(frame, frameLen, start, off);
+      flags |= RxFlags.CSUM_VALID;
+    } else if (hf & HDR_F_DATA_VALID) flags |= RxFlags.CSUM_VALID;
+    const r = this.receiver;
+    if (!r) {
+      st.rxDropped++;
+      pool.free(buf);
+      return false;
+    }
+    st.rxPackets++;
+    st.rxBytes += frameLen;
+    r.receive(this, buf, frameLen, flags);
+    return true;
+  }
+
+  // ---- transmit ----
+
+  /** Returns completed transmit buffers to the pool. */
+  private reclaimTx(): void {
+    const tx = this.tx!;
+    const pool = this.pool;
+    while (tx.pop()) pool.free(<usize>tx.cookie);
+    tx.disableInterrupts(); // a Full transmit turns them on for one batch
+  }
+
+  transmit(buf: usize, len: u32, csumStart: u32, csumOffset: u32): TxResult {
+    if (!this.running || !this.link) return TxResult.Down;
+    if (len < ETH_HLEN || len > this.mtu + ETH_HLEN || len > PKT_MAX_FRAME) return TxResult.BadLength;
+    const tx = this.tx!;
+    if (tx.numFree == 0) this.reclaimTx();
+    if (tx.numFree == 0) {
+      this.stats.txFull++;
+      this.flush();
+      // One interrupt when most of the ring has drained, not one per frame.
+      if (tx.enableInterruptsDelayed()) this.reclaimTx();
+      if (tx.numFree == 0) return TxResult.Full;
+    }
+    const hdr = buf + PKT_HEADROOM - HDR;
+    store<u64>(hdr, 0);
+    store<u32>(hdr, 0, 8);
+    const frame = buf + PKT_HEADROOM;
+    if (csumStart != 0) {
+      if (csumStart + csumOffset + 2 > len) return TxResult.BadLength;
+      if (this.caps & NetCaps.TX_CSUM) {
+        store<u8>(hdr, HDR_F_NEEDS_CSUM);
+        store<u16>(hdr, <u16>csumStart, 6);
+        store<u16>(hdr, <u16>csumOffset, 8);
+      } else {
+        finishChecksum(frame, len, csumStart, csumOffset);
+        this.stats.txSwCsum++;
+      }
+    }
+    tx.begin(1);
+    tx.push(this.pool.dma(hdr), len + HDR, false);
+    tx.submit(<u32>buf);
+    this.stats.txPackets++;
+    this.stats.txBytes += len;
+    if (tx.unpublished >= this.txBatch) this.flush();
+    return TxResult.Ok;
+  }
+
+  flush(): void {
+    const tx = this.tx;
+    if (!tx || tx.unpublished == 0) return;
+    if (tx.kick()) this.stats.txKicks++;
+  }
+
+  /**
+   * Polling mode: the device is asked not to interrupt for received frames
+   * (a hint it may ignore) and the caller runs `poll` on its own schedule.
+   */
+  setPolling(on: bool): void {
+    this.polling = on;
+    const rx = this.rx;
+    if (!rx) return;
+    if (on) rx.disableInterrupts();
+    else rx.enableInterrupts();
+  }
+
+  handleInterrupt(): void {
+    this.stats.interrupts++;
+    const isr = this.transport.ackInterrupt();
+    if (isr & ISR_CONFIG) this.readConfig();
+    this.poll(1 << 30);
+  }
+
+  /** Counters of device misbehaviour across both queues. */
+  badCompletions(): u64 {
+    let n: u64 = 0;
+    const rx = this.rx;
+    const tx = this.tx;
+    if (rx) n += rx.stats.badId + rx.stats.notInFlight + rx.stats.badLen + rx.stats.badUsedIdx;
+    if (tx) n += tx.stats.badId + tx.stats.notInFlight + tx.stats.badLen + tx.stats.badUsedIdx;
+    this.stats.badCompletions = n;
+    return n;
+  }
+}
+
+/**
+ * Completes a partial checksum: the 16-bit field at `start + off` holds the
+ * pseudo-header sum; the one's-complement of the sum of [start, len) goes
+ * there (RFC 1071). A UDP result of 0 is sent as 0xffff (RFC 768).
+ */
+export function finishChecksum(frame: usize, len: u32, start: u32, off: u32): void {
+  let sum: u64 = 0;
+  let p = frame + start;
+  const end = frame + len;
+  while (p + 8 <= end) {
+    const w = load<u64>(p);
+    sum += (w & 0xffff_ffff) + (w >> 32);
+    p += 8;
+  }
+  while (p + 2 <= end) {
+    sum += <u64>load<u16>(p);
+    p += 2;
+  }
+  if (p < end) sum += <u64>load<u8>(p);
+  // Summing little-endian words gives the byte-swapped big-endian sum.
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  let c = <u16>(~(<u32>sum) & 0xffff);
+  if (c == 0 && off == 6) c = 0xffff;
+  store<u16>(frame + start + off, c);
+}

@@ -1,0 +1,123 @@
+// The PCI and virtio drivers against QEMU's own devices (the ground truth):
+// apps/netinfo brings up virtio-net over modern virtio-pci on -M pc (one NIC
+// and two) and over virtio-mmio (version 2) on -M microvm, resolves the
+// user-network gateway with ARP, and QEMU's filter-dump pcap must hold the
+// request and the reply.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadApp } from "../tools/app.ts";
+import { buildImage } from "../tools/image.ts";
+import { ROOT } from "../tools/paths.ts";
+import { boot } from "../tools/qemu.ts";
+import { findTool, TOOLS } from "../tools/toolchain.ts";
+import { scratchDir } from "./helpers/kernel.ts";
+
+const qemu = findTool(TOOLS.qemuX86);
+const haveQemu = !!qemu && !!findTool(TOOLS.clang);
+const quiet = { stage: () => {}, info: () => {} };
+const GATEWAY_MAC = "52:55:0a:00:02:02";
+
+interface Frame { data: Buffer }
+
+/** A minimal pcap reader (classic format, either byte order). */
+function readPcap(file: string): Frame[] {
+  const b = readFileSync(file);
+  const magic = b.readUInt32LE(0);
+  const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
+  if (!le && b.readUInt32BE(0) !== 0xa1b2c3d4 && b.readUInt32BE(0) !== 0xa1b23c4d) throw new Error("not a pcap file");
+  const u32 = (o: number) => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
+  expect(u32(20)).toBe(1); // LINKTYPE_ETHERNET
+  const frames: Frame[] = [];
+  for (let o = 24; o + 16 <= b.length; ) {
+    const incl = u32(o + 8);
+    frames.push({ data: b.subarray(o + 16, o + 16 + incl) });
+    o += 16 + incl;
+  }
+  return frames;
+}
+
+const mac = (d: Buffer, o: number) => [...d.subarray(o, o + 6)].map((x) => x.toString(16).padStart(2, "0")).join(":");
+const ip = (d: Buffer, o: number) => [...d.subarray(o, o + 4)].join(".");
+
+/** ARP frames in a capture as "op sender-mac sender-ip target-ip". */
+function arps(frames: Frame[]): string[] {
+  return frames
+    .filter((f) => f.data.length >= 42 && f.data.readUInt16BE(12) === 0x0806)
+    .map((f) => `${f.data.readUInt16BE(20) === 1 ? "request" : "reply"} ${mac(f.data, 22)} ${ip(f.data, 28)} ${ip(f.data, 38)}`);
+}
+
+/** Where microvm puts a virtio-net-device: QEMU's own device tree, read over the monitor. */
+function microvmSlot(img: string): string | undefined {
+  const out = execFileSync(qemu!, ["-M", "microvm", "-m", "16M", "-display", "none", "-serial", "none", "-monitor", "stdio", "-nodefaults",
+    "-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0", "-kernel", img, "-S"], { input: "info qtree\nquit\n", encoding: "utf8", timeout: 20000 });
+  const transports = out.match(/dev: virtio-mmio,/g)?.length ?? 0;
+  const m = /mmio 0*([0-9a-f]+)\/0*200\s+bus: virtio-mmio-bus\.(\d+)\s+type virtio-mmio-bus\s+dev: virtio-net-device/.exec(out);
+  if (!m) return undefined;
+  // microvm wires transport n to GSI 24 + n with its second IOAPIC (24 transports), else to 5 + n.
+  const irq = (transports === 24 ? 24 : 5) + Number(m[2]);
+  return `virtio_mmio.device=512@0x${m[1]}:${irq}`;
+}
+
+describe.skipIf(!haveQemu)("virtio drivers on QEMU", () => {
+  let img: string;
+  beforeAll(async () => {
+    const r = await buildImage(loadApp(join(ROOT, "apps/netinfo")), { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", "netinfo") }, quiet);
+    img = r.image;
+  }, 300_000);
+
+  it("-M pc, virtio-net-pci (modern): MAC, link, ARP with the gateway, in the pcap too", async () => {
+    const pcap = join(scratchDir("virtio"), "arp.pcap");
+    const r = await boot({ arch: "x86_64", image: img, net: "user", pcap, timeout: 120, onOutput: () => {} });
+    expect(r.output).toMatch(/virtio-net0 transport pci 00:0[0-9a-f]\.0 irq \d+/);
+    expect(r.output).toContain("virtio-net0 mac 52:54:00:12:34:56\n");
+    expect(r.output).toContain("virtio-net0 link up mtu 1500\n");
+    expect(r.output).toMatch(/virtio-net0 features .*VERSION_1/);
+    expect(r.output).toContain(`virtio-net0 gateway 10.0.2.2 is at ${GATEWAY_MAC}`);
+    expect(r.output).toMatch(/virtio-net0 counters tx \d+ rx \d+ dropped 0 interrupts [1-9]\d* .* bad completions 0/);
+    expect(r.exitCode).toBe(0);
+    const seen = arps(readPcap(pcap));
+    expect(seen).toContain("request 52:54:00:12:34:56 10.0.2.15 10.0.2.2");
+    expect(seen).toContain(`reply ${GATEWAY_MAC} 10.0.2.2 10.0.2.15`);
+  }, 180_000);
+
+  it("-M pc with two NICs and a virtio-rng: each NIC gets its own device, queues and reply", async () => {
+    const r = await boot({
+      arch: "x86_64", image: img, net: "user", timeout: 120, onOutput: () => {},
+      extraArgs: ["-netdev", "user,id=n1", "-device", "virtio-net-pci,netdev=n1,disable-legacy=on", "-device", "virtio-rng-pci,disable-legacy=on"],
+    });
+    expect(r.output).toMatch(/rng pci 00:0[0-9a-f]\.0: 16 bytes of entropy from the device/);
+    expect(r.output).toContain("virtio-net0 mac 52:54:00:12:34:56\n");
+    expect(r.output).toContain("virtio-net1 mac 52:54:00:12:34:57\n");
+    expect(r.output).toContain(`virtio-net0 gateway 10.0.2.2 is at ${GATEWAY_MAC}`);
+    expect(r.output).toContain(`virtio-net1 gateway 10.0.2.2 is at ${GATEWAY_MAC}`);
+    expect(r.exitCode).toBe(0);
+  }, 180_000);
+
+  it("-M microvm, virtio-mmio version 2: MAC, link, ARP with the gateway", async (ctx) => {
+    const slot = microvmSlot(img);
+    if (!slot) ctx.skip(); // QEMU's device tree did not show where the NIC sits
+    const pcap = join(scratchDir("virtio"), "mmio.pcap");
+    // QEMU 7.2's virtio-mmio defaults to the legacy (version 1) register
+    // bank; and under Multiboot the kernel does not see the entries microvm
+    // appends to the command line for Linux, so the slot is passed here.
+    const r = await boot({
+      arch: "x86_64", image: img, machine: "microvm", net: "user", pcap, cmdline: slot, timeout: 120, onOutput: () => {},
+      extraArgs: ["-global", "virtio-mmio.force-legacy=false"],
+    });
+    expect(r.output).toMatch(/virtio-net0 transport mmio 0xfeb[0-9a-f]+ irq \d+/);
+    expect(r.output).toContain("virtio-net0 mac 52:54:00:12:34:56\n");
+    expect(r.output).toContain("virtio-net0 link up mtu 1500\n");
+    expect(r.output).toContain(`virtio-net0 gateway 10.0.2.2 is at ${GATEWAY_MAC}`);
+    expect(r.exitCode).toBe(0);
+    const seen = arps(readPcap(pcap));
+    expect(seen).toContain(`reply ${GATEWAY_MAC} 10.0.2.2 10.0.2.15`);
+  }, 180_000);
+
+  it("says clearly when there is no NIC, and exits non-zero", async () => {
+    const r = await boot({ arch: "x86_64", image: img, timeout: 120, onOutput: () => {} });
+    expect(r.output).toContain("netinfo: error: no network device found");
+    expect(r.exitCode).toBe(2);
+  }, 180_000);
+});

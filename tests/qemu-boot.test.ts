@@ -71,6 +71,16 @@ describe.skipIf(!haveQemu)("x86_64 images on QEMU", () => {
     expect(shape(n.output)).toBe(shape(q.output));
   });
 
+  it("hands the kernel the command line: as given on pc, with QEMU's device entries on microvm", async () => {
+    const img = await image(join(ROOT, "tests/kernels/cmdline"));
+    const pc = await bootQuiet(img.image, { cmdline: "a=1 b=two" });
+    expect(pc.output).toContain("cmdline [a=1 b=two]\n");
+    const none = await bootQuiet(img.image);
+    expect(none.output).toContain("cmdline []\n");
+    const micro = await bootQuiet(img.image, { machine: "microvm", net: "user", cmdline: "a=1" });
+    expect(micro.output).toMatch(/cmdline \[a=1 virtio_mmio\.device=512@0xfeb[0-9a-f]+:\d+\]\n/);
+  });
+
   it("keeps a 32 KB budget for the hello image", () => {
     expect(hello.sizes.image).toBeLessThan(32 * 1024);
   });

@@ -46,7 +46,10 @@ export function parseMemory(s: string): string {
 export function qemuArgs(o: BootOptions): string[] {
   const machine = o.machine ?? "pc";
   const args = [
-    "-M", machine,
+    // microvm without ACPI lists its virtio-mmio devices on the kernel command
+    // line (virtio_mmio.device=...), the one discovery mechanism the drivers
+    // share with the Node platform; with ACPI they are only in the DSDT (AML).
+    "-M", machine === "microvm" ? "microvm,acpi=off" : machine,
     "-m", o.memory ?? "16M",
     "-cpu", "max",
     "-display", "none", "-vga", "none",
@@ -55,7 +58,11 @@ export function qemuArgs(o: BootOptions): string[] {
     "-device", DEBUG_EXIT,
     "-kernel", o.image,
   ];
-  if (machine === "microvm") args.splice(args.indexOf("-vga"), 2);
+  if (machine === "microvm") {
+    args.splice(args.indexOf("-vga"), 2);
+    // QEMU 7.2's virtio-mmio speaks the legacy (version 1) register layout unless told otherwise
+    args.push("-global", "virtio-mmio.force-legacy=false");
+  }
   if (o.cmdline) args.push("-append", o.cmdline);
   const net = o.net ?? "none";
   if (net !== "none") {

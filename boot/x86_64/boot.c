@@ -124,11 +124,36 @@ static void copy_cmdline(uint64_t p, bool skip_first_word) {
   reserve(p, (uint64_t)(uintptr_t)s + 1 - p);
 }
 
+/* QEMU's fw_cfg holds the command line as the machine finished it: microvm
+ * appends its virtio_mmio.device= entries there after the Multiboot loader
+ * has already copied -append into the Multiboot info. So under Multiboot on
+ * QEMU the fw_cfg copy is the complete one. Selector port 0x510, data 0x511. */
+#define FW_CFG_SIGNATURE 0x00
+#define FW_CFG_CMDLINE_SIZE 0x14
+#define FW_CFG_CMDLINE_DATA 0x15
+
+static void fw_cfg_select(uint16_t key) { outw(0x510, key); }
+
+static bool fw_cfg_cmdline(void) {
+  fw_cfg_select(FW_CFG_SIGNATURE);
+  if (inb(0x511) != 'Q' || inb(0x511) != 'E' || inb(0x511) != 'M' || inb(0x511) != 'U') return false;
+  fw_cfg_select(FW_CFG_CMDLINE_SIZE);
+  uint32_t len = 0;
+  for (int i = 0; i < 4; i++) len |= (uint32_t)inb(0x511) << (8 * i);
+  if (len == 0 || len > sizeof cmdline) return false; /* absent, or longer than we keep */
+  fw_cfg_select(FW_CFG_CMDLINE_DATA);
+  for (uint32_t i = 0; i < len; i++) cmdline[i] = (char)inb(0x511);
+  cmdline[len - 1] = 0;
+  return true;
+}
+
 static void parse_multiboot(uint32_t mbi) {
   const uint32_t *m = (const uint32_t *)(uintptr_t)mbi;
   uint32_t flags = m[0];
   reserve(mbi, 88);
   if (flags & (1u << 2)) copy_cmdline(m[4], true);
+  if (fw_cfg_cmdline() && flags & (1u << 2))
+    reserve(m[4], 1); /* the Multiboot copy stays reserved; ours came from fw_cfg */
   if (flags & (1u << 3)) { /* modules: keep them out of the linear region */
     const uint32_t *mod = (const uint32_t *)(uintptr_t)m[6];
     for (uint32_t i = 0; i < m[5]; i++) {

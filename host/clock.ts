@@ -3,8 +3,10 @@
 // clock follows the host's monotonic time, for running apps interactively.
 
 export interface Clock {
-  /** Nanoseconds since the machine was created. */
+  /** Nanoseconds since the machine was created (a kernel's read). */
   now(): bigint;
+  /** The same time, read by the platform itself: never counted as a kernel read. */
+  peek(): bigint;
   /** Blocks (real) or jumps (virtual) until `t`; never moves backwards. */
   sleepUntil(t: bigint): void;
 }
@@ -15,6 +17,9 @@ export class VirtualClock implements Clock {
   constructor(private readonly readCostNs = 0n) {}
   now(): bigint {
     this.t += this.readCostNs;
+    return this.t;
+  }
+  peek(): bigint {
     return this.t;
   }
   sleepUntil(t: bigint): void {
@@ -31,6 +36,9 @@ export class RealClock implements Clock {
   private readonly cell = new Int32Array(new SharedArrayBuffer(4));
   now(): bigint {
     return process.hrtime.bigint() - this.origin;
+  }
+  peek(): bigint {
+    return this.now();
   }
   sleepUntil(t: bigint): void {
     for (;;) {

@@ -5,6 +5,7 @@
 import { RealClock, VirtualClock, type Clock } from "./clock.ts";
 import { EventQueue } from "./events.ts";
 import { EXIT_ABORT, EXIT_CPU, EXIT_RUNTIME, EXIT_TRAP } from "./exit-codes.ts";
+import { ASYNCIFY_DATA, ASYNCIFY_END } from "./asyncify.ts";
 import { SplitMix64 } from "./prng.ts";
 import { readWasmInfo, type WasmInfo } from "./wasm-info.ts";
 
@@ -46,6 +47,19 @@ class MachineExit {
   constructor(readonly code: number) {}
 }
 
+/** The exports Binaryen's Asyncify pass adds to a simulation build. */
+interface AsyncifyExports {
+  main: () => number;
+  _initialize?: () => void;
+  asyncify_start_unwind: (data: number) => void;
+  asyncify_stop_unwind: () => void;
+  asyncify_start_rewind: (data: number) => void;
+  asyncify_stop_rewind: () => void;
+  asyncify_get_state: () => number;
+}
+
+const ASYNCIFY_UNWINDING = 1;
+
 export class Machine {
   readonly clock: Clock;
   readonly events: EventQueue;
@@ -63,6 +77,8 @@ export class Machine {
   private mapped: { base: bigint; end: bigint }[] = [];
   private memory?: WebAssembly.Memory;
   private info?: WasmInfo;
+  /** Set when this machine runs as a coroutine of a World. */
+  private co?: { exports: AsyncifyExports; deadline: bigint; rewinding: boolean; result?: RunResult };
   private decoder = new TextDecoder();
 
   constructor(opts: MachineOptions = {}) {
@@ -211,6 +227,7 @@ export class Machine {
   }
 
   private wait(deadline: bigint): bigint {
+    if (this.co) return this.suspend(deadline);
     this.onWait?.(deadline); // not reading the clock: a VirtualClock read may cost time
     for (;;) {
       if (this.pending) {
@@ -231,6 +248,95 @@ export class Machine {
       this.clock.sleepUntil(deadline);
       return 0n;
     }
+  }
+
+  // ---- as a coroutine: several kernels on one clock (host/world.ts) ----
+  //
+  // A kernel's main runs synchronously, so two kernels can only take turns if
+  // each can stop in wait() and be resumed later. The simulation build
+  // (`.sim.wasm`) is instrumented by Binaryen's Asyncify for exactly that:
+  // wait() unwinds the wasm stack into linear memory and returns to the
+  // World, which resumes the kernel (rewinding the stack) once a line is
+  // pending or its deadline has come.
+
+  /** Instantiates a simulation build and runs it up to its first wait(). */
+  async startCoroutine(wasm: Uint8Array): Promise<void> {
+    let instance: WebAssembly.Instance;
+    try {
+      instance = await this.instantiate(wasm);
+    } catch (e) {
+      if (e instanceof KernelEnded) {
+        this.co = { exports: undefined as never, deadline: 0n, rewinding: false, result: { exitCode: e.exitCode, output: this.output } };
+        return;
+      }
+      throw e;
+    }
+    const exports = instance.exports as unknown as AsyncifyExports;
+    if (typeof exports.asyncify_start_unwind !== "function") {
+      throw new Error("this kernel is not a simulation build (.sim.wasm, instrumented by Asyncify); build it with buildWasm(..., { simulation: true })");
+    }
+    this.co = { exports, deadline: 0n, rewinding: false };
+    const init = this.call(() => {
+      exports._initialize?.();
+      return 0;
+    });
+    if (init !== 0) this.co.result = { exitCode: init, output: this.output };
+    else this.step();
+  }
+
+  /** The kernel's result once it has ended. */
+  get result(): RunResult | undefined {
+    return this.co?.result;
+  }
+
+  /** When a suspended kernel wants to run again: its wait() deadline, or now if a line is pending. */
+  get wakeAt(): bigint | undefined {
+    const co = this.co;
+    if (!co || co.result) return undefined;
+    return this.pending ? this.clock.peek() : co.deadline;
+  }
+
+  /** Runs the kernel from where it waited until it waits again or ends. */
+  resume(): void {
+    const co = this.co!;
+    co.exports.asyncify_start_rewind(ASYNCIFY_DATA);
+    co.rewinding = true;
+    this.step();
+  }
+
+  /** Ends a kernel that can never run again (nothing will wake it). */
+  abandon(message: string): void {
+    this.write(`\nuniwasm: ${message}\n`);
+    this.co!.result = { exitCode: EXIT_RUNTIME, output: this.output };
+  }
+
+  private step(): void {
+    const co = this.co!;
+    const code = this.call(() => co.exports.main());
+    if (co.result) return;
+    if (co.exports.asyncify_get_state() === ASYNCIFY_UNWINDING) co.exports.asyncify_stop_unwind();
+    else co.result = { exitCode: code, output: this.output };
+  }
+
+  private suspend(deadline: bigint): bigint {
+    const co = this.co!;
+    if (co.rewinding) {
+      co.exports.asyncify_stop_rewind(); // back where the kernel waited: hand it what woke it
+      co.rewinding = false;
+    } else {
+      this.onWait?.(deadline);
+      if (!this.pending && deadline > this.clock.peek()) {
+        const view = new DataView(this.memory!.buffer);
+        view.setInt32(ASYNCIFY_DATA, ASYNCIFY_DATA + 8, true); // where saving starts
+        view.setInt32(ASYNCIFY_DATA + 4, ASYNCIFY_END, true); // and must end
+        co.deadline = deadline;
+        co.exports.asyncify_start_unwind(ASYNCIFY_DATA);
+        return 0n; // ignored: the stack is unwinding
+      }
+    }
+    const p = this.pending;
+    this.pending = 0n;
+    return p;
   }
 
   private mmio(phys: bigint, width: 1 | 2 | 4 | 8): { device: MmioDevice; offset: number } | undefined {

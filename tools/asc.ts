@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "./errors.ts";
 import { ROOT } from "./paths.ts";
+import { ASYNCIFY_END } from "../host/asyncify.ts";
 
 export interface AscOptions {
   /** The app's entry file. */
@@ -59,6 +60,8 @@ export function ascArgs(o: AscOptions): string[] {
     "--disable", "simd",
     "--debug",
     "--exportStart", "_initialize",
+    // Low memory stays free for the simulation build's saved stacks (host/machine.ts).
+    "--memoryBase", String(ASYNCIFY_END),
   ];
   if (o.outWat) args.push("--textFile", o.outWat);
   return args.concat(o.extra ?? []);

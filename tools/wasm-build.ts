@@ -5,7 +5,8 @@
 // from it.
 
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
-import { join, relative } from "node:path";
+import { basename, join, relative } from "node:path";
+import { ASYNCIFY_IMPORTS } from "../host/asyncify.ts";
 import { readWasmInfo } from "../host/wasm-info.ts";
 import { type App } from "./app.ts";
 import { compileAssemblyScript, ascArgs, ascVersion } from "./asc.ts";
@@ -26,9 +27,16 @@ export interface WasmArtifacts {
   wasm: string;
   wat: string;
   bytes: number;
+  /** The simulation build (Asyncify-instrumented), when asked for. */
+  simWasm?: string;
 }
 
-export async function buildWasm(app: App, outDir: string, cache: StageCache, log: Log): Promise<WasmArtifacts> {
+export interface WasmBuildOptions {
+  /** Also produce `<app>.sim.wasm`, which can run as one of several kernels in a World. */
+  simulation?: boolean;
+}
+
+export async function buildWasm(app: App, outDir: string, cache: StageCache, log: Log, opts: WasmBuildOptions = {}): Promise<WasmArtifacts> {
   mkdirSync(outDir, { recursive: true });
   const ascWasm = join(outDir, `${app.name}.asc.wasm`);
   const wat = join(outDir, `${app.name}.wat`);
@@ -50,12 +58,8 @@ export async function buildWasm(app: App, outDir: string, cache: StageCache, log
   const bKey = hashOf("binaryen", readFileSync(ascWasm), JSON.stringify(passes));
   if (cache.fresh("binaryen", bKey, [wasm])) log.stage("binaryen", passes.join(" "), true);
   else {
-    const binaryen = (await import("binaryen")).default; // 13 MB: loaded only when needed
-    const mod = binaryen.readBinary(readFileSync(ascWasm));
-    // The features asc 0.28 emits by default (SIMD is turned off in asc.ts):
-    // without them Binaryen rejects e.g. the memory.fill of the GC's stack frames.
-    const F = binaryen.Features;
-    mod.setFeatures(F.MutableGlobals | F.SignExt | F.NontrappingFPToInt | F.BulkMemory | F.BulkMemoryOpt);
+    const binaryen = await loadBinaryen();
+    const mod = await readKernel(readFileSync(ascWasm));
     try {
       binaryen.setDebugInfo(true); // keep the name section for trap reports
       mod.runPasses(passes);
@@ -69,7 +73,56 @@ export async function buildWasm(app: App, outDir: string, cache: StageCache, log
   }
   const bytes = readFileSync(wasm);
   checkKernelAbi(bytes, app.name);
-  return { wasm, wat, bytes: bytes.length };
+  const result: WasmArtifacts = { wasm, wat, bytes: bytes.length };
+  if (opts.simulation) result.simWasm = await buildSimulationWasm(bytes, join(outDir, `${app.name}.sim.wasm`), cache, log);
+  return result;
+}
+
+/**
+ * The simulation build: the same kernel, instrumented by Binaryen's Asyncify
+ * so that hal.wait() can suspend it and a World can run several kernels on
+ * one clock (host/world.ts). Only the Node platform runs it.
+ */
+async function buildSimulationWasm(kernel: Uint8Array, out: string, cache: StageCache, log: Log): Promise<string> {
+  const key = hashOf("asyncify", kernel, ASYNCIFY_IMPORTS);
+  if (cache.fresh("asyncify", key, [out])) {
+    log.stage("asyncify", `${ASYNCIFY_IMPORTS} -> ${basename(out)}`, true);
+    return out;
+  }
+  const binaryen = await loadBinaryen();
+  const mod = await readKernel(kernel);
+  try {
+    binaryen.setDebugInfo(true);
+    binaryen.setPassArgument("asyncify-imports", ASYNCIFY_IMPORTS);
+    binaryen.setOptimizeLevel(2);
+    binaryen.setShrinkLevel(0);
+    mod.runPasses(["asyncify"]);
+    mod.optimize(); // Asyncify's output shrinks a lot under -O
+    if (!mod.validate()) throw new UserError("internal: the simulation build failed Binaryen validation");
+    writeFileSync(out, mod.emitBinary());
+  } finally {
+    binaryen.setPassArgument("asyncify-imports", null);
+    mod.dispose();
+  }
+  cache.record("asyncify", key);
+  log.stage("asyncify", `${ASYNCIFY_IMPORTS} -> ${basename(out)}`, false);
+  return out;
+}
+
+/** Binaryen (13 MB of JavaScript), loaded only when a stage needs it. */
+async function loadBinaryen() {
+  return (await import("binaryen")).default;
+}
+
+/** A kernel's wasm as a Binaryen module, with the features asc 0.28 emits
+ * (SIMD is turned off in asc.ts): without them Binaryen rejects e.g. the
+ * memory.fill of the GC's stack frames. */
+async function readKernel(bytes: Uint8Array) {
+  const binaryen = await loadBinaryen();
+  const mod = binaryen.readBinary(bytes);
+  const F = binaryen.Features;
+  mod.setFeatures(F.MutableGlobals | F.SignExt | F.NontrappingFPToInt | F.BulkMemory | F.BulkMemoryOpt);
+  return mod;
 }
 
 /** The wasm must be something every platform can run. */

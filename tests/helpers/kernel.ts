@@ -15,19 +15,36 @@ const quiet: Log = { stage: () => {}, info: () => {} };
 
 /** Builds the app folder `dir` (holding main.ts) and returns its wasm bytes. */
 export async function buildAppWasm(dir: string): Promise<Uint8Array> {
+  return readFileSync((await build(dir, false)).wasm);
+}
+
+/** The simulation build of an app, for running several kernels in a World. */
+export async function buildAppSimWasm(dir: string): Promise<Uint8Array> {
+  return readFileSync((await build(dir, true)).simWasm!);
+}
+
+async function build(dir: string, simulation: boolean) {
   const app = loadApp(dir);
   const out = join(ROOT, "build", "test", basename(dirname(dir)) + "-" + app.name);
   mkdirSync(out, { recursive: true });
-  const r = await buildWasm(app, out, new StageCache(join(out, ".stages.json")), quiet);
-  return readFileSync(r.wasm);
+  return buildWasm(app, out, new StageCache(join(out, ".stages.json")), quiet, { simulation });
 }
 
 /** Builds a kernel from AssemblyScript source text (imports relative to the repo root). */
 export async function buildSourceWasm(name: string, source: string): Promise<Uint8Array> {
+  return buildAppWasm(sourceApp(name, source));
+}
+
+/** The simulation build of a kernel given as source text. */
+export async function buildSourceSimWasm(name: string, source: string): Promise<Uint8Array> {
+  return buildAppSimWasm(sourceApp(name, source));
+}
+
+function sourceApp(name: string, source: string): string {
   const dir = join(ROOT, "build", "test-src", name);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "main.ts"), source);
-  return buildAppWasm(dir);
+  return dir;
 }
 
 /** Runs kernel wasm on a fresh Node machine; output is captured, not printed. */

@@ -311,7 +311,7 @@ export class Network {
   }
 
   now(): bigint {
-    return this.clock.now();
+    return this.clock.peek(); // the platform reading time: never a kernel read
   }
 
   /** A fresh, unconnected port. */

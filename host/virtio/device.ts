@@ -369,7 +369,7 @@ export abstract class VirtioDevice implements QueueOwner {
     if (this.scheduled.has(index)) return;
     this.scheduled.add(index);
     const epoch = this.epoch;
-    this.machine.events.schedule(this.machine.clock.now() + this.latencyNs, () => {
+    this.machine.events.schedule(this.machine.clock.peek() + this.latencyNs, () => {
       if (epoch !== this.epoch) return;
       this.scheduled.delete(index);
       this.runQueue(index);

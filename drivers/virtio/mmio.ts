@@ -5,7 +5,7 @@
 // Legacy (version 1) devices are refused with a clear reason.
 
 import { cmdline, mmio_map, mmio_read8, mmio_read16, mmio_read32, mmio_write32 } from "../../kernel/hal";
-import { VirtioTransport } from "./transport";
+import { VirtioTransport, readFeatureWord, writeFeatureWord } from "./transport";
 
 const MAGIC: u64 = 0x000;
 const VERSION: u64 = 0x004;
@@ -83,18 +83,11 @@ export class VirtioMmioTransport extends VirtioTransport {
   }
 
   deviceFeatures(): u64 {
-    mmio_write32(this.base + DEVICE_FEATURES_SEL, 0);
-    const lo = <u64>mmio_read32(this.base + DEVICE_FEATURES);
-    mmio_write32(this.base + DEVICE_FEATURES_SEL, 1);
-    const hi = <u64>mmio_read32(this.base + DEVICE_FEATURES);
-    return (hi << 32) | lo;
+    return readFeatureWord(this.base + DEVICE_FEATURES_SEL, this.base + DEVICE_FEATURES);
   }
 
   setDriverFeatures(f: u64): void {
-    mmio_write32(this.base + DRIVER_FEATURES_SEL, 0);
-    mmio_write32(this.base + DRIVER_FEATURES, <u32>f);
-    mmio_write32(this.base + DRIVER_FEATURES_SEL, 1);
-    mmio_write32(this.base + DRIVER_FEATURES, <u32>(f >> 32));
+    writeFeatureWord(this.base + DRIVER_FEATURES_SEL, this.base + DRIVER_FEATURES, f);
   }
 
   numQueues(): u32 { return 0xffff; }

@@ -6,7 +6,7 @@
 
 import { mmio_map, mmio_read8, mmio_read16, mmio_read32, mmio_write8, mmio_write16, mmio_write32 } from "../../kernel/hal";
 import { PciBus, PciDevice, CAP_ID_VENDOR, CMD_MEMORY, CMD_BUS_MASTER, CMD_INTX_DISABLE } from "../pci/pci";
-import { VirtioTransport } from "./transport";
+import { VirtioTransport, readFeatureWord, writeFeatureWord } from "./transport";
 
 export const VIRTIO_PCI_VENDOR: u32 = 0x1af4;
 
@@ -129,18 +129,11 @@ export class VirtioPciTransport extends VirtioTransport {
   }
 
   deviceFeatures(): u64 {
-    mmio_write32(this.common + C_DFSELECT, 0);
-    const lo = <u64>mmio_read32(this.common + C_DF);
-    mmio_write32(this.common + C_DFSELECT, 1);
-    const hi = <u64>mmio_read32(this.common + C_DF);
-    return (hi << 32) | lo;
+    return readFeatureWord(this.common + C_DFSELECT, this.common + C_DF);
   }
 
   setDriverFeatures(f: u64): void {
-    mmio_write32(this.common + C_GFSELECT, 0);
-    mmio_write32(this.common + C_GF, <u32>f);
-    mmio_write32(this.common + C_GFSELECT, 1);
-    mmio_write32(this.common + C_GF, <u32>(f >> 32));
+    writeFeatureWord(this.common + C_GFSELECT, this.common + C_GF, f);
   }
 
   numQueues(): u32 { return mmio_read16(this.common + C_NUM_QUEUES) & 0xffff; }

@@ -1,6 +1,7 @@
 // A virtio transport: how a driver reaches one device's registers. The
 // device-type drivers (net, rng) and the virtqueue code only see this class,
 // so they run unchanged over modern virtio-pci and virtio-mmio.
+import { mmio_read32, mmio_write32 } from "../../kernel/hal";
 
 // Device status bits (virtio 1.2, 2.1).
 export const STATUS_ACKNOWLEDGE: u32 = 1;
@@ -81,6 +82,24 @@ export enum InitResult {
   ResetFailed = 3,
   /** A queue could not be set up (missing, too small, or out of memory). */
   QueueFailed = 4,
+}
+
+/**
+ * Both transports expose 64-bit feature words as two 32-bit halves behind a
+ * select register: write the half's index to `sel`, then access `val`.
+ */
+export function readFeatureWord(sel: u64, val: u64): u64 {
+  mmio_write32(sel, 0);
+  const lo = <u64>mmio_read32(val);
+  mmio_write32(sel, 1);
+  return (<u64>mmio_read32(val) << 32) | lo;
+}
+
+export function writeFeatureWord(sel: u64, val: u64, f: u64): void {
+  mmio_write32(sel, 0);
+  mmio_write32(val, <u32>f);
+  mmio_write32(sel, 1);
+  mmio_write32(val, <u32>(f >> 32));
 }
 
 export function initResultName(r: InitResult): string {

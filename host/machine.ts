@@ -122,6 +122,28 @@ export class Machine {
     }
   }
 
+  /**
+   * Gives the machine `bytes` of RAM without a kernel, so device models can be
+   * driven from TypeScript (their tests do).
+   */
+  attachRam(bytes: number): void {
+    if (this.memory) throw new Error("the machine already has its memory");
+    const pages = Math.ceil(bytes / PAGE);
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  }
+
+  /**
+   * For a driver written in TypeScript: what hal.wait() would hand the kernel
+   * (the pending lines, cleared), with those lines unmasked again as a driver
+   * does once it has serviced them.
+   */
+  takeInterrupts(): bigint {
+    const p = this.pending;
+    this.pending = 0n;
+    this.masked &= ~p;
+    return p;
+  }
+
   /** Linear memory, for device models doing DMA (physical = offset here). */
   get ram(): Uint8Array {
     if (!this.memory) throw new Error("the kernel is not instantiated yet");
@@ -366,7 +388,8 @@ export class Machine {
     return h(width, value);
   }
 
-  private halImports(): Record<string, Function> {
+  /** The HAL, as the imports of module "hal" (exactly the calls kernel/hal.ts declares). */
+  halImports(): Record<string, Function> {
     return {
       console_write: (ptr: number, len: number) => this.write(this.decoder.decode(this.span(ptr, len))),
       clock_ns: () => this.clock.now(),

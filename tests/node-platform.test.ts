@@ -19,7 +19,7 @@ describe("the Node platform", () => {
 
   it("implements exactly the imports kernel/hal.ts declares", () => {
     const m = new Machine({ console: () => {} });
-    const provided = Object.keys((m as any).halImports()).sort();
+    const provided = Object.keys(m.halImports()).sort();
     expect(provided).toEqual(halImportNames().sort());
   });
 

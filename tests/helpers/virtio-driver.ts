@@ -9,7 +9,7 @@ import { STATUS_ACKNOWLEDGE, STATUS_DRIVER, STATUS_DRIVER_OK, STATUS_FEATURES_OK
 /** A Machine with `ramBytes` of linear memory and no kernel (device models can DMA into it). */
 export function machineWithRam(ramBytes = 4 << 20, opts: MachineOptions = {}): Machine {
   const m = new Machine({ console: () => {}, memory: ramBytes, ...opts });
-  (m as any).memory = new WebAssembly.Memory({ initial: Math.ceil(ramBytes / 65536), maximum: Math.ceil(ramBytes / 65536) });
+  m.attachRam(ramBytes);
   return m;
 }
 
@@ -30,10 +30,7 @@ export function runEvents(m: Machine, until?: bigint): number {
 
 /** The interrupt lines the machine has pending (and clears them, like hal.wait). */
 export function takePending(m: Machine): bigint {
-  const p = (m as any).pending as bigint;
-  (m as any).pending = 0n;
-  (m as any).masked = 0n;
-  return p;
+  return m.takeInterrupts();
 }
 
 export class Bump {

@@ -1,0 +1,147 @@
+// netdemo: the network stack on a real (or emulated) NIC. Brings up the first
+// virtio-net NIC, configures it from the command line (`ip=dhcp`, the
+// default, or `ip=10.0.2.15/24 gw=10.0.2.2 dns=10.0.2.3`), resolves
+// `resolve=<name>` through its DNS server, pings `ping=<addr>` (default: the
+// gateway), then answers pings and echoes UDP on port 7 for `run=<seconds>`
+// (default 10; 0 = forever) and prints the counters.
+// Exit 0 on success; 2 without a NIC; 3 if DHCP or the name lookup failed.
+
+import { print, println, printU64 } from "../../kernel/console";
+import { clock_ns } from "../../kernel/hal";
+import { packetPool } from "../../kernel/mem/pktbuf";
+import { Scheduler, Task, MS, SEC } from "../../kernel/sched/index";
+import { virtioDevices, VirtioNet, InitResult, initResultName, routeNetIrq, DEVICE_NET } from "../../drivers/virtio/index";
+import {
+  Interface, EchoHandler, UdpSocket, DhcpClient, DhcpState, DnsResolver, DnsStatus, printCounters, ipString,
+  parseNetConfig, applyStatic, parseIp, parsedIp,
+} from "../../kernel/net/index";
+
+let sched!: Scheduler;
+let iface!: Interface;
+let failed = 0;
+
+function arg(words: Array<string>, k: string, def: string): string {
+  for (let i = 0; i < words.length; i++) if (words[i].startsWith(k + "=")) return words[i].substring(k.length + 1);
+  return def;
+}
+
+class Pinger extends EchoHandler {
+  replies: i32 = 0;
+  reply(from: u32, ident: u32, seq: u32, dataLen: u32): void {
+    if (this.replies++ == 0) println("netdemo: ping " + ipString(from) + ": reply seq " + seq.toString() + " (" + dataLen.toString() + " bytes)");
+  }
+}
+
+class UdpEcho extends Task {
+  buf: usize = heap.alloc(2048);
+  constructor(readonly sock: UdpSocket) { super("udp-echo"); }
+  run(): void {
+    const s = this.sock;
+    for (;;) {
+      const n = s.recvFrom(this.buf, 2048);
+      if (n < 0) break;
+      println("netdemo: udp " + ipString(s.srcIp) + ":" + s.srcPort.toString() + " sent " + n.toString() + " bytes, echoed");
+      s.sendTo(s.srcIp, s.srcPort, this.buf, <u32>min(n, 2048));
+    }
+    this.waitOn(s.event);
+  }
+}
+
+class Main extends Task {
+  step: i32 = 0;
+  t0: u64 = 0;
+  dhcp: DhcpClient | null = null;
+  dns: DnsResolver | null = null;
+  pinger: Pinger = new Pinger();
+  constructor(readonly words: Array<string>, readonly useDhcp: bool, readonly runNs: u64) { super("netdemo"); }
+  run(): void {
+    const now = clock_ns();
+    if (this.step == 0) {
+      this.t0 = now;
+      if (this.useDhcp) {
+        const d = new DhcpClient(iface);
+        d.start();
+        this.dhcp = d;
+      }
+      this.step = 1;
+    }
+    if (this.step == 1) {
+      if (this.dhcp != null && this.dhcp!.state != DhcpState.Bound) {
+        if (now - this.t0 > 30 * SEC) { println("netdemo: error: no DHCP lease within 30 s"); failed = 3; sched.stop(); return; }
+        this.waitOn(this.dhcp!.bound, 1 * SEC);
+        return;
+      }
+      if (this.dhcp != null) println("netdemo: dhcp lease " + ipString(iface.addr) + "/" + iface.prefixLen.toString() + " from " + ipString(this.dhcp!.server) +
+        " for " + this.dhcp!.lease.toString() + " s (" + ((now - this.t0) / MS).toString() + " ms)");
+      println("netdemo: address " + ipString(iface.addr) + "/" + iface.prefixLen.toString() + " gateway " + ipString(iface.gateway) + " dns " + ipString(iface.dns0));
+      const pingTo = arg(this.words, "ping", "");
+      const target = pingTo.length > 0 && parseIp(pingTo) ? parsedIp : iface.gateway;
+      if (target) {
+        iface.echoHandler = this.pinger;
+        iface.ping(target, 0x4e44, 1, 56);
+      }
+      const name = arg(this.words, "resolve", "");
+      if (name.length > 0) {
+        const r = new DnsResolver(iface);
+        this.dns = r;
+        r.resolve(name);
+        this.step = 2;
+      } else this.step = 3;
+    }
+    if (this.step == 2) {
+      const r = this.dns!;
+      if (r.status == DnsStatus.Pending) { this.waitOn(r.done, 1 * SEC); return; }
+      const name = arg(this.words, "resolve", "");
+      if (r.status == DnsStatus.Ok) println("netdemo: resolve " + name + " -> " + ipString(r.addr) + " (via " + ipString(iface.dns0) + ")");
+      else if (r.status == DnsStatus.NotFound) println("netdemo: resolve " + name + " -> not found (rcode " + r.rcode.toString() + ", via " + ipString(iface.dns0) + ")");
+      else { println("netdemo: error: resolve " + name + " failed (status " + (<i32>r.status).toString() + ")"); failed = 3; }
+      this.step = 3;
+    }
+    if (this.step == 3) {
+      println("netdemo: ready: answering pings, udp echo on port 7");
+      this.step = 4;
+      if (this.runNs) this.sleepUntil(now + this.runNs);
+      return;
+    }
+    sched.stop();
+  }
+}
+
+export function main(): i32 {
+  const words = readLine().split(" ");
+  const pool = packetPool(512);
+  sched = new Scheduler();
+  const nets = virtioDevices().ofType(DEVICE_NET);
+  if (nets.length == 0) { println("netdemo: error: no network device (boot with --net user)"); return 2; }
+  const dev = new VirtioNet(nets[0], pool);
+  const r = dev.init();
+  if (r != InitResult.Ok) { println("netdemo: error: " + initResultName(r)); return 2; }
+  routeNetIrq(sched, dev);
+  iface = new Interface(dev, sched);
+  println("netdemo: " + dev.name + " mac " + dev.macString() + " mtu " + dev.mtu.toString());
+  const cfg = parseNetConfig();
+  if (cfg.error.length > 0) { println("netdemo: error: " + cfg.error); return 2; }
+  const useDhcp = !cfg.present || cfg.dhcp;
+  applyStatic(iface, cfg);
+  sched.spawn(new UdpEcho(iface.udpBind(7, 16, 2048)!));
+  const runS = I32.parseInt(arg(words, "run", "10"));
+  sched.spawn(new Main(words, useDhcp, <u64>runS * SEC));
+  sched.run();
+  printCounters(iface.counters);
+  print("netdemo: packet buffers in use ");
+  printU64(pool.inUse);
+  println("");
+  println(failed == 0 ? "netdemo: ok" : "netdemo: FAILED");
+  return failed;
+}
+
+function readLine(): string {
+  const cfg = memory.data(2048);
+  const n = cmdlineInto(cfg, 2048);
+  return String.UTF8.decodeUnsafe(cfg, n);
+}
+
+import { cmdline } from "../../kernel/hal";
+function cmdlineInto(p: usize, cap: u32): usize {
+  return <usize>min<u32>(cmdline(p, cap), cap);
+}

@@ -1,0 +1,81 @@
+// Static or DHCP configuration, chosen by the app or by the kernel command
+// line: `ip=10.0.2.15/24 gw=10.0.2.2 dns=10.0.2.3`, or `ip=dhcp`.
+
+import { cmdline } from "../hal";
+import { Interface } from "./iface";
+import { parseIp, parsedIp } from "./wire/bytes";
+
+export class NetConfig {
+  /** An `ip=` argument was present. */
+  present: bool = false;
+  dhcp: bool = false;
+  addr: u32 = 0;
+  prefixLen: i32 = 24;
+  gateway: u32 = 0;
+  dns: u32 = 0;
+  mtu: u32 = 0;
+  /** What was wrong, if anything ("" when fine). */
+  error: string = "";
+}
+
+function arg(words: Array<string>, key: string): string | null {
+  for (let i = 0; i < words.length; i++) if (words[i].startsWith(key + "=")) return words[i].substring(key.length + 1);
+  return null;
+}
+
+/** Parses the network arguments of a command line (the kernel's own if `line` is null). */
+export function parseNetConfig(line: string | null = null): NetConfig {
+  let text: string;
+  if (line != null) text = line;
+  else {
+    const cap: u32 = 4096;
+    const b = heap.alloc(cap);
+    const n = cmdline(b, cap);
+    text = String.UTF8.decodeUnsafe(b, min(n, cap));
+    heap.free(b);
+  }
+  const words = text.split(" ");
+  const c = new NetConfig();
+  const ip = arg(words, "ip");
+  if (ip == null) return c;
+  c.present = true;
+  if (ip == "dhcp") c.dhcp = true;
+  else {
+    let a = ip;
+    const slash = ip.indexOf("/");
+    if (slash >= 0) {
+      a = ip.substring(0, slash);
+      const p = I32.parseInt(ip.substring(slash + 1));
+      if (!(p >= 0 && p <= 32)) c.error = "bad prefix length in ip=" + ip;
+      else c.prefixLen = p;
+    }
+    if (!parseIp(a)) c.error = "bad address in ip=" + ip;
+    else c.addr = parsedIp;
+  }
+  const gw = arg(words, "gw");
+  if (gw != null) {
+    if (parseIp(gw)) c.gateway = parsedIp;
+    else c.error = "bad gw=" + gw;
+  }
+  const dns = arg(words, "dns");
+  if (dns != null) {
+    if (parseIp(dns)) c.dns = parsedIp;
+    else c.error = "bad dns=" + dns;
+  }
+  const mtu = arg(words, "mtu");
+  if (mtu != null) {
+    const m = I32.parseInt(mtu);
+    if (m >= 68 && m <= 9000) c.mtu = <u32>m;
+    else c.error = "bad mtu=" + mtu;
+  }
+  return c;
+}
+
+/** Applies a static configuration (not `dhcp`) to `iface`. */
+export function applyStatic(iface: Interface, c: NetConfig): void {
+  if (c.mtu) iface.mtu = min<u32>(iface.mtu, c.mtu);
+  if (c.dhcp) return;
+  iface.setAddress(c.addr, c.prefixLen);
+  if (c.gateway) iface.setGateway(c.gateway);
+  if (c.dns) iface.dns0 = c.dns;
+}

@@ -1,0 +1,122 @@
+// The network stack on QEMU (x86_64 image, virtio-net-pci): apps/netdemo
+// leases its address from QEMU's user-network DHCP (slirp), pings the
+// gateway, resolves a name through slirp's DNS (which forwards to the host's
+// resolver; without internet `localhost` comes back NXDOMAIN here, so the
+// assertion is a matched answer, not an address), and echoes UDP that the
+// host sends through a hostfwd. Over a TAP device, the host pings the guest
+// and a Python UDP client talks to it (needs root and /dev/net/tun; skipped
+// with a message otherwise).
+import { execFileSync, spawn } from "node:child_process";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadApp } from "../tools/app.ts";
+import { buildImage } from "../tools/image.ts";
+import { ROOT } from "../tools/paths.ts";
+import { boot } from "../tools/qemu.ts";
+import { findTool, TOOLS } from "../tools/toolchain.ts";
+
+const haveQemu = !!findTool(TOOLS.qemuX86) && !!findTool(TOOLS.clang);
+const quiet = { stage: () => {}, info: () => {} };
+
+const PY_CLIENT = String.raw`
+import socket, struct, sys, time
+host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+if mode in ("ping", "both"):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); s.settimeout(2)
+    ok = 0
+    for seq in range(1, 4):
+        m = struct.pack("!BBHHH", 8, 0, 0, 0x77, seq) + b"uniwasm-ping" * 4
+        m = m[:2] + struct.pack("!H", csum(m)) + m[4:]
+        s.sendto(m, (host, 0))
+        t = time.time()
+        while time.time() - t < 2:
+            try: d, a = s.recvfrom(2048)
+            except socket.timeout: break
+            icmp = d[(d[0] & 15) * 4:]
+            if a[0] == host and icmp[0] == 0 and struct.unpack("!H", icmp[6:8])[0] == seq and icmp[8:] == m[8:]:
+                ok += 1; break
+    print("ping_replies=%d" % ok)
+if mode in ("udp", "both"):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(3)
+    got = 0
+    for i in range(3):
+        msg = b"hello uniwasm %d" % i
+        for attempt in range(3):
+            u.sendto(msg, (host, port))
+            try:
+                d, _ = u.recvfrom(2048)
+                if d == msg: got += 1; break
+            except socket.timeout: pass
+    print("udp_echoes=%d" % got)
+`;
+
+function client(host: string, port: number, mode: string): string {
+  return execFileSync("python3", ["-c", PY_CLIENT, host, String(port), mode], { encoding: "utf8", timeout: 30_000 });
+}
+
+function canTap(): string | undefined {
+  if (process.getuid?.() !== 0) return "not root";
+  try {
+    execFileSync("ip", ["tuntap", "add", "dev", "unwprobe0", "mode", "tap"], { stdio: "pipe" });
+    execFileSync("ip", ["link", "del", "unwprobe0"], { stdio: "pipe" });
+    return undefined;
+  } catch (e) {
+    return `ip tuntap not permitted: ${(e as Error).message.split("\n")[0]}`;
+  }
+}
+
+describe.skipIf(!haveQemu)("network stack on QEMU", () => {
+  let img: string;
+  beforeAll(async () => {
+    img = (await buildImage(loadApp(join(ROOT, "apps/netdemo")), { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", "netdemo") }, quiet)).image;
+  }, 300_000);
+
+  it("user networking: DHCP from slirp, ping the gateway, a DNS answer from 10.0.2.3, UDP echo through hostfwd", async () => {
+    const port = 20000 + (process.pid % 20000);
+    let sent: Promise<string> | undefined;
+    const r = await boot({
+      arch: "x86_64", image: img, net: "user", hostfwd: [`udp:127.0.0.1:${port}-:7`], cmdline: "resolve=localhost run=8", timeout: 120,
+      onOutput: (s) => {
+        if (!sent && s.includes("ready:")) sent = new Promise((res) => setTimeout(() => res(client("127.0.0.1", port, "udp")), 200));
+      },
+    });
+    expect(r.output).toContain("netdemo: dhcp lease 10.0.2.15/24 from 10.0.2.2 for 86400 s");
+    expect(r.output).toContain("netdemo: address 10.0.2.15/24 gateway 10.0.2.2 dns 10.0.2.3");
+    expect(r.output).toContain("netdemo: ping 10.0.2.2: reply seq 1 (56 bytes)");
+    expect(r.output).toMatch(/netdemo: resolve localhost -> (\d+\.\d+\.\d+\.\d+|not found \(rcode 3), via 10\.0\.2\.3\)/);
+    expect(await sent).toContain("udp_echoes=3");
+    expect(r.output).toMatch(/netdemo: udp 10\.0\.2\.2:\d+ sent 15 bytes, echoed/);
+    expect(r.output).toContain("netdemo: ok");
+    expect(r.exitCode).toBe(0);
+  }, 180_000);
+
+  const why = canTap();
+  it.skipIf(!!why)(`TAP: the host pings the guest and a Python UDP client talks to it${why ? ` (skipped: ${why})` : ""}`, async () => {
+    const tap = `unwtap${process.pid % 1000}`;
+    execFileSync("ip", ["tuntap", "add", "dev", tap, "mode", "tap"]);
+    try {
+      execFileSync("ip", ["addr", "add", "10.77.0.1/24", "dev", tap]);
+      execFileSync("ip", ["link", "set", tap, "up"]);
+      let sent: Promise<string> | undefined;
+      const r = await boot({
+        arch: "x86_64", image: img, net: "tap", tap, cmdline: "ip=10.77.0.2/24 gw=10.77.0.1 ping=10.77.0.1 run=10", timeout: 120,
+        onOutput: (s) => {
+          if (!sent && s.includes("ready:")) sent = new Promise((res) => setTimeout(() => res(client("10.77.0.2", 7, "both")), 200));
+        },
+      });
+      const got = await sent;
+      expect(got).toContain("ping_replies=3");
+      expect(got).toContain("udp_echoes=3");
+      expect(r.output).toContain("netdemo: address 10.77.0.2/24 gateway 10.77.0.1");
+      expect(r.output).toMatch(/net icmp: rx=\d+ tx=\d+ echo_req=3/);
+      expect(r.exitCode).toBe(0);
+    } finally {
+      execFileSync("ip", ["link", "del", tap]);
+    }
+  }, 180_000);
+});

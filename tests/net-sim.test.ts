@@ -1,8 +1,8 @@
 // The network stack over the Node simulator: two stacks (one per virtio-net
-// NIC, both in one kernel: the Node platform runs one kernel per thread, so
-// "two machines" are two interfaces with their own MACs, addresses, caches
-// and queues) joined by a simulated link or a switch, plus TypeScript peers:
-// a DHCP+DNS server, and a host that throws malformed frames at the stack.
+// NIC, both in one kernel, so one script can inspect both stacks' caches and
+// counters; net-world.test.ts runs them as two kernels) joined by a simulated
+// link or a switch, plus TypeScript peers: a DHCP+DNS server, and a host that
+// throws malformed frames at the stack.
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Machine } from "../host/machine.ts";

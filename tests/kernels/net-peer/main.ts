@@ -1,0 +1,135 @@
+// One kernel of a two-kernel network test (tests/net-world.test.ts): each
+// machine runs this with its own command line — `ip=.../24 role=server`
+// echoes UDP on port 7 (and answers pings) until a "bye" datagram arrives;
+// `role=client peer=<ip> big=<n>` pings the peer, exchanges UDP (one datagram
+// large enough to fragment), says bye. Results are key=value lines.
+import { println } from "../../../kernel/console";
+import { clock_ns, cmdline } from "../../../kernel/hal";
+import { packetPool } from "../../../kernel/mem/pktbuf";
+import { Scheduler, Task, MS, SEC } from "../../../kernel/sched/index";
+import { virtioDevices, VirtioNet, InitResult, initResultName, routeNetIrq, DEVICE_NET } from "../../../drivers/virtio/index";
+import { Interface, EchoHandler, UdpSocket, printCounters, ipString, parseIp, parsedIp, parseNetConfig, applyStatic } from "../../../kernel/net/index";
+
+function out(k: string, v: string): void { println(k + "=" + v); }
+function num(k: string, v: u64): void { out(k, v.toString()); }
+
+let text = "";
+function arg(k: string, def: string): string {
+  const words = text.split(" ");
+  for (let i = 0; i < words.length; i++) if (words[i].startsWith(k + "=")) return words[i].substring(k.length + 1);
+  return def;
+}
+
+let sched!: Scheduler;
+let iface!: Interface;
+
+class Pings extends EchoHandler {
+  replies: i32 = 0;
+  lastLen: u32 = 0;
+  reply(from: u32, ident: u32, seq: u32, dataLen: u32): void {
+    this.replies++;
+    this.lastLen = dataLen;
+  }
+}
+
+function fill(p: usize, n: u32): void {
+  for (let i: u32 = 0; i < n; i++) store<u8>(p + i, <u8>((i * 7 + 3) & 255));
+}
+function intact(p: usize, n: u32): bool {
+  for (let i: u32 = 0; i < n; i++) if (load<u8>(p + i) != <u8>((i * 7 + 3) & 255)) return false;
+  return true;
+}
+
+/** Echoes every datagram back; a datagram "bye" ends the kernel. */
+class Server extends Task {
+  buf: usize = heap.alloc(16384);
+  echoed: u32 = 0;
+  constructor(readonly sock: UdpSocket) { super("server"); }
+  run(): void {
+    const s = this.sock;
+    for (;;) {
+      const n = s.recvFrom(this.buf, 16384);
+      if (n < 0) break;
+      if (n == 3 && load<u8>(this.buf) == 98 && load<u8>(this.buf + 1) == 121 && load<u8>(this.buf + 2) == 101) {
+        num("server_echoed", this.echoed);
+        printCounters(iface.counters);
+        sched.stop();
+        return;
+      }
+      s.sendTo(s.srcIp, s.srcPort, this.buf, <u32>n);
+      this.echoed++;
+    }
+    this.waitOn(s.event);
+  }
+}
+
+/** Ping, a small datagram, a fragmented one, bye: each step waits for the previous answer. */
+class Client extends Task {
+  step: i32 = 0;
+  t0: u64 = 0;
+  peer: u32 = 0;
+  big: u32 = 0;
+  pings: Pings = new Pings();
+  sock: UdpSocket | null = null;
+  buf: usize = heap.alloc(16384);
+  constructor() { super("client"); }
+  run(): void {
+    const now = clock_ns();
+    if (this.step == 0) {
+      parseIp(arg("peer", "10.0.0.2"));
+      this.peer = parsedIp;
+      this.big = <u32>I32.parseInt(arg("big", "4000"));
+      iface.echoHandler = this.pings;
+      this.sock = iface.udpBind(5000, 8, 16384);
+      this.t0 = now;
+      iface.ping(this.peer, 7, 1, 56);
+      this.step = 1;
+    } else if (this.step == 1 && this.pings.replies >= 1) {
+      num("ping_rtt_us", (now - this.t0) / 1000);
+      fill(this.buf, 14);
+      this.sock!.sendTo(this.peer, 7, this.buf, 14);
+      this.step = 2;
+    } else if (this.step == 2 && this.sock!.count >= 1) {
+      const n = this.sock!.recvFrom(this.buf, 16384);
+      num("small_echo_len", n);
+      out("small_from", ipString(this.sock!.srcIp) + ":" + this.sock!.srcPort.toString());
+      fill(this.buf, this.big);
+      this.sock!.sendTo(this.peer, 7, this.buf, this.big);
+      this.step = 3;
+    } else if (this.step == 3 && this.sock!.count >= 1) {
+      memory.fill(this.buf, 0, this.big);
+      const n = this.sock!.recvFrom(this.buf, 16384);
+      num("big_echo_len", n);
+      num("big_echo_intact", intact(this.buf, this.big) ? 1 : 0);
+      store<u8>(this.buf, 98); store<u8>(this.buf + 1, 121); store<u8>(this.buf + 2, 101);
+      this.sock!.sendTo(this.peer, 7, this.buf, 3);
+      num("done_at_ms", now / MS);
+      printCounters(iface.counters);
+      sched.stop();
+      return;
+    }
+    if (now - this.t0 > 30 * SEC) { out("timeout_step", this.step.toString()); sched.stop(); return; }
+    this.sleep(1 * MS);
+  }
+}
+
+export function main(): i32 {
+  const cap: u32 = 1024;
+  const b = heap.alloc(cap);
+  text = String.UTF8.decodeUnsafe(b, min(cmdline(b, cap), cap));
+  sched = new Scheduler();
+  const found = virtioDevices().ofType(DEVICE_NET);
+  if (found.length != 1) { out("error", "expected one NIC, found " + found.length.toString()); return 2; }
+  const nic = new VirtioNet(found[0], packetPool(256));
+  const r = nic.init();
+  if (r != InitResult.Ok) { out("init_failed", initResultName(r)); return 1; }
+  routeNetIrq(sched, nic);
+  iface = new Interface(nic, sched);
+  const cfg = parseNetConfig(text);
+  if (cfg.error != "") { out("error", cfg.error); return 2; }
+  applyStatic(iface, cfg);
+  if (arg("role", "client") == "server") sched.spawn(new Server(iface.udpBind(7, 8, 16384)!));
+  else sched.spawn(new Client());
+  sched.run();
+  return 0;
+}

@@ -5,7 +5,7 @@
 // large enough to fragment), says bye. Results are key=value lines.
 import { println } from "../../../kernel/console";
 import { clock_ns, cmdline } from "../../../kernel/hal";
-import { packetPool } from "../../../kernel/mem/pktbuf";
+import { packetPool, PacketPool } from "../../../kernel/mem/pktbuf";
 import { Scheduler, Task, MS, SEC } from "../../../kernel/sched/index";
 import { virtioDevices, VirtioNet, InitResult, initResultName, routeNetIrq, DEVICE_NET } from "../../../drivers/virtio/index";
 import { Interface, EchoHandler, UdpSocket, printCounters, ipString, parseIp, parsedIp, parseNetConfig, applyStatic } from "../../../kernel/net/index";
@@ -22,6 +22,18 @@ function arg(k: string, def: string): string {
 
 let sched!: Scheduler;
 let iface!: Interface;
+let nic!: VirtioNet;
+let pool!: PacketPool;
+let baseline: u32 = 0; // buffers the receive ring holds for good
+
+/** What an operator checks after an attack: counters, and that nothing leaked. */
+function report(): void {
+  printCounters(iface.counters);
+  nic.poll(0); // transmit completions are reclaimed lazily
+  num("pool_in_use", pool.inUse - baseline);
+  num("reasm_in_use", iface.reasm.inUse);
+  num("arp_entries", iface.arp.size);
+}
 
 class Pings extends EchoHandler {
   replies: i32 = 0;
@@ -52,7 +64,7 @@ class Server extends Task {
       if (n < 0) break;
       if (n == 3 && load<u8>(this.buf) == 98 && load<u8>(this.buf + 1) == 121 && load<u8>(this.buf + 2) == 101) {
         num("server_echoed", this.echoed);
-        printCounters(iface.counters);
+        report();
         sched.stop();
         return;
       }
@@ -104,7 +116,7 @@ class Client extends Task {
       store<u8>(this.buf, 98); store<u8>(this.buf + 1, 121); store<u8>(this.buf + 2, 101);
       this.sock!.sendTo(this.peer, 7, this.buf, 3);
       num("done_at_ms", now / MS);
-      printCounters(iface.counters);
+      report();
       sched.stop();
       return;
     }
@@ -120,11 +132,13 @@ export function main(): i32 {
   sched = new Scheduler();
   const found = virtioDevices().ofType(DEVICE_NET);
   if (found.length != 1) { out("error", "expected one NIC, found " + found.length.toString()); return 2; }
-  const nic = new VirtioNet(found[0], packetPool(256));
+  pool = packetPool(256);
+  nic = new VirtioNet(found[0], pool);
   const r = nic.init();
   if (r != InitResult.Ok) { out("init_failed", initResultName(r)); return 1; }
   routeNetIrq(sched, nic);
   iface = new Interface(nic, sched);
+  baseline = pool.inUse;
   const cfg = parseNetConfig(text);
   if (cfg.error != "") { out("error", cfg.error); return 2; }
   applyStatic(iface, cfg);

@@ -44,7 +44,13 @@ export declare function clock_ns(): u64;
 @external("hal", "wait")
 export declare function wait(deadline_ns: u64): u64;
 
-/** Lets interrupts of `line` reach the pending set again (after servicing). */
+/**
+ * Lets interrupts of `line` reach the pending set again (after servicing).
+ * An interrupt raised before a line is unmasked for the first time may be
+ * lost (x86's IOAPIC ignores an edge on a masked line, however the line is
+ * later configured), so a driver services its device once after routing its
+ * line, instead of waiting for an interrupt that already happened.
+ */
 @external("hal", "irq_unmask")
 export declare function irq_unmask(line: u32): void;
 

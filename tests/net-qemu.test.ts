@@ -3,10 +3,11 @@
 // gateway, resolves a name through slirp's DNS (which forwards to the host's
 // resolver; without internet `localhost` comes back NXDOMAIN here, so the
 // assertion is a matched answer, not an address), and echoes UDP that the
-// host sends through a hostfwd. Over a TAP device, the host pings the guest
-// and a Python UDP client talks to it (needs root and /dev/net/tun; skipped
-// with a message otherwise).
-import { execFileSync, spawn } from "node:child_process";
+// host sends through a hostfwd. Over a TAP device in a network namespace the
+// test creates, the host's ping and a Python UDP client talk to it (needs
+// root and /dev/net/tun; skipped with a message otherwise).
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadApp } from "../tools/app.ts";
@@ -14,6 +15,7 @@ import { buildImage } from "../tools/image.ts";
 import { ROOT } from "../tools/paths.ts";
 import { boot } from "../tools/qemu.ts";
 import { findTool, TOOLS } from "../tools/toolchain.ts";
+import { TapNet, tapUnavailable } from "./helpers/tap.ts";
 
 const haveQemu = !!findTool(TOOLS.qemuX86) && !!findTool(TOOLS.clang);
 const quiet = { stage: () => {}, info: () => {} };
@@ -55,19 +57,9 @@ if mode in ("udp", "both"):
     print("udp_echoes=%d" % got)
 `;
 
-function client(host: string, port: number, mode: string): string {
-  return execFileSync("python3", ["-c", PY_CLIENT, host, String(port), mode], { encoding: "utf8", timeout: 30_000 });
-}
-
-function canTap(): string | undefined {
-  if (process.getuid?.() !== 0) return "not root";
-  try {
-    execFileSync("ip", ["tuntap", "add", "dev", "unwprobe0", "mode", "tap"], { stdio: "pipe" });
-    execFileSync("ip", ["link", "del", "unwprobe0"], { stdio: "pipe" });
-    return undefined;
-  } catch (e) {
-    return `ip tuntap not permitted: ${(e as Error).message.split("\n")[0]}`;
-  }
+/** The UDP client, run without blocking the event loop, so QEMU's output keeps flowing. */
+async function pyClient(host: string, port: number): Promise<string> {
+  return (await promisify(execFile)("python3", ["-c", PY_CLIENT, host, String(port), "udp"], { encoding: "utf8", timeout: 30_000 })).stdout;
 }
 
 describe.skipIf(!haveQemu)("network stack on QEMU", () => {
@@ -79,10 +71,12 @@ describe.skipIf(!haveQemu)("network stack on QEMU", () => {
   it("user networking: DHCP from slirp, ping the gateway, a DNS answer from 10.0.2.3, UDP echo through hostfwd", async () => {
     const port = 20000 + (process.pid % 20000);
     let sent: Promise<string> | undefined;
+    let seen = ""; // the console arrives in chunks that may split a word
     const r = await boot({
       arch: "x86_64", image: img, net: "user", hostfwd: [`udp:127.0.0.1:${port}-:7`], cmdline: "resolve=localhost run=8", timeout: 120,
       onOutput: (s) => {
-        if (!sent && s.includes("ready:")) sent = new Promise((res) => setTimeout(() => res(client("127.0.0.1", port, "udp")), 200));
+        seen += s;
+        if (!sent && seen.includes("ready:")) sent = pyClient("127.0.0.1", port);
       },
     });
     expect(r.output).toContain("netdemo: dhcp lease 10.0.2.15/24 from 10.0.2.2 for 86400 s");
@@ -95,28 +89,32 @@ describe.skipIf(!haveQemu)("network stack on QEMU", () => {
     expect(r.exitCode).toBe(0);
   }, 180_000);
 
-  const why = canTap();
-  it.skipIf(!!why)(`TAP: the host pings the guest and a Python UDP client talks to it${why ? ` (skipped: ${why})` : ""}`, async () => {
-    const tap = `unwtap${process.pid % 1000}`;
-    execFileSync("ip", ["tuntap", "add", "dev", tap, "mode", "tap"]);
+  const why = tapUnavailable();
+  it.skipIf(!!why)(`TAP in a network namespace: the host's ping and a Python UDP client talk to the guest${why ? ` (skipped: ${why})` : ""}`, async () => {
+    const net = new TapNet("net", "10.77.0.1/24");
     try {
-      execFileSync("ip", ["addr", "add", "10.77.0.1/24", "dev", tap]);
-      execFileSync("ip", ["link", "set", tap, "up"]);
-      let sent: Promise<string> | undefined;
+      let talked: Promise<[string, string]> | undefined;
+      let seen = "";
       const r = await boot({
-        arch: "x86_64", image: img, net: "tap", tap, cmdline: "ip=10.77.0.2/24 gw=10.77.0.1 ping=10.77.0.1 run=10", timeout: 120,
+        arch: "x86_64", image: img, net: "tap", tap: net.tap, netns: net.ns, cmdline: "ip=10.77.0.2/24 gw=10.77.0.1 ping=10.77.0.1 run=10", timeout: 120,
         onOutput: (s) => {
-          if (!sent && s.includes("ready:")) sent = new Promise((res) => setTimeout(() => res(client("10.77.0.2", 7, "both")), 200));
+          seen += s;
+          if (!talked && seen.includes("ready:")) {
+            talked = Promise.all([
+              net.execAsync(["ping", "-c", "3", "-W", "2", "-i", "0.3", "10.77.0.2"]),
+              net.execAsync(["python3", "-c", PY_CLIENT, "10.77.0.2", "7", "udp"]),
+            ]);
+          }
         },
       });
-      const got = await sent;
-      expect(got).toContain("ping_replies=3");
-      expect(got).toContain("udp_echoes=3");
+      const [ping, udp] = await talked!;
+      expect(ping).toMatch(/3 packets transmitted, 3 received, 0% packet loss/);
+      expect(udp).toContain("udp_echoes=3");
       expect(r.output).toContain("netdemo: address 10.77.0.2/24 gateway 10.77.0.1");
       expect(r.output).toMatch(/net icmp: rx=\d+ tx=\d+ echo_req=3/);
       expect(r.exitCode).toBe(0);
     } finally {
-      execFileSync("ip", ["link", "del", tap]);
+      net.close();
     }
   }, 180_000);
 });

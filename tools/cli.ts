@@ -17,7 +17,7 @@ const USAGE = `usage: uniwasm <verb> [options]
 
   image <app> [--arch x86_64] [--out <dir>]     build a bootable image of an app folder
   boot <app|image> [--arch x86_64] [--machine pc|microvm] [--mem 16M]
-       [--net none|user|tap] [--tap <if>] [--hostfwd tcp:8080-:80] [--pcap <file>]
+       [--net none|user|tap] [--tap <if>] [--netns <ns>] [--hostfwd tcp:8080-:80] [--pcap <file>]
        [--append <cmdline>] [--timeout <s>] [--out <dir>] [-- <extra qemu args>]
                                                   boot it in QEMU; exits with the guest's code
   node <app> [--mem 16M] [--append <cmdline>] [--seed N] [--clock virtual|real]
@@ -33,7 +33,7 @@ interface Parsed {
   rest: string[];
 }
 
-const VALUE_FLAGS = new Set(["--arch", "--out", "--machine", "--mem", "--net", "--tap", "--hostfwd", "--pcap", "--append", "--timeout", "--seed", "--clock"]);
+const VALUE_FLAGS = new Set(["--arch", "--out", "--machine", "--mem", "--net", "--tap", "--netns", "--hostfwd", "--pcap", "--append", "--timeout", "--seed", "--clock"]);
 
 function parse(argv: string[]): Parsed {
   const p: Parsed = { positional: [], flags: new Map(), rest: [] };
@@ -112,6 +112,7 @@ async function cmdBoot(p: Parsed): Promise<number> {
     cmdline: one(p, "--append") ?? app?.config.cmdline,
     net,
     tap: one(p, "--tap"),
+    netns: one(p, "--netns"),
     hostfwd: p.flags.get("--hostfwd"),
     pcap: one(p, "--pcap"),
     timeout: timeout ? Number(timeout) : 0,

@@ -17,6 +17,8 @@ export interface BootOptions {
   hostfwd?: string[];
   /** For --net tap: the host interface name. */
   tap?: string;
+  /** Runs QEMU inside this network namespace (`ip netns exec`), where the TAP device lives. */
+  netns?: string;
   /** Writes the guest's network traffic to this pcap file. */
   pcap?: string;
   /** Seconds before QEMU is killed (0: never). */
@@ -82,7 +84,8 @@ export function boot(o: BootOptions): Promise<BootResult> {
   const qemu = requireTool("qemuX86");
   const args = qemuArgs(o);
   return new Promise((resolve, reject) => {
-    const child = spawn(qemu, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const [cmd, argv] = o.netns ? ["ip", ["netns", "exec", o.netns, qemu, ...args]] : [qemu, args];
+    const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     let stderr = "";
     let timedOut = false;

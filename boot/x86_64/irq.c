@@ -361,6 +361,8 @@ static void parse_madt(void) {
 }
 
 static void ioapic_setup(void) {
+  /* Have the LAPIC accepting before any IOAPIC entry is unmasked. */
+  if (!wait_ready) wait_setup();
   ioapic_ready = true;
   uint32_t r[4];
   cpuid(1, 0, r);

@@ -54,6 +54,11 @@ export function routeIrq(sched: Scheduler, line: i32, h: IrqHandler): void {
     sched.onIrq(line, t);
   }
   t.handlers.push(h);
+  // The device may have raised its line before the line was routed, while
+  // the interrupt controller still held the line masked (and, on x86, as an
+  // edge it then ignored): acknowledge and service the device once now, so
+  // that its next interrupt is a fresh one.
+  h.handle();
 }
 
 /** Routes a NIC's interrupt (nothing if it has no line: it is then only polled). */

@@ -1,0 +1,136 @@
+// TCP counters for the whole stack. Every segment that is not processed
+// normally is counted under one reason, so tests and operators can tell a
+// bad checksum from an attack from a full backlog.
+
+import { print, println, printU64 } from "../../console";
+
+export class TcpCounters {
+  rxSegments: u64 = 0;
+  txSegments: u64 = 0;
+  rxBytes: u64 = 0;
+  txBytes: u64 = 0;
+  retransSegments: u64 = 0;
+  retransBytes: u64 = 0;
+  // ---- bad input (dropped) ----
+  dropTruncated: u64 = 0;
+  dropBadChecksum: u64 = 0;
+  /** Data offset below 5 words or past the segment. */
+  dropBadHeaderLen: u64 = 0;
+  /** An option whose length lies. */
+  dropBadOption: u64 = 0;
+  /** SYN+FIN, SYN+RST, no flag at all, or FIN/data without ACK on a synchronized connection. */
+  dropBadFlags: u64 = 0;
+  /** Sequence number outside the receive window (an ACK is sent back). */
+  dropOutOfWindow: u64 = 0;
+  /** Timestamp older than the last one accepted (RFC 7323 PAWS). */
+  dropPaws: u64 = 0;
+  /** ACK of data never sent, or too old (RFC 5961 5). */
+  dropBadAck: u64 = 0;
+  /** Segments to a port nobody listens on (RST sent unless it was a RST). */
+  dropNoSocket: u64 = 0;
+  /** Source or destination is a broadcast, multicast or zero address. */
+  dropBadAddress: u64 = 0;
+  /** Out-of-order data that did not fit the reassembly ranges. */
+  dropOooFull: u64 = 0;
+  /** Data that arrived after our side stopped reading (closed or past FIN). */
+  dropDataAfterClose: u64 = 0;
+  unknownOptions: u64 = 0;
+  // ---- RFC 5961 ----
+  challengeAcks: u64 = 0;
+  /** Challenge ACKs not sent because of the rate limit. */
+  challengeAcksLimited: u64 = 0;
+  rstAccepted: u64 = 0;
+  rstIgnored: u64 = 0;
+  synInSync: u64 = 0;
+  // ---- connections ----
+  activeOpens: u64 = 0;
+  passiveOpens: u64 = 0;
+  established: u64 = 0;
+  closed: u64 = 0;
+  resetsSent: u64 = 0;
+  resetsReceived: u64 = 0;
+  timeouts: u64 = 0;
+  keepaliveDrops: u64 = 0;
+  timeWaitReused: u64 = 0;
+  // ---- listen queue and SYN flood ----
+  synReceived: u64 = 0;
+  /** SYNs answered with a cookie because the SYN backlog was full. */
+  cookiesSent: u64 = 0;
+  cookiesAccepted: u64 = 0;
+  cookiesRejected: u64 = 0;
+  /** Handshakes completed with no room in the accept queue. */
+  acceptQueueFull: u64 = 0;
+  synAckRetransmits: u64 = 0;
+  // ---- memory ----
+  /** Connections refused because buffers would pass the stack's memory limit. */
+  memoryRefused: u64 = 0;
+  // ---- loss recovery ----
+  fastRetransmits: u64 = 0;
+  sackRecoveries: u64 = 0;
+  rtoExpirations: u64 = 0;
+  dupAcks: u64 = 0;
+  zeroWindowProbes: u64 = 0;
+  keepaliveProbes: u64 = 0;
+  delayedAcks: u64 = 0;
+  oooSegments: u64 = 0;
+  duplicateSegments: u64 = 0;
+}
+
+function line(name: string, v: u64): void {
+  print("tcp.");
+  print(name);
+  print("=");
+  printU64(v);
+  println("");
+}
+
+/** Prints the counters that are non-zero, one `tcp.name=value` per line. */
+export function printTcpCounters(c: TcpCounters): void {
+  // Unrolled: AssemblyScript has no reflection over fields.
+  if (c.rxSegments) line("rxSegments", c.rxSegments);
+  if (c.txSegments) line("txSegments", c.txSegments);
+  if (c.retransSegments) line("retransSegments", c.retransSegments);
+  if (c.dropTruncated) line("dropTruncated", c.dropTruncated);
+  if (c.dropBadChecksum) line("dropBadChecksum", c.dropBadChecksum);
+  if (c.dropBadHeaderLen) line("dropBadHeaderLen", c.dropBadHeaderLen);
+  if (c.dropBadOption) line("dropBadOption", c.dropBadOption);
+  if (c.dropBadFlags) line("dropBadFlags", c.dropBadFlags);
+  if (c.dropOutOfWindow) line("dropOutOfWindow", c.dropOutOfWindow);
+  if (c.dropPaws) line("dropPaws", c.dropPaws);
+  if (c.dropBadAck) line("dropBadAck", c.dropBadAck);
+  if (c.dropNoSocket) line("dropNoSocket", c.dropNoSocket);
+  if (c.dropBadAddress) line("dropBadAddress", c.dropBadAddress);
+  if (c.dropOooFull) line("dropOooFull", c.dropOooFull);
+  if (c.dropDataAfterClose) line("dropDataAfterClose", c.dropDataAfterClose);
+  if (c.unknownOptions) line("unknownOptions", c.unknownOptions);
+  if (c.challengeAcks) line("challengeAcks", c.challengeAcks);
+  if (c.challengeAcksLimited) line("challengeAcksLimited", c.challengeAcksLimited);
+  if (c.rstAccepted) line("rstAccepted", c.rstAccepted);
+  if (c.rstIgnored) line("rstIgnored", c.rstIgnored);
+  if (c.synInSync) line("synInSync", c.synInSync);
+  if (c.activeOpens) line("activeOpens", c.activeOpens);
+  if (c.passiveOpens) line("passiveOpens", c.passiveOpens);
+  if (c.established) line("established", c.established);
+  if (c.closed) line("closed", c.closed);
+  if (c.resetsSent) line("resetsSent", c.resetsSent);
+  if (c.resetsReceived) line("resetsReceived", c.resetsReceived);
+  if (c.timeouts) line("timeouts", c.timeouts);
+  if (c.keepaliveDrops) line("keepaliveDrops", c.keepaliveDrops);
+  if (c.timeWaitReused) line("timeWaitReused", c.timeWaitReused);
+  if (c.synReceived) line("synReceived", c.synReceived);
+  if (c.cookiesSent) line("cookiesSent", c.cookiesSent);
+  if (c.cookiesAccepted) line("cookiesAccepted", c.cookiesAccepted);
+  if (c.cookiesRejected) line("cookiesRejected", c.cookiesRejected);
+  if (c.acceptQueueFull) line("acceptQueueFull", c.acceptQueueFull);
+  if (c.synAckRetransmits) line("synAckRetransmits", c.synAckRetransmits);
+  if (c.memoryRefused) line("memoryRefused", c.memoryRefused);
+  if (c.fastRetransmits) line("fastRetransmits", c.fastRetransmits);
+  if (c.sackRecoveries) line("sackRecoveries", c.sackRecoveries);
+  if (c.rtoExpirations) line("rtoExpirations", c.rtoExpirations);
+  if (c.dupAcks) line("dupAcks", c.dupAcks);
+  if (c.zeroWindowProbes) line("zeroWindowProbes", c.zeroWindowProbes);
+  if (c.keepaliveProbes) line("keepaliveProbes", c.keepaliveProbes);
+  if (c.delayedAcks) line("delayedAcks", c.delayedAcks);
+  if (c.oooSegments) line("oooSegments", c.oooSegments);
+  if (c.duplicateSegments) line("duplicateSegments", c.duplicateSegments);
+}

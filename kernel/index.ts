@@ -1,4 +1,9 @@
 // The uniwasm kernel as an AssemblyScript library: `import { ... } from "uniwasm"`.
-// The HAL itself is imported by path: `import * as hal from "uniwasm/kernel/hal"`.
+// By path: the HAL (`import * as hal from "uniwasm/kernel/hal"`), the drivers
+// (`"uniwasm/drivers/virtio/index"`, `"uniwasm/drivers/pci/index"`) and TCP
+// (`"uniwasm/kernel/net/tcp/index"`).
 export * from "./console";
 export * from "./sched";
+export * from "./mem/index";
+export * from "./net/device";
+export * from "./net/index";

@@ -4,21 +4,14 @@
 // `role=client peer=<ip> big=<n>` pings the peer, exchanges UDP (one datagram
 // large enough to fragment), says bye. Results are key=value lines.
 import { println } from "../../../kernel/console";
-import { clock_ns, cmdline } from "../../../kernel/hal";
+import { clock_ns } from "../../../kernel/hal";
 import { packetPool, PacketPool } from "../../../kernel/mem/pktbuf";
 import { Scheduler, Task, MS, SEC } from "../../../kernel/sched/index";
 import { virtioDevices, VirtioNet, InitResult, initResultName, routeNetIrq, DEVICE_NET } from "../../../drivers/virtio/index";
 import { Interface, EchoHandler, UdpSocket, printCounters, ipString, parseIp, parsedIp, parseNetConfig, applyStatic } from "../../../kernel/net/index";
+import { out, num, arg, commandLine } from "../common/report";
 
-function out(k: string, v: string): void { println(k + "=" + v); }
-function num(k: string, v: u64): void { out(k, v.toString()); }
 
-let text = "";
-function arg(k: string, def: string): string {
-  const words = text.split(" ");
-  for (let i = 0; i < words.length; i++) if (words[i].startsWith(k + "=")) return words[i].substring(k.length + 1);
-  return def;
-}
 
 let sched!: Scheduler;
 let iface!: Interface;
@@ -126,9 +119,6 @@ class Client extends Task {
 }
 
 export function main(): i32 {
-  const cap: u32 = 1024;
-  const b = heap.alloc(cap);
-  text = String.UTF8.decodeUnsafe(b, min(cmdline(b, cap), cap));
   sched = new Scheduler();
   const found = virtioDevices().ofType(DEVICE_NET);
   if (found.length != 1) { out("error", "expected one NIC, found " + found.length.toString()); return 2; }
@@ -139,7 +129,7 @@ export function main(): i32 {
   routeNetIrq(sched, nic);
   iface = new Interface(nic, sched);
   baseline = pool.inUse;
-  const cfg = parseNetConfig(text);
+  const cfg = parseNetConfig(commandLine());
   if (cfg.error != "") { out("error", cfg.error); return 2; }
   applyStatic(iface, cfg);
   if (arg("role", "client") == "server") sched.spawn(new Server(iface.udpBind(7, 8, 16384)!));

@@ -2,22 +2,15 @@
 // virtio-net NIC) in one kernel, over the Node simulator's network. `mode=`
 // on the command line picks the script; results are key=value lines.
 import { print, println } from "../../../kernel/console";
-import { clock_ns, cmdline } from "../../../kernel/hal";
+import { clock_ns } from "../../../kernel/hal";
 import { packetPool, PacketPool } from "../../../kernel/mem/pktbuf";
 import { Scheduler, Task, MS, SEC } from "../../../kernel/sched/index";
 import { virtioDevices, VirtioNet, InitResult, initResultName, routeNetIrq, DEVICE_NET } from "../../../drivers/virtio/index";
 import { Interface, EchoHandler, UdpSocket, DhcpClient, DhcpState, DnsResolver, DnsStatus, printCounters, ipString, parseIp, parsedIp } from "../../../kernel/net/index";
+import { out, num, arg } from "../common/report";
 
-function out(k: string, v: string): void { println(k + "=" + v); }
-function num(k: string, v: u64): void { out(k, v.toString()); }
 function ip(s: string): u32 { parseIp(s); return parsedIp; }
 
-let text = "";
-function arg(k: string, def: string): string {
-  const words = text.split(" ");
-  for (let i = 0; i < words.length; i++) if (words[i].startsWith(k + "=")) return words[i].substring(k.length + 1);
-  return def;
-}
 
 let sched!: Scheduler;
 let baseline: u32 = 0;
@@ -205,9 +198,6 @@ function finish(): void {
 }
 
 export function main(): i32 {
-  const cap: u32 = 4096;
-  const b = heap.alloc(cap);
-  text = String.UTF8.decodeUnsafe(b, min(cmdline(b, cap), cap));
   pool = packetPool(512);
   sched = new Scheduler();
   const found = virtioDevices().ofType(DEVICE_NET);

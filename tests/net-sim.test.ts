@@ -74,7 +74,40 @@ describe("two stacks over a simulated link", () => {
   });
 });
 
+/** One stack leasing from the simulator's DHCP server, with the server set up by `tweak`. */
+async function oneLease(cmdline: string, opts: Partial<ConstructorParameters<typeof DhcpServer>[1]>, tweak?: (s: DhcpServer, m: Machine) => void) {
+  const m = new Machine({ console: () => {}, cmdline, memory: 32 << 20, seed: 4n });
+  const net = new Network(m, { seed: 5n });
+  const server = new DhcpServer(net, { serverIp: "192.168.9.1", router: "192.168.9.1", dns: "192.168.9.1", first: "192.168.9.50", leaseSeconds: 40, names: { "a.sim.test": { a: "192.168.9.9" } }, ...opts });
+  const nic = new VirtioNet(m, { mac: "02:00:00:00:00:0c" });
+  nic.connect(net.port("nic"));
+  net.connect(nic.port!, server.host.port, { latencyNs: 20_000 });
+  attachVirtioMmio(m, nic);
+  tweak?.(server, m);
+  const r = await m.run(wasm);
+  return { ...r, kv: parse(r.output), server };
+}
+
 describe("DHCP and DNS against the simulator's server", () => {
+  it("rebinds by broadcast at T2 when the server ignores renewals at T1", async () => {
+    const r = await oneLease("mode=dhcp name=a.sim.test expect=rebind", { ignoreRenewals: true });
+    expect(r.exitCode, r.output).toBe(0);
+    // T1 = 20 s, T2 = 35 s of a 40 s lease (RFC 2131 defaults)
+    expect(r.kv).toMatchObject({ rebinds: "1", addr_after_renew: "192.168.9.50" });
+    expect(r.kv.renewed_at_s).toBe("35");
+    const req = r.server.log.filter((e) => e.type === "REQUEST");
+    expect(req.some((e) => e.unicast)).toBe(true); // the ignored renewal
+    expect(req.at(-1)!.unicast).toBe(false); // the rebinding broadcast
+  });
+
+  it("starts over after a NAK when the server has forgotten the lease", async () => {
+    const r = await oneLease("mode=dhcp name=a.sim.test expect=nak", {}, (s, m) => m.events.schedule(10_000_000_000n, () => s.forgetLeases()));
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.kv).toMatchObject({ naks: "1", discovers: "2" });
+    expect(r.kv.addr_after_renew).toBe("192.168.9.51"); // a new lease: the server handed out the next address
+    expect(r.server.log.filter((e) => e.type === "DISCOVER")).toHaveLength(2); // the first lease, then after the NAK
+  });
+
   it("both stacks lease an address, resolve a CNAME chain, ping each other and renew at T1", async () => {
     const m = new Machine({ console: () => {}, cmdline: "mode=dhcp", memory: 32 << 20, seed: 3n });
     const net = new Network(m, { seed: 9n });

@@ -27,6 +27,8 @@ export interface DhcpServerOptions {
   names?: Record<string, DnsEntry>;
   /** Ignore this many DISCOVERs first (to test retransmission). */
   dropDiscovers?: number;
+  /** Ignore unicast REQUESTs (renewals), so clients must rebind by broadcast at T2. */
+  ignoreRenewals?: boolean;
 }
 
 export interface DhcpLogEntry {
@@ -122,11 +124,17 @@ export class DhcpServer {
       this.reply(m, 2, this.leaseFor(key));
     } else if (type === 3) {
       if (server && ipStr(server) !== ipStr(this.ip)) return; // chose another server
+      if (unicast && this.opts.ignoreRenewals) return;
       const lease = this.leases.get(key);
       const want = requested ?? ciaddr;
       if (!lease || ipStr(lease) !== ipStr(want)) this.reply(m, 6, new Uint8Array(4));
       else this.reply(m, 5, lease, unicast ? ciaddr : undefined);
     }
+  }
+
+  /** Forgets every lease: a client renewing or rebinding gets a NAK and must start over. */
+  forgetLeases(): void {
+    this.leases.clear();
   }
 
   private leaseFor(key: string): Uint8Array {

@@ -123,6 +123,11 @@ class Dhcp extends Task {
   dns: DnsResolver | null = null;
   pings: Pings = new Pings();
   constructor() { super("dhcp-script"); }
+  renewedAsExpected(): bool { return leaseKept(this.clients[0]); }
+  allBound(): bool {
+    for (let i = 0; i < this.clients.length; i++) if (this.clients[i].state != DhcpState.Bound) return false;
+    return true;
+  }
   run(): void {
     const now = clock_ns();
     if (this.step == 0) {
@@ -133,7 +138,7 @@ class Dhcp extends Task {
         this.clients.push(c);
       }
       this.step = 1;
-    } else if (this.step == 1 && this.clients[0].state == DhcpState.Bound && this.clients[1].state == DhcpState.Bound) {
+    } else if (this.step == 1 && this.allBound()) {
       num("bound_ms", (now - this.t0) / MS);
       for (let i = 0; i < stacks.length; i++) {
         const s = stacks[i];
@@ -158,15 +163,20 @@ class Dhcp extends Task {
       this.step = 3;
     } else if (this.step == 3 && this.dns!.status != DnsStatus.Pending) {
       num("dns_missing_status", <u64>this.dns!.status);
-      stacks[0].echoHandler = this.pings;
-      stacks[0].ping(stacks[1].addr, 1, 1, 32);
-      this.step = 4;
+      if (stacks.length > 1) {
+        stacks[0].echoHandler = this.pings;
+        stacks[0].ping(stacks[1].addr, 1, 1, 32);
+        this.step = 4;
+      } else this.step = 5; // one stack: nobody to ping
     } else if (this.step == 4 && this.pings.replies >= 1) {
       num("ping_ok", 1);
       this.step = 5;
-    } else if (this.step == 5 && this.clients[0].counters.renewals >= 1 && this.clients[0].state == DhcpState.Bound) {
+    } else if (this.step == 5 && this.renewedAsExpected() && this.clients[0].state == DhcpState.Bound) {
       const c = this.clients[0].counters;
       num("renewals", c.renewals);
+      num("rebinds", c.rebinds);
+      num("naks", c.naks);
+      num("discovers", c.discovers);
       num("renew_acks", c.acks);
       num("renewed_at_s", (now - this.t0) / SEC);
       out("addr_after_renew", ipString(stacks[0].addr));
@@ -176,6 +186,15 @@ class Dhcp extends Task {
     if (now - this.t0 > 120 * SEC) { out("timeout_step", this.step.toString()); finish(); return; }
     this.sleep(10 * MS);
   }
+}
+
+/** What ends the dhcp script, by `expect=`: a renewal (default), a rebinding, or a NAK and a new lease. */
+function leaseKept(c: DhcpClient): bool {
+  const k = c.counters;
+  const e = arg("expect", "renew");
+  if (e == "rebind") return k.rebinds >= 1 && k.acks >= 2;
+  if (e == "nak") return k.naks >= 1 && k.acks >= 2;
+  return k.renewals >= 1 && k.acks >= 2;
 }
 
 /** The "idle" script: stack A is up with a static address; the test drives it from outside, then we report. */

@@ -1,6 +1,7 @@
 // The interface: one NIC's IPv4 stack. It receives frames from the device
 // (as its NetReceiver), validates each layer with the wire views, and
-// dispatches: ARP to the cache, IPv4 through reassembly to ICMP and UDP. It
+// dispatches: ARP to the cache, IPv4 through reassembly to ICMP, UDP and TCP
+// (when an app gave the interface a `TcpStack`). It
 // owns the address, the routes, the ARP cache, the reassembly buffers and
 // the UDP port table. Output goes through one path, `output`, which routes,
 // fragments to the MTU and resolves the next hop. Timers (ARP retries,
@@ -17,7 +18,7 @@ import { loadMac, storeMac, put16, MAC_BROADCAST, macIsGroup } from "./wire/byte
 import { sum16, fold, pseudoSum } from "./wire/checksum";
 import { EthernetRepr, ETH_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_MIN_FRAME } from "./wire/ethernet";
 import { ArpRepr, ARP_LEN, ARP_REQUEST, ARP_REPLY } from "./wire/arp";
-import { Ipv4Repr, IPV4_HEADER_LEN, IP_PROTO_ICMP, IP_PROTO_UDP, IPV4_BROADCAST } from "./wire/ipv4";
+import { Ipv4Repr, IPV4_HEADER_LEN, IP_PROTO_ICMP, IP_PROTO_UDP, IP_PROTO_TCP, IPV4_BROADCAST } from "./wire/ipv4";
 import { IcmpRepr, ICMP_HEADER_LEN, ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY, ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, ICMP_UNREACH_PROTOCOL } from "./wire/icmp";
 import { UdpRepr, UDP_HEADER_LEN } from "./wire/udp";
 import { NetCounters } from "./counters";
@@ -26,6 +27,7 @@ import { RouteTable, prefixMask } from "./route";
 import { Reassembler, REASM_TIMEOUT_NS } from "./ipv4";
 import { IcmpRateLimit } from "./icmp";
 import { UdpSocket, UdpError } from "./udp";
+import { TcpStack } from "./tcp/stack";
 
 const L3: u32 = PKT_HEADROOM + ETH_HEADER_LEN;
 const EPHEMERAL_FIRST: u32 = 49152;
@@ -82,6 +84,8 @@ export class Interface extends NetReceiver {
   mtu: u32;
   ttl: u32 = 64;
   echoHandler: EchoHandler | null = null;
+  /** Receives protocol 6; without one, TCP is an unknown protocol. */
+  tcp: TcpStack | null = null;
   private readonly sockets: Array<UdpSocket> = new Array<UdpSocket>();
   private timer!: IfaceTimer;
   private timerAt: u64 = u64.MAX_VALUE;
@@ -492,7 +496,14 @@ export class Interface extends NetReceiver {
     const frag = ip.isFragment;
     if (ip.protocol == IP_PROTO_ICMP) this.icmpInput(payload, plen, toBcast);
     else if (ip.protocol == IP_PROTO_UDP) this.udpInput(p, payload, plen, toBcast, csumValid);
-    else {
+    else if (ip.protocol == IP_PROTO_TCP && this.tcp != null) {
+      // TCP is unicast only (RFC 1122 4.2.3.10); the stack checks the 255.255.255.255 case itself, not our subnet's.
+      if (toBcast) this.tcp!.counters.dropBadAddress++;
+      else {
+        c.rxDelivered++;
+        this.tcp!.input(ip.src, ip.dst, payload, plen);
+      }
+    } else {
       c.dropUnknownProtocol++;
       if (!toBcast && !frag) this.sendUnreachable(ICMP_UNREACH_PROTOCOL, p, ip.headerLen, payload, plen);
     }

@@ -1,6 +1,7 @@
 // The CLI's answers to wrong input: each a specific message and a non-zero exit.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { parsePcap } from "../host/pcap.ts";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../tools/paths.ts";
@@ -82,5 +83,23 @@ describe("uniwasm CLI errors", () => {
     const mem = cli(["boot", "apps/hello", "--mem", "lots"]);
     expect(mem.code).toBe(1);
     expect(mem.out).toContain("--mem lots: expected a size");
+  });
+});
+
+describe("uniwasm node --net sim", () => {
+  it("runs a networked app on a simulated NIC shaped like QEMU's user network, with a capture", () => {
+    const pcap = join(scratchDir("simnet"), "run.pcap");
+    const r = cli(["node", "apps/netdemo", "--net", "sim", "--pcap", pcap, "--append", "run=2"]);
+    expect(r.out).toContain("netdemo: dhcp lease 10.0.2.15/24 from 10.0.2.2");
+    expect(r.out).toContain("netdemo: ping 10.0.2.2: reply seq 1 (56 bytes)");
+    expect(r.code).toBe(0);
+    const frames = parsePcap(readFileSync(pcap)).records;
+    expect(frames.length).toBeGreaterThanOrEqual(6); // DHCP x4, ARP, ping
+  });
+
+  it("refuses a capture without the simulated network", () => {
+    const r = cli(["node", "apps/hello", "--pcap", "/tmp/x.pcap"]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("--pcap needs --net sim");
   });
 });

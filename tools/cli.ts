@@ -4,6 +4,11 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { spawnSync } from "node:child_process";
 import { Machine } from "../host/machine.ts";
+import { DhcpServer } from "../host/netsim/dhcp-server.ts";
+import { Network } from "../host/netsim/index.ts";
+import { PcapWriter } from "../host/pcap.ts";
+import { attachVirtioMmio } from "../host/virtio/attach.ts";
+import { VirtioNet } from "../host/virtio/net.ts";
 import { loadApp, type App } from "./app.ts";
 import { StageCache } from "./cache.ts";
 import { UserError } from "./errors.ts";
@@ -20,7 +25,7 @@ const USAGE = `usage: uniwasm <verb> [options]
        [--net none|user|tap] [--tap <if>] [--netns <ns>] [--hostfwd tcp:8080-:80] [--pcap <file>]
        [--append <cmdline>] [--timeout <s>] [--out <dir>] [-- <extra qemu args>]
                                                   boot it in QEMU; exits with the guest's code
-  node <app> [--mem 16M] [--append <cmdline>] [--seed N] [--clock virtual|real]
+  node <app> [--mem 16M] [--append <cmdline>] [--seed N] [--clock virtual|real] [--net none|sim] [--pcap <file>]
                                                   run the app's wasm on the Node platform
   start [app]                                     install what is missing, build and boot (default apps/hello)
   setup                                           install the native toolchain from Debian's packages
@@ -136,9 +141,33 @@ async function cmdNode(p: Parsed): Promise<number> {
     seed: seed ? BigInt(seed) : undefined,
     clock: (one(p, "--clock", ["virtual", "real"]) ?? "virtual") as "virtual" | "real",
   });
+  const net = one(p, "--net", ["none", "sim"]);
+  const pcap = one(p, "--pcap");
+  if (pcap && net !== "sim") throw new UserError("--pcap needs --net sim on the Node platform");
+  if (net === "sim") attachSimulatedNetwork(machine, pcap);
   const r = await machine.run(readFileSync(wasm.wasm));
+  if (pcap) process.stderr.write(`uniwasm: network traffic written to ${pcap}\n`);
   process.stderr.write(`uniwasm: kernel exited with code ${r.exitCode}\n`);
   return r.exitCode;
+}
+
+/**
+ * A virtio-net NIC on a simulated network shaped like QEMU's user networking:
+ * a DHCP server at 10.0.2.2 handing out 10.0.2.15, which also answers DNS,
+ * so an app that runs under `boot --net user` runs here unchanged.
+ */
+function attachSimulatedNetwork(machine: Machine, pcap?: string): void {
+  const net = new Network(machine, { seed: 1n });
+  const server = new DhcpServer(net, { serverIp: "10.0.2.2", router: "10.0.2.2", dns: "10.0.2.2", first: "10.0.2.15", mac: "52:55:0a:00:02:02" });
+  const nic = new VirtioNet(machine, { mac: "52:54:00:12:34:56" });
+  nic.connect(net.port("nic"));
+  const link = net.connect(nic.port!, server.host.port, { latencyNs: 100_000 });
+  attachVirtioMmio(machine, nic);
+  if (pcap) {
+    const w = new PcapWriter({ resolution: "ns" });
+    link.tee(w);
+    process.once("exit", () => w.save(pcap));
+  }
 }
 
 export function memoryBytes(s: string): number {

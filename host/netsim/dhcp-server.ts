@@ -1,8 +1,8 @@
 // A DHCP server (RFC 2131, the common subset) and a small DNS server on one
 // simulated host, for tests of the kernel's DHCP client and DNS resolver.
 // It answers ARP for its address, hands out addresses in order from `first`,
-// answers DISCOVER with OFFER and REQUEST with ACK (NAK for an address it did
-// not offer), and resolves the names in `names` (A records and CNAMEs,
+// answers pings to it, answers DISCOVER with OFFER and REQUEST with ACK (NAK
+// for an address it did not offer), and resolves the names in `names` (A records and CNAMEs,
 // NXDOMAIN otherwise). Every message it sees is logged.
 
 import type { Network } from "./network.ts";
@@ -89,6 +89,7 @@ export class DhcpServer {
       this.host.send(r);
       return;
     }
+    if (type === 0x0800 && f[23] === 1 && ipStr(f.subarray(30, 34)) === ipStr(this.ip)) return this.echo(f);
     if (type !== 0x0800 || f[23] !== 17) return;
     const hl = (f[14] & 15) * 4;
     const u = 14 + hl;
@@ -222,6 +223,29 @@ export class DhcpServer {
     let o = head.length;
     for (const a of answers) { body.set(a, o); o += a.length; }
     this.sendUdp(srcMac, srcIp, 53, srcPort, body);
+  }
+
+  /** Answers an ICMP echo request, as the gateway of QEMU's user network does. */
+  private echo(f: Uint8Array): void {
+    const hl = (f[14] & 15) * 4;
+    const total = (f[16] << 8) | f[17];
+    if (f[14 + hl] !== 8 || total > f.length - 14) return;
+    const r = f.slice(0, 14 + total);
+    r.set(f.subarray(6, 12), 0);
+    r.set(this.mac, 6);
+    r.set(this.ip, 26);
+    r.set(f.subarray(26, 30), 30); // back to where it came from
+    r[24] = r[25] = 0;
+    const ipSum = ~csum(r.subarray(14, 14 + hl)) & 0xffff;
+    r[24] = ipSum >> 8;
+    r[25] = ipSum & 0xff;
+    const icmp = r.subarray(14 + hl);
+    icmp[0] = 0; // echo reply
+    icmp[2] = icmp[3] = 0;
+    const c = ~csum(icmp) & 0xffff;
+    icmp[2] = c >> 8;
+    icmp[3] = c & 0xff;
+    this.host.send(r);
   }
 
   private sendUdp(dstMac: Uint8Array, dstIp: Uint8Array, sport: number, dport: number, data: Uint8Array): void {

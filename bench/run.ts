@@ -3,10 +3,12 @@
 // measured in the same session; they are not tests and assert nothing.
 import { bootBench } from "./boot.ts";
 import { schedBench } from "./sched.ts";
+import { boundsBench } from "./bounds.ts";
 
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   boot: bootBench,
   sched: schedBench,
+  bounds: boundsBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadApp } from "../tools/app.ts";
-import { buildImage } from "../tools/image.ts";
+import { buildImage, type BoundsChecks } from "../tools/image.ts";
 import { ROOT } from "../tools/paths.ts";
 import { boot } from "../tools/qemu.ts";
 import { findTool, TOOLS } from "../tools/toolchain.ts";
@@ -13,9 +13,9 @@ import { runWasm } from "./helpers/kernel.ts";
 const quiet = { stage: () => {}, info: () => {} };
 const haveQemu = !!findTool(TOOLS.qemuX86) && !!findTool(TOOLS.clang);
 
-async function image(dir: string) {
+async function image(dir: string, bounds: BoundsChecks = "guard") {
   const app = loadApp(dir);
-  return buildImage(app, { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", app.name) }, quiet);
+  return buildImage(app, { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", `${app.name}-${bounds}`), bounds }, quiet);
 }
 
 async function bootQuiet(img: string, extra: Partial<Parameters<typeof boot>[0]> = {}) {
@@ -65,7 +65,7 @@ describe.skipIf(!haveQemu)("x86_64 images on QEMU", () => {
 
   it("prints the same lines as the Node platform running the same wasm", async () => {
     const q = await bootQuiet(hello.image);
-    const wasm = readFileSync(join(ROOT, "build", "test-qemu", "hello", "hello.wasm"));
+    const wasm = readFileSync(join(ROOT, "build", "test-qemu", "hello-guard", "hello.wasm"));
     const n = await runWasm(wasm);
     expect(n.exitCode).toBe(q.exitCode);
     expect(shape(n.output)).toBe(shape(q.output));
@@ -99,9 +99,29 @@ describe.skipIf(!haveQemu)("x86_64 images on QEMU", () => {
       expect(r.output).toContain("uniwasm: wasm trap: out of bounds memory access");
       expect(r.output).toMatch(/in .*checksum\+0x[0-9a-f]+/);
       expect(r.output).toMatch(/call chain:\n(\s+0x[0-9a-f]+ .*\n)+/);
-      const n = await runWasm(readFileSync(join(ROOT, "build", "test-qemu", "oob", "oob.wasm")));
+      const n = await runWasm(readFileSync(join(ROOT, "build", "test-qemu", "oob-guard", "oob.wasm")));
       expect(n.exitCode).toBe(71);
       expect(n.output).toMatch(/in .*checksum/);
+    });
+
+    it("the same report with explicit bounds checks instead of guard pages", async () => {
+      const img = await image(join(ROOT, "tests/kernels/oob"), "explicit");
+      const r = await bootQuiet(img.image);
+      expect(r.exitCode).toBe(71);
+      expect(r.output).toContain("uniwasm: wasm trap: out of bounds memory access");
+      expect(r.output).toMatch(/in .*checksum\+0x[0-9a-f]+/);
+    });
+
+    it("memory.grow maps the new pages; one byte past the end still traps, in both modes", async () => {
+      for (const bounds of ["guard", "explicit"] as const) {
+        const img = await image(join(ROOT, "tests/kernels/grow"), bounds);
+        const ok = await bootQuiet(img.image, { memory: "32M" });
+        expect(ok.output, bounds).toMatch(/grew to \d+ pages, every new page written and read back/);
+        expect(ok.exitCode, bounds).toBe(0);
+        const beyond = await bootQuiet(img.image, { memory: "32M", cmdline: "touch=beyond" });
+        expect(beyond.output, bounds).toContain("uniwasm: wasm trap: out of bounds memory access");
+        expect(beyond.exitCode, bounds).toBe(71);
+      }
     });
 
     it("integer division by zero: trap report", async () => {
@@ -110,7 +130,7 @@ describe.skipIf(!haveQemu)("x86_64 images on QEMU", () => {
       expect(r.exitCode).toBe(71);
       expect(r.output).toContain("uniwasm: wasm trap: integer divide by zero");
       expect(r.output).toMatch(/in .*main\+0x/);
-      const n = await runWasm(readFileSync(join(ROOT, "build", "test-qemu", "divzero", "divzero.wasm")));
+      const n = await runWasm(readFileSync(join(ROOT, "build", "test-qemu", "divzero-guard", "divzero.wasm")));
       expect(n.exitCode).toBe(71);
       expect(n.output).toContain("uniwasm: wasm trap: integer divide by zero");
     });
@@ -124,7 +144,7 @@ describe.skipIf(!haveQemu)("x86_64 images on QEMU", () => {
       expect(r.output).toMatch(/rip 0x[0-9a-f]+ plat_mmio_read\+0x/);
       expect(r.output).toContain("cr2 0xdead0000");
       expect(r.output).toMatch(/backtrace:\n\s+0x[0-9a-f]+ main\+0x/);
-      const n = await runWasm(readFileSync(join(ROOT, "build", "test-qemu", "mmio-fault", "mmio-fault.wasm")));
+      const n = await runWasm(readFileSync(join(ROOT, "build", "test-qemu", "mmio-fault-guard", "mmio-fault.wasm")));
       expect(n.exitCode).toBe(72);
       expect(n.output).toContain("page fault: mmio access at 0xdead0000");
     });
@@ -135,7 +155,7 @@ describe.skipIf(!haveQemu)("x86_64 images on QEMU", () => {
       expect(r.exitCode).toBe(71);
       expect(r.output).toContain("uniwasm: wasm trap: call stack exhausted");
       expect(r.output).toMatch(/in .*deeper/);
-      const n = await runWasm(readFileSync(join(ROOT, "build", "test-qemu", "recurse", "recurse.wasm")));
+      const n = await runWasm(readFileSync(join(ROOT, "build", "test-qemu", "recurse-guard", "recurse.wasm")));
       expect(n.exitCode).toBe(71);
       expect(n.output).toContain("uniwasm: wasm trap: call stack exhausted");
     });

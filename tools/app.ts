@@ -18,6 +18,8 @@ export interface AppConfig {
   memory?: string;
   /** Default kernel command line for `boot`. */
   cmdline?: string;
+  /** Bounds checks of the native image: "guard" (default) or "explicit". */
+  bounds?: string;
 }
 
 export interface App {
@@ -27,7 +29,7 @@ export interface App {
   config: AppConfig;
 }
 
-const KNOWN_KEYS = new Set(["runtime", "optimizeLevel", "shrinkLevel", "ascFlags", "binaryenPasses", "memory", "cmdline"]);
+const KNOWN_KEYS = new Set(["runtime", "optimizeLevel", "shrinkLevel", "ascFlags", "binaryenPasses", "memory", "cmdline", "bounds"]);
 
 export function loadApp(folder: string): App {
   const dir = resolve(folder);

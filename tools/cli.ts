@@ -12,7 +12,7 @@ import { VirtioNet } from "../host/virtio/net.ts";
 import { loadApp, type App } from "./app.ts";
 import { StageCache } from "./cache.ts";
 import { UserError } from "./errors.ts";
-import { buildImage } from "./image.ts";
+import { BOUNDS_CHECKS, buildImage, type BoundsChecks, type ImageOptions } from "./image.ts";
 import { ARCHES, ROOT, type Arch } from "./paths.ts";
 import { boot, parseMemory, type BootOptions } from "./qemu.ts";
 import { ensureTools, type ToolName } from "./toolchain.ts";
@@ -20,7 +20,8 @@ import { buildWasm, type Log } from "./wasm-build.ts";
 
 const USAGE = `usage: uniwasm <verb> [options]
 
-  image <app> [--arch x86_64] [--out <dir>]     build a bootable image of an app folder
+  image <app> [--arch x86_64] [--out <dir>] [--bounds guard|explicit]
+                                                  build a bootable image of an app folder
   boot <app|image> [--arch x86_64] [--machine pc|microvm] [--mem 16M]
        [--net none|user|tap] [--tap <if>] [--netns <ns>] [--hostfwd tcp:8080-:80] [--pcap <file>]
        [--append <cmdline>] [--timeout <s>] [--out <dir>] [-- <extra qemu args>]
@@ -38,7 +39,7 @@ interface Parsed {
   rest: string[];
 }
 
-const VALUE_FLAGS = new Set(["--arch", "--out", "--machine", "--mem", "--net", "--tap", "--netns", "--hostfwd", "--pcap", "--append", "--timeout", "--seed", "--clock"]);
+const VALUE_FLAGS = new Set(["--bounds", "--arch", "--out", "--machine", "--mem", "--net", "--tap", "--netns", "--hostfwd", "--pcap", "--append", "--timeout", "--seed", "--clock"]);
 
 function parse(argv: string[]): Parsed {
   const p: Parsed = { positional: [], flags: new Map(), rest: [] };
@@ -76,6 +77,13 @@ function archOf(p: Parsed): Arch {
   return (one(p, "--arch", ARCHES) ?? "x86_64") as Arch;
 }
 
+/** What the image builder needs besides the app: from the flags, then the app's settings. */
+function imageOptions(p: Parsed, app: App, arch: Arch): ImageOptions {
+  const bounds = (one(p, "--bounds", BOUNDS_CHECKS) ?? app.config.bounds ?? "guard") as BoundsChecks;
+  if (!BOUNDS_CHECKS.includes(bounds)) throw new UserError(`${app.name}/uniwasm.json: bounds "${bounds}": expected one of ${BOUNDS_CHECKS.join(", ")}`);
+  return { arch, outDir: outDirOf(p, app, arch), bounds };
+}
+
 function outDirOf(p: Parsed, app: App, arch: string): string {
   return resolve(one(p, "--out") ?? join("build", app.name, arch));
 }
@@ -90,7 +98,7 @@ async function cmdImage(p: Parsed): Promise<number> {
   const arch = archOf(p);
   const out = outDirOf(p, app, arch);
   process.stderr.write(`uniwasm: building ${relative(process.cwd(), app.dir) || app.name} for ${arch} in ${relative(process.cwd(), out)}\n`);
-  const r = await buildImage(app, { arch, outDir: out }, consoleLog);
+  const r = await buildImage(app, imageOptions(p, app, arch), consoleLog);
   process.stderr.write(`uniwasm: image ${relative(process.cwd(), r.image)}\n`);
   return 0;
 }
@@ -108,7 +116,7 @@ async function cmdBoot(p: Parsed): Promise<number> {
   const net = one(p, "--net", ["none", "user", "tap"]) as BootOptions["net"];
   const isImage = existsSync(target) && statSync(target).isFile();
   const app = isImage ? undefined : loadApp(target);
-  const image = app ? (await buildImage(app, { arch, outDir: outDirOf(p, app, arch) }, consoleLog)).image : target;
+  const image = app ? (await buildImage(app, imageOptions(p, app, arch), consoleLog)).image : target;
   const r = await boot({
     arch,
     image,

@@ -20,12 +20,22 @@ import { readWasmInfo, type MemoryLimits } from "../host/wasm-info.ts";
 
 const run = promisify(execFile);
 
+export const BOUNDS_CHECKS = ["guard", "explicit"] as const;
+export type BoundsChecks = (typeof BOUNDS_CHECKS)[number];
+
 export interface ImageOptions {
   arch: Arch;
   outDir: string;
   /** Extra compiler flags for the native sources, e.g. -DUNIWASM_PVH_ONLY
    * (leave the Multiboot header out, so loaders take the PVH entry). */
   cflags?: string[];
+  /**
+   * How wasm loads and stores are bounds-checked: "guard" (the default)
+   * leaves linear memory's unused address space unmapped and turns the page
+   * fault into the trap; "explicit" compares every address with the memory
+   * size first. Both trap the same way; guard is faster and smaller.
+   */
+  bounds?: BoundsChecks;
 }
 
 export interface ImageResult {
@@ -90,7 +100,8 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
   const compile = async (src: string, generated: boolean): Promise<string> => {
     // named after their folder too: boot/x86_64/entry.S and the generated entry.c must not collide
     const obj = join(objDir, `${generated ? "gen" : basename(dirname(src))}-${basename(src).replace(/\.[cS]$/, ".o")}`);
-    const flags = [...CFLAGS[opts.arch], ...(generated ? GENERATED_FLAGS : OWN_FLAGS), ...(opts.cflags ?? []), ...includes];
+    const bounds = opts.bounds ?? "guard";
+    const flags = [...CFLAGS[opts.arch], ...(generated ? GENERATED_FLAGS : OWN_FLAGS), `-DWASM_RT_MEMCHECK_GUARD_PAGES=${bounds === "guard" ? 1 : 0}`, ...(opts.cflags ?? []), ...includes];
     const key = hashOf("cc", readFileSync(src), JSON.stringify(flags), headers, clangVer, src.endsWith("kernel.c") || src.endsWith("entry.c") ? readFileSync(kernelH) : "");
     if (cache.fresh(`cc:${obj}`, key, [obj])) return obj;
     try {

@@ -43,7 +43,8 @@ void w2c_hal_port_write16(hal *h, uint32_t p, uint32_t v) { (void)h; plat_port_w
 void w2c_hal_port_write32(hal *h, uint32_t p, uint32_t v) { (void)h; plat_port_write(p, 4, v); }
 
 void w2c_hal_fence(hal *h) { (void)h; plat_fence(); }
-uint64_t w2c_hal_dma_base(hal *h) { (void)h; return (uint64_t)(uintptr_t)runtime_memory_base(); }
+/* Physical: devices see RAM, not the kernel's virtual window onto it. */
+uint64_t w2c_hal_dma_base(hal *h) { (void)h; return runtime_memory_phys(); }
 
 uint32_t w2c_hal_entropy(hal *h, uint32_t ptr, uint32_t len) {
   (void)h;

@@ -84,17 +84,26 @@ const char *wasm_rt_strerror(wasm_rt_trap_t trap) {
   return "unknown trap";
 }
 
-/* noinline keeps the caller's return address meaningful: it is inside the
- * wasm function whose check failed. */
-__attribute__((noinline)) _Noreturn void wasm_rt_trap(wasm_rt_trap_t trap) {
-  uintptr_t where = (uintptr_t)__builtin_extract_return_addr(__builtin_return_address(0));
+/* The trap report: what, the function it happened in, and the call chain. */
+static _Noreturn void trap_report(wasm_rt_trap_t trap, uintptr_t where, uintptr_t fp) {
   rt_puts("\nuniwasm: wasm trap: ");
   rt_puts(wasm_rt_strerror(trap));
   rt_puts("\n  in ");
   rt_put_symbol(where);
   rt_puts("\n  call chain:\n");
-  plat_backtrace((uintptr_t)__builtin_frame_address(0));
+  plat_backtrace(fp);
   plat_exit(RT_EXIT_TRAP);
+}
+
+/* noinline keeps the caller's return address meaningful: it is inside the
+ * wasm function whose check failed. */
+__attribute__((noinline)) _Noreturn void wasm_rt_trap(wasm_rt_trap_t trap) {
+  uintptr_t where = (uintptr_t)__builtin_extract_return_addr(__builtin_return_address(0));
+  trap_report(trap, where, (uintptr_t)__builtin_frame_address(0));
+}
+
+_Noreturn void runtime_memory_fault(uintptr_t pc, uintptr_t fp) {
+  trap_report(WASM_RT_TRAP_OOB, pc, fp);
 }
 
 /* ---- linear memory ---- */
@@ -118,7 +127,8 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint64_t initial_pages,
     rt_puts(" KiB: give it more RAM (--mem)\n");
     plat_exit(RT_EXIT_RUNTIME);
   }
-  mem->data = (uint8_t *)(uintptr_t)r.base;
+  mem->data = plat_linear_map(initial_pages * RT_WASM_PAGE);
+  if (!mem->data) rt_fail("could not map linear memory", RT_EXIT_RUNTIME);
   mem->pages = initial_pages;
   mem->max_pages = max_pages < region_pages ? max_pages : region_pages;
   mem->size = initial_pages * RT_WASM_PAGE;
@@ -140,10 +150,12 @@ wasm_rt_memory_t *w2c_env_memory(struct w2c_env *env) {
 }
 
 /* Grows in place: the whole region is reserved, so memory never moves and
- * DMA addresses handed to devices stay valid. */
+ * DMA addresses handed to devices stay valid; the shim maps the new pages. */
 uint64_t wasm_rt_grow_memory(wasm_rt_memory_t *mem, uint64_t delta) {
   uint64_t old = mem->pages;
   if (delta > mem->max_pages - old)
+    return (uint64_t)-1;
+  if (!plat_linear_map((old + delta) * RT_WASM_PAGE))
     return (uint64_t)-1;
   mem->pages = old + delta;
   mem->size = mem->pages * RT_WASM_PAGE;
@@ -153,6 +165,7 @@ uint64_t wasm_rt_grow_memory(wasm_rt_memory_t *mem, uint64_t delta) {
 void wasm_rt_free_memory(wasm_rt_memory_t *mem) { (void)mem; }
 
 uint8_t *runtime_memory_base(void) { return the_memory ? the_memory->data : 0; }
+uint64_t runtime_memory_phys(void) { return plat_linear_region().base; }
 uint64_t runtime_memory_size(void) { return the_memory ? the_memory->size : 0; }
 uint64_t runtime_memory_limit(void) { return region_pages * RT_WASM_PAGE; }
 

@@ -1,5 +1,6 @@
 /*
- * Page tables. Identity mapping (virtual = physical) throughout.
+ * Page tables. Identity mapping (virtual = physical), plus linear memory's
+ * own window (below).
  *
  *  - [0, end of the image): 4 KiB pages. Page 0 unmapped (null pointers
  *    fault); low memory RW NX (VGA window uncached); .text RX, .rodata R NX,
@@ -60,10 +61,12 @@ static void out_of_tables(void) {
   kputs("uniwasm: out of page-table pages (POOL_PAGES in boot/x86_64/mm.c)\n");
 }
 
-/* Maps [a, e) identity with flags f: 2 MiB pages where a 2 MiB slot is
- * aligned, wholly inside and still empty, else 4 KiB pages. Pages already
- * mapped keep their mapping. -1: the pool ran out. */
-static int map_range(uint64_t a, uint64_t e, uint64_t f) {
+/* Maps virtual [a, e) to physical pa.. with flags f: 2 MiB pages where a
+ * 2 MiB slot is aligned (a and pa must be congruent modulo 2 MiB), wholly
+ * inside and still empty, else 4 KiB pages. Pages already mapped keep their
+ * mapping. -1: the pool ran out. */
+static int map_range_to(uint64_t a, uint64_t e, uint64_t pa, uint64_t f) {
+  pa -= a & (SZ_4K - 1);
   for (a &= ~(SZ_4K - 1); a < e;) {
     uint64_t *pte;
     int level = !(a & (SZ_2M - 1)) && e - a >= SZ_2M ? 2 : 1;
@@ -73,11 +76,16 @@ static int map_range(uint64_t a, uint64_t e, uint64_t f) {
       out_of_tables();
       return -1;
     }
-    if (r == 0 && !(*pte & PTE_P)) *pte = a | f | (level == 2 ? PTE_PS : 0);
-    a = r == 1 ? (a | (SZ_2M - 1)) + 1 : a + (level == 2 ? SZ_2M : SZ_4K);
+    if (r == 0 && !(*pte & PTE_P)) *pte = pa | f | (level == 2 ? PTE_PS : 0);
+    uint64_t step = r == 1 ? ((a | (SZ_2M - 1)) + 1) - a : (level == 2 ? SZ_2M : SZ_4K);
+    a += step;
+    pa += step;
   }
   return 0;
 }
+
+/* Identity mapping: virtual = physical. */
+static int map_range(uint64_t a, uint64_t e, uint64_t f) { return map_range_to(a, e, a, f); }
 
 void mm_init(void) {
   nx = boot_has_nx ? 1ull << 63 : 0;
@@ -97,6 +105,32 @@ void mm_init(void) {
   }
   if (r) plat_exit(RT_EXIT_RUNTIME);
   write_cr3((uint64_t)(uintptr_t)pml4);
+}
+
+/* ---- linear memory's window ----
+ * Linear memory is also mapped at its own virtual window, which starts at
+ * 512 GiB (PML4 slot 1, where nothing else lives) plus the region's offset
+ * within 2 MiB, so large pages line up. Only [0, current size) is mapped; the
+ * rest of the 8 GiB a wasm address (u32 base + u32 offset) can reach stays
+ * unmapped, so an access beyond the memory faults: with wasm2c's guard-page
+ * mode that page fault *is* the bounds check (trap.c turns it into a trap). */
+#define LINEAR_WINDOW 0x8000000000ull
+#define LINEAR_WINDOW_SPAN ((8ull << 30) + SZ_2M)
+static uint64_t window_base, window_mapped;
+
+uint8_t *plat_linear_map(uint64_t bytes) {
+  struct plat_region r = plat_linear_region();
+  if (!window_base) window_base = LINEAR_WINDOW + (r.base & (SZ_2M - 1));
+  if (bytes > r.size) return 0;
+  if (bytes > window_mapped) {
+    if (map_range_to(window_base + window_mapped, window_base + bytes, r.base + window_mapped, PTE_P | PTE_W | nx)) return 0;
+    window_mapped = bytes; /* growing only adds mappings: no TLB entry to flush */
+  }
+  return (uint8_t *)(uintptr_t)window_base;
+}
+
+bool mm_in_linear_window(uint64_t addr) {
+  return window_base && addr >= window_base && addr - window_base < LINEAR_WINDOW_SPAN;
 }
 
 int plat_mmio_map(uint64_t phys, uint64_t len) {

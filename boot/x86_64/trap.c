@@ -141,6 +141,8 @@ _Noreturn void trap_exception(struct trap_frame *f) {
     plat_exit(RT_EXIT_CPU);
   }
   uint64_t cr2 = v == 14 ? read_cr2() : 0;
+  /* A wasm access beyond linear memory: in guard-page mode, the bounds check. */
+  if (v == 14 && mm_in_linear_window(cr2)) runtime_memory_fault(f->rip, f->rbp);
   uint64_t g = (uint64_t)(uintptr_t)__stack_guard;
   kputs("\n*** CPU exception: ");
   if (v == 14 && cr2 >= g && cr2 < g + 4096)

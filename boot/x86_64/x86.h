@@ -84,4 +84,7 @@ void irq_dispatch(uint32_t vector); /* from entry.S, interrupts only */
 #define IST_STACK_SIZE 8192
 extern uint8_t ist_stacks[4][IST_STACK_SIZE];
 
+/* mm.c: whether an address lies in linear memory's guarded window. */
+bool mm_in_linear_window(uint64_t addr);
+
 #endif

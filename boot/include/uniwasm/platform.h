@@ -42,6 +42,14 @@ struct plat_region {
 };
 struct plat_region plat_linear_region(void);
 
+/* Maps the first `bytes` of that region (a multiple of 64 KiB, at most its
+ * size) at linear memory's virtual window and returns the window's base, or
+ * NULL. Called again as memory grows; the base never changes. Nothing past
+ * `bytes` is mapped within the 8 GiB after the base that a wasm address can
+ * reach, so an access beyond the memory faults, and the shim hands such a
+ * fault to runtime_memory_fault(). */
+uint8_t *plat_linear_map(uint64_t bytes);
+
 /* Sleeps (interrupts enabled, CPU halted) until a line is pending or the
  * clock reaches deadline_ns (UINT64_MAX: no deadline); returns and clears the
  * pending mask (bit n = line n). A line that fires is masked until
@@ -76,6 +84,11 @@ void plat_backtrace(uintptr_t fp);
 
 /* The runtime implements every wasm import of module "hal" (boot/runtime/
  * hal.c) on top of the plat_* calls above, so the shim never sees wasm types. */
+
+/* Called by the shim for a page fault inside linear memory's window: a wasm
+ * access out of bounds (the check itself, in guard-page mode). Reports it as
+ * a wasm trap at `pc` and ends the machine. */
+_Noreturn void runtime_memory_fault(uintptr_t pc, uintptr_t fp);
 
 /* Entered by the shim once the machine is set up (stack, paging, FPU/SSE,
  * console, clock, interrupt controllers). Instantiates the kernel, runs its

@@ -16,6 +16,8 @@ uint32_t rt_run_kernel(void);
 void rt_memory_setup(uint64_t initial_pages, uint64_t max_pages);
 
 uint64_t runtime_memory_limit(void);
+/* Physical address of linear memory offset 0 (what DMA uses). */
+uint64_t runtime_memory_phys(void);
 void rt_put_symbol(uintptr_t addr);
 _Noreturn void rt_fail(const char *what, int code);
 #endif

@@ -3,11 +3,13 @@
 // measured in the same session; they are not tests and assert nothing.
 import { bootBench } from "./boot.ts";
 import { schedBench } from "./sched.ts";
+import { tcpBench } from "./tcp.ts";
 import { boundsBench } from "./bounds.ts";
 
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   boot: bootBench,
   sched: schedBench,
+  tcp: tcpBench,
   bounds: boundsBench,
 };
 

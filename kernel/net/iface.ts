@@ -19,7 +19,7 @@ import { sum16, fold, pseudoSum } from "./wire/checksum";
 import { EthernetRepr, ETH_HEADER_LEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_MIN_FRAME } from "./wire/ethernet";
 import { ArpRepr, ARP_LEN, ARP_REQUEST, ARP_REPLY } from "./wire/arp";
 import { Ipv4Repr, IPV4_HEADER_LEN, IP_PROTO_ICMP, IP_PROTO_UDP, IP_PROTO_TCP, IPV4_BROADCAST } from "./wire/ipv4";
-import { IcmpRepr, ICMP_HEADER_LEN, ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY, ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, ICMP_UNREACH_PROTOCOL } from "./wire/icmp";
+import { IcmpRepr, ICMP_HEADER_LEN, ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY, ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, ICMP_UNREACH_PROTOCOL, ICMP_UNREACH_NEEDFRAG } from "./wire/icmp";
 import { UdpRepr, UDP_HEADER_LEN } from "./wire/udp";
 import { NetCounters } from "./counters";
 import { ArpCache, ArpOwner } from "./arp";
@@ -533,12 +533,16 @@ export class Interface extends NetReceiver {
       c.rxEchoReplies++;
       const h = this.echoHandler;
       if (h) h.reply(from, m.ident, m.seq, m.dataLen);
-    } else if (m.isError) this.icmpErrorInput(m.type, m.code, p + ICMP_HEADER_LEN, m.dataLen);
+    } else if (m.isError) this.icmpErrorInput(m.type, m.code, m.rest, p + ICMP_HEADER_LEN, m.dataLen);
     else c.dropOther++;
   }
 
-  /** An error quotes the header of our datagram and 8 bytes of it: find the socket that sent it. */
-  private icmpErrorInput(type: u32, code: u32, q: usize, qlen: u32): void {
+  /**
+   * An error quotes the header of our datagram and 8 bytes of it: find the
+   * socket that sent it. `rest` is the error's second word (a
+   * fragmentation-needed error's next-hop MTU is its low half, RFC 1191).
+   */
+  private icmpErrorInput(type: u32, code: u32, rest: u32, q: usize, qlen: u32): void {
     const c = this.counters.icmp;
     // The quote is at least 8 bytes past the header, but its total length is the original's: do not check it against qlen.
     if (qlen < IPV4_HEADER_LEN || load<u8>(q) >> 4 != 4) {
@@ -553,6 +557,18 @@ export class Interface extends NetReceiver {
     const proto = <u32>load<u8>(q + 9);
     const src = bswap<u32>(load<u32>(q + 12));
     const dst = bswap<u32>(load<u32>(q + 16));
+    if (proto == IP_PROTO_TCP && this.tcp != null && src == this.addr) {
+      // The 8 quoted bytes of TCP are the ports and the sequence number: enough to find the connection and check the quote.
+      const t = q + hl;
+      const unreach = type == ICMP_DEST_UNREACHABLE;
+      const hard = unreach && (code == ICMP_UNREACH_PROTOCOL || code == ICMP_UNREACH_PORT);
+      const mtu = unreach && code == ICMP_UNREACH_NEEDFRAG ? rest & 0xffff : 0;
+      const sport = (<u32>load<u8>(t) << 8) | load<u8>(t + 1);
+      const dport = (<u32>load<u8>(t + 2) << 8) | load<u8>(t + 3);
+      if (this.tcp!.icmpError(src, sport, dst, dport, bswap<u32>(load<u32>(t + 4)), hard, mtu)) c.errorsDelivered++;
+      else c.errorsUnmatched++;
+      return;
+    }
     if (proto != IP_PROTO_UDP || (this.addr != 0 && src != this.addr)) {
       c.errorsUnmatched++;
       return;

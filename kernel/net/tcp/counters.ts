@@ -37,6 +37,13 @@ export class TcpCounters {
   unknownOptions: u64 = 0;
   // ---- RFC 5961 ----
   challengeAcks: u64 = 0;
+  // ---- ICMP errors (from the IP layer) ----
+  /** Errors that concerned a connection and were acted on or noted. */
+  icmpErrors: u64 = 0;
+  /** Errors quoting a sequence number not in flight (stale, or a blind forgery: RFC 5927 4.1). */
+  icmpIgnored: u64 = 0;
+  /** Fragmentation-needed errors that lowered a connection's MSS (RFC 1191). */
+  pmtuUpdates: u64 = 0;
   /** Challenge ACKs not sent because of the rate limit. */
   challengeAcksLimited: u64 = 0;
   rstAccepted: u64 = 0;
@@ -104,6 +111,9 @@ export function printTcpCounters(c: TcpCounters): void {
   if (c.dropDataAfterClose) line("dropDataAfterClose", c.dropDataAfterClose);
   if (c.unknownOptions) line("unknownOptions", c.unknownOptions);
   if (c.challengeAcks) line("challengeAcks", c.challengeAcks);
+  if (c.icmpErrors) line("icmpErrors", c.icmpErrors);
+  if (c.icmpIgnored) line("icmpIgnored", c.icmpIgnored);
+  if (c.pmtuUpdates) line("pmtuUpdates", c.pmtuUpdates);
   if (c.challengeAcksLimited) line("challengeAcksLimited", c.challengeAcksLimited);
   if (c.rstAccepted) line("rstAccepted", c.rstAccepted);
   if (c.rstIgnored) line("rstIgnored", c.rstIgnored);

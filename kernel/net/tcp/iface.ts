@@ -1,9 +1,8 @@
 // TcpOutput over the kernel's IPv4 interface (kernel/net/iface.ts): TCP's
 // segments go out through Interface.output (routing, ARP, one copy into a
 // packet buffer) with don't-fragment set, as TCP sizes segments to the MTU.
-// The receive side needs one line in the interface's protocol dispatch:
-//   else if (ip.protocol == IP_PROTO_TCP && this.tcp) this.tcp!.input(ip.src, ip.dst, payload, plen);
-// (and drop TCP to a broadcast address before it).
+// The receive side is `iface.tcp = stack`: the interface hands protocol 6,
+// and ICMP errors quoting TCP, to the stack.
 
 import { Interface } from "../iface";
 import { IP_PROTO_TCP } from "../wire/ipv4";

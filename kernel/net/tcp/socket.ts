@@ -395,6 +395,37 @@ export class TcpSocket {
     this.stack.dispatch();
   }
 
+  /**
+   * An ICMP error about this connection, already matched to a sequence
+   * number in flight by the stack. `hard`: protocol or port unreachable,
+   * which ends a connection still in SYN-SENT (as Linux does; later, like
+   * the soft errors, it is ignored: RFC 1122 4.2.3.9 lets TCP ride out
+   * routing trouble). `mtu`: a fragmentation-needed error's next-hop MTU
+   * (RFC 1191), else 0.
+   */
+  icmpError(hard: bool, mtu: u32): void {
+    if (hard && this.state == TcpState.SynSent) {
+      this.finish(TcpError.Refused, true);
+      return;
+    }
+    if (mtu == 0 || !this.isSynchronized()) return;
+    // Below 576 (the datagram every host takes, RFC 791) is not believed: a
+    // forged tiny MTU would otherwise cut a connection to a trickle (RFC 5927 7.2).
+    let m = max<u32>(mtu, 576) - 40;
+    if (this.tsOk) m -= 12;
+    if (m >= this.mss) return;
+    this.mss = m;
+    this.counters.pmtuUpdates++;
+    // What is in flight was sent at the old size and is gone: send it again
+    // at the new one. Not a congestion signal, so the window stays (Linux's
+    // tcp_simple_retransmit); Karn: no RTT sample from the resent data.
+    if (this.buffersAllocated && seqLt(this.sndUna, this.sndMax)) {
+      this.sndNxt = this.sndUna;
+      this.rttTiming = false;
+      this.output();
+    }
+  }
+
   /** Switches the congestion controller (a fresh instance, starting from the current window). */
   setCongestion(proto: CongestionControl): void {
     const c = proto.fresh();
@@ -681,7 +712,11 @@ export class TcpSocket {
       if (wnd == 0) return seq == this.rcvNxt;
       return seqInRange(seq, this.rcvNxt, this.rcvNxt + wnd);
     }
-    if (wnd == 0) return false;
+    // RFC 9293 3.10.7.4 asks for "special allowance" for the ACK of a segment
+    // at RCV.NXT when the window is zero: a zero-window probe (ours carry a
+    // segment of data) must still deliver its ACK, or two peers whose windows
+    // are both full never learn that either drained. Its data is cut below.
+    if (wnd == 0) return seq == this.rcvNxt;
     return seqInRange(seq, this.rcvNxt, this.rcvNxt + wnd) || seqInRange(seq + segLen - 1, this.rcvNxt, this.rcvNxt + wnd);
   }
 
@@ -753,6 +788,7 @@ export class TcpSocket {
       const keep = seqGt(this.rcvNxt + wnd, seq) ? this.rcvNxt + wnd - seq : 0;
       plen = keep;
       fin = false;
+      this.ackNow = true; // the sender is probing or overran: tell it where the window is
     }
 
     // RFC 7323 4.3: remember the timestamp of a segment covering lastAckSent.
@@ -1170,7 +1206,7 @@ export class TcpSocket {
       }
       this.checkPersist(now);
     }
-    if (!sent && (this.ackNow || this.ackPendingBytes >= 2 * this.advMss)) this.transmit(this.sndNxt, 0, TCP_ACK);
+    if (!sent && (this.ackNow || this.ackPendingBytes >= 2 * this.advMss)) this.transmit(this.ackSeq(), 0, TCP_ACK);
     // Called from app calls too, outside segment processing: deadlines set here must be armed here.
     this.armTimer();
   }
@@ -1440,11 +1476,24 @@ export class TcpSocket {
     }
   }
 
+  /**
+   * The sequence number of a pure ACK: SND.NXT, unless a probe or a shrunk
+   * window put SND.NXT past the peer's right edge. A peer with a zero window
+   * accepts only SEG.SEQ = RCV.NXT, so an ACK sent from SND.NXT would be
+   * dropped unread, and each side would keep answering the other's
+   * unacceptable ACKs while neither learns anything (Linux:
+   * tcp_acceptable_seq).
+   */
+  private ackSeq(): u32 {
+    const edge = this.sndUna + this.sndWnd;
+    return seqGt(this.sndNxt, edge) ? edge : this.sndNxt;
+  }
+
   /** RFC 5961 challenge ACK, rate-limited stack-wide. */
   private challengeAck(): void {
     if (this.stack.takeChallengeAck()) {
       this.counters.challengeAcks++;
-      this.transmit(this.sndNxt, 0, TCP_ACK);
+      this.transmit(this.ackSeq(), 0, TCP_ACK);
     } else this.counters.challengeAcksLimited++;
   }
 

@@ -14,7 +14,7 @@ import { TcpOutput } from "./ip";
 import { TcpConfig } from "./config";
 import { TcpCounters } from "./counters";
 import { IsnGenerator } from "./isn";
-import { seqGt, seqMax } from "./seq";
+import { seqGt, seqGe, seqLt, seqMax } from "./seq";
 import {
   TcpSocket, TcpState, TcpHandler, TcpError, tcpStateName,
   EV_ACCEPTED, EV_CONNECTED, EV_READABLE, EV_WRITABLE, EV_ERROR, EV_CLOSED,
@@ -317,6 +317,26 @@ export class TcpStack {
       this.resetFor(seg, src, dst);
     }
     this.dispatch();
+  }
+
+  /**
+   * An ICMP error quoting a segment we sent from lip:lport to rip:rport with
+   * sequence number `seq` (the IP layer found TCP in the quote). Only a
+   * quote of a sequence number in flight, [SND.UNA, SND.MAX), is believed:
+   * a blind attacker would have to guess one (RFC 5927 4.1). Returns
+   * whether it concerned a connection.
+   */
+  icmpError(lip: u32, lport: u32, rip: u32, rport: u32, seq: u32, hard: bool, mtu: u32): bool {
+    const s = this.find(lip, lport, rip, rport);
+    if (!s) return false;
+    if (!(seqGe(seq, s.sndUna) && seqLt(seq, s.sndMax))) {
+      this.counters.icmpIgnored++;
+      return true;
+    }
+    this.counters.icmpErrors++;
+    s.icmpError(hard, mtu);
+    this.dispatch();
+    return true;
   }
 
   /** RFC 9293 3.10.7.1: the answer to a segment for no connection (never to a RST). */

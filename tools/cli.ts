@@ -204,7 +204,7 @@ async function main(argv: string[]): Promise<number> {
       return cmdBoot(parse([rest[0] ?? join(ROOT, "apps/hello"), "--timeout", "120", ...rest.slice(1)]));
     }
     case "test": {
-      ensureTools(NATIVE, log);
+      ensureTools([...NATIVE, "ping", "ip", "curl"], log);
       const r = spawnSync(process.execPath, [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", ...rest], { stdio: "inherit", cwd: ROOT });
       return r.status ?? 1;
     }

@@ -22,6 +22,10 @@ export const TOOLS = {
   lld: { name: "ld.lld", env: "UNIWASM_LD", pkg: "lld", alt: ["ld.lld-14", "ld.lld-15", "ld.lld-16"] },
   objcopy: { name: "llvm-objcopy", env: "UNIWASM_OBJCOPY", pkg: "llvm", alt: ["llvm-objcopy-14", "llvm-objcopy-15", "llvm-objcopy-16"] },
   qemuX86: { name: "qemu-system-x86_64", env: "UNIWASM_QEMU_X86_64", pkg: "qemu-system-x86" },
+  // the host-side peers of the network tests
+  ping: { name: "ping", env: "UNIWASM_PING", pkg: "iputils-ping" },
+  ip: { name: "ip", env: "UNIWASM_IP", pkg: "iproute2" },
+  curl: { name: "curl", env: "UNIWASM_CURL", pkg: "curl" },
 } satisfies Record<string, Tool>;
 
 export type ToolName = keyof typeof TOOLS;

@@ -130,6 +130,22 @@ describe("tcp state machine: LISTEN and SYN-RECEIVED", () => {
   });
 });
 
+describe("tcp state machine: the memory limit", () => {
+  it("a handshake that ends at the memory limit stays half-open, without a RST, and completes once memory is free", async () => {
+    const syn2 = seg({ sp: 5556, seq: 7000, flags: "S", opts: MSS });
+    const ack2 = seg({ sp: 5556, seq: 7001, ack: 1001, flags: "A" });
+    // room for one connection's buffers (8 KiB each way) but not two
+    const out = await run(["listen 80", "opt memlimit 20000", `in ${SYN}`, `in ${syn2}`, `in ${ACK3}`, `in ${ack2}`, "counters", "abort", "wait 1100", `in ${ack2}`, "counters"]);
+    expect(after(out, "in " + syn2.slice(0, 50))).toEqual(["> S. seq=1000 ack=7001 win=8192 len=0 mss=1440"]);
+    expect(after(out, "in " + ACK3.slice(0, 50))).toEqual(["event accepted"]);
+    expect(after(out, "in " + ack2.slice(0, 50), 0)).toEqual([]); // ignored: no RST, no accept
+    expect(after(out, "counters", 0)).toContain("tcp.memoryRefused=1");
+    // the first connection goes away; the SYN-ACK is sent again and the ACK now completes
+    expect(after(out, "wait 1100")).toContain("> S. seq=1000 ack=7001 win=8192 len=0 mss=1440");
+    expect(after(out, "in " + ack2.slice(0, 50), 1)).toEqual(["event accepted"]);
+  });
+});
+
 describe("tcp state machine: SYN-SENT", () => {
   const SYNACK = seg({ sp: 5555, dp: 40000, seq: 5000, ack: 1001, flags: "SA", opts: MSS });
   it("sends a SYN with our options and completes on the SYN-ACK", async () => {

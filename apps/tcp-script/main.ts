@@ -100,6 +100,7 @@ export function main(): i32 {
       else if (w[1] == "quickacks") cfg.quickAcks = <u32>v;
       else if (w[1] == "keepalive") { cfg.keepAlive = v != 0; cfg.keepIdleNs = 10000 * MS; cfg.keepIntvlNs = 1000 * MS; cfg.keepCount = 3; }
       else if (w[1] == "challenge") stack.challengeAckLimit = <u32>v;
+      else if (w[1] == "memlimit") stack.memLimit = v;
     } else if (cmd == "listen") {
       listener = stack.listen(<u32>U64.parseInt(w[1]), app, 4, cfg);
     } else if (cmd == "connect") {

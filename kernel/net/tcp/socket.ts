@@ -70,8 +70,6 @@ export enum TcpError {
   TimedOut = 3,
   /** This side aborted. */
   Aborted = 4,
-  /** No memory for the connection's buffers (the stack's limit). */
-  NoMemory = 5,
   /** The connection is closed (or closing, for send). */
   Closed = 6,
 }
@@ -83,7 +81,6 @@ export function tcpErrorName(e: TcpError): string {
     case TcpError.Reset: return "reset";
     case TcpError.TimedOut: return "timed-out";
     case TcpError.Aborted: return "aborted";
-    case TcpError.NoMemory: return "no-memory";
     case TcpError.Closed: return "closed";
   }
   return "?";
@@ -836,10 +833,12 @@ export class TcpSocket {
         return;
       }
       if (!this.allocBuffers()) {
+        // The stack is at its memory limit (several handshakes passed the SYN
+        // check before any of them took its buffers). Like Linux with a full
+        // accept queue: ignore the ACK and stay half-open; the SYN-ACK
+        // retransmission draws the ACK again, by when memory may be free, and
+        // the half-open connection gives up as usual if it never is.
         c.memoryRefused++;
-        this.transmit(this.sndNxt, 0, TCP_RST | TCP_ACK);
-        c.resetsSent++;
-        this.finish(TcpError.NoMemory, false);
         return;
       }
       this.sndWnd = seg.window << this.sndWscale;

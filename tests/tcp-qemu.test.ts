@@ -135,6 +135,9 @@ describe.skipIf(!haveQemu)("TCP against Linux on QEMU", () => {
     expect(r.output).toContain("httpd: address 10.0.2.15/24 gateway 10.0.2.2");
     expectExercise(d as Record<string, string>);
     expectServerClean(r);
+    // `many` may retry a connection that failed before any data moved; that is
+    // QEMU's user networking losing it only if the guest never reset anything
+    expect(r.output).not.toMatch(/^tcp\.resetsSent=/m);
   }, 240_000);
 
   it("user networking: the guest connects out to a Python echo server on the host (10.0.2.2 -> 127.0.0.1)", async () => {

@@ -124,6 +124,9 @@ def many(host, eport, hport, k, n, retries):
         for attempt in range(retries + 1):
             try:
                 a, la = echo(host, eport, n + i)
+                if not a and la.startswith("echo_bytes=0 ") and "ConnectionResetError" in la:
+                    # reset before a single byte came back: the same loss, seen later
+                    raise OSError(104, f"reset before any data came back ({la})")
                 b, lb = http(host, hport, n - i) if a else (False, "")
                 if not (a and b):
                     print(f"conn {i}: {la} {lb}", file=sys.stderr)

@@ -17,7 +17,7 @@ import { print, println, printU64 } from "../../kernel/console";
 import { clock_ns, cmdline } from "../../kernel/hal";
 import { packetPool } from "../../kernel/mem/pktbuf";
 import { Scheduler, Task, MS, SEC } from "../../kernel/sched/index";
-import { virtioDevices, VirtioNet, InitResult, initResultName, routeNetIrq, DEVICE_NET } from "../../drivers/virtio/index";
+import { firstNetDevice, netUpError } from "../../drivers/virtio/index";
 import { Interface, DhcpClient, DhcpState, printCounters, ipString, parseNetConfig, applyStatic, parseIp, parsedIp } from "../../kernel/net/index";
 import { TcpStack, TcpConfig, Cubic, printTcpCounters } from "../../kernel/net/tcp/index";
 import { IfaceTcpOutput } from "../../kernel/net/tcp/iface";
@@ -113,12 +113,8 @@ export function main(): i32 {
   text = String.UTF8.decodeUnsafe(b, min(cmdline(b, cap), cap));
   const pool = packetPool(1024);
   sched = new Scheduler(null, 1024);
-  const nets = virtioDevices().ofType(DEVICE_NET);
-  if (nets.length == 0) { println("httpd: error: no network device (boot with --net user)"); return 2; }
-  const dev = new VirtioNet(nets[0], pool);
-  const r = dev.init();
-  if (r != InitResult.Ok) { println("httpd: error: " + initResultName(r)); return 2; }
-  routeNetIrq(sched, dev);
+  const dev = firstNetDevice(sched, pool);
+  if (!dev) { println("httpd: error: " + netUpError); return 2; }
   iface = new Interface(dev, sched);
   println("httpd: " + dev.name + " mac " + dev.macString() + " mtu " + dev.mtu.toString());
   const cfg = parseNetConfig(text);

@@ -10,7 +10,7 @@ import { print, println, printU64 } from "../../kernel/console";
 import { clock_ns } from "../../kernel/hal";
 import { packetPool } from "../../kernel/mem/pktbuf";
 import { Scheduler, Task, MS, SEC } from "../../kernel/sched/index";
-import { virtioDevices, VirtioNet, InitResult, initResultName, routeNetIrq, DEVICE_NET } from "../../drivers/virtio/index";
+import { firstNetDevice, netUpError } from "../../drivers/virtio/index";
 import {
   Interface, EchoHandler, UdpSocket, DhcpClient, DhcpState, DnsResolver, DnsStatus, printCounters, ipString,
   parseNetConfig, applyStatic, parseIp, parsedIp,
@@ -111,12 +111,8 @@ export function main(): i32 {
   const words = readLine().split(" ");
   const pool = packetPool(512);
   sched = new Scheduler();
-  const nets = virtioDevices().ofType(DEVICE_NET);
-  if (nets.length == 0) { println("netdemo: error: no network device (boot with --net user)"); return 2; }
-  const dev = new VirtioNet(nets[0], pool);
-  const r = dev.init();
-  if (r != InitResult.Ok) { println("netdemo: error: " + initResultName(r)); return 2; }
-  routeNetIrq(sched, dev);
+  const dev = firstNetDevice(sched, pool);
+  if (!dev) { println("netdemo: error: " + netUpError); return 2; }
   iface = new Interface(dev, sched);
   println("netdemo: " + dev.name + " mac " + dev.macString() + " mtu " + dev.mtu.toString());
   const cfg = parseNetConfig();

@@ -9,6 +9,11 @@ export { VirtioRng, randomBytes, setDefaultRng } from "./rng";
 export { IrqHandler, NetIrqHandler, routeIrq, routeNetIrq } from "./irq";
 
 import { pciBus } from "../pci/pci";
+import { Scheduler } from "../../kernel/sched/loop";
+import { PacketPool } from "../../kernel/mem/pktbuf";
+import { VirtioNet } from "./net";
+import { InitResult, initResultName, DEVICE_NET } from "./transport";
+import { routeNetIrq } from "./irq";
 import { VirtioTransport } from "./transport";
 import { VirtioPciTransport, virtioPciDeviceId } from "./pci";
 import { VirtioMmioTransport, parseMmioSlots, readCmdline } from "./mmio";
@@ -54,3 +59,27 @@ export function virtioDevices(): VirtioDevices {
   discovered = d;
   return d;
 }
+
+/**
+ * What a one-NIC app does first: the first virtio-net device, initialised,
+ * its interrupts routed through `sched`. Null if there is none or it would
+ * not come up; `netUpError` then says why.
+ */
+export function firstNetDevice(sched: Scheduler, pool: PacketPool): VirtioNet | null {
+  const nets = virtioDevices().ofType(DEVICE_NET);
+  if (nets.length == 0) {
+    netUpError = "no network device (boot with --net user, or --net sim on the Node platform)";
+    return null;
+  }
+  const dev = new VirtioNet(nets[0], pool);
+  const r = dev.init();
+  if (r != InitResult.Ok) {
+    netUpError = initResultName(r);
+    return null;
+  }
+  routeNetIrq(sched, dev);
+  return dev;
+}
+
+/** Why the last firstNetDevice() returned null. */
+export let netUpError: string = "";

@@ -7,7 +7,7 @@ import { println } from "../../../kernel/console";
 import { clock_ns } from "../../../kernel/hal";
 import { packetPool, PacketPool } from "../../../kernel/mem/pktbuf";
 import { Scheduler, Task, MS, SEC } from "../../../kernel/sched/index";
-import { virtioDevices, VirtioNet, InitResult, initResultName, routeNetIrq, DEVICE_NET } from "../../../drivers/virtio/index";
+import { VirtioNet, firstNetDevice, netUpError } from "../../../drivers/virtio/index";
 import { Interface, EchoHandler, UdpSocket, printCounters, ipString, parseIp, parsedIp, parseNetConfig, applyStatic } from "../../../kernel/net/index";
 import { out, num, arg, commandLine } from "../common/report";
 
@@ -120,13 +120,10 @@ class Client extends Task {
 
 export function main(): i32 {
   sched = new Scheduler();
-  const found = virtioDevices().ofType(DEVICE_NET);
-  if (found.length != 1) { out("error", "expected one NIC, found " + found.length.toString()); return 2; }
   pool = packetPool(256);
-  nic = new VirtioNet(found[0], pool);
-  const r = nic.init();
-  if (r != InitResult.Ok) { out("init_failed", initResultName(r)); return 1; }
-  routeNetIrq(sched, nic);
+  const dev = firstNetDevice(sched, pool);
+  if (!dev) { out("error", netUpError); return 2; }
+  nic = dev;
   iface = new Interface(nic, sched);
   baseline = pool.inUse;
   const cfg = parseNetConfig(commandLine());

@@ -7,24 +7,17 @@
 // up `linger_ms` (TIME-WAIT answers the server's last FIN retransmissions).
 // `cc=cubic`, `buf=<bytes>` (both buffers). Results are key=value lines.
 import { println, print } from "../../../kernel/console";
-import { clock_ns, cmdline } from "../../../kernel/hal";
+import { clock_ns } from "../../../kernel/hal";
 import { packetPool, PacketPool } from "../../../kernel/mem/pktbuf";
 import { Scheduler, Task, MS, SEC } from "../../../kernel/sched/index";
-import { virtioDevices, VirtioNet, InitResult, initResultName, routeNetIrq, DEVICE_NET } from "../../../drivers/virtio/index";
+import { VirtioNet, firstNetDevice, netUpError } from "../../../drivers/virtio/index";
 import { Interface, printCounters, parseIp, parsedIp, parseNetConfig, applyStatic } from "../../../kernel/net/index";
 import { TcpStack, TcpConfig, Cubic, printTcpCounters } from "../../../kernel/net/tcp/index";
 import { IfaceTcpOutput } from "../../../kernel/net/tcp/iface";
+import { out, num, arg, commandLine } from "../common/report";
 import { startServers, serverStats, clientStats, Client, ClientMode, PORT_ECHO, PORT_DISCARD, PORT_CHARGEN } from "../../../apps/httpd/services";
 
-function out(k: string, v: string): void { println(k + "=" + v); }
-function num(k: string, v: u64): void { out(k, v.toString()); }
 
-let text = "";
-function arg(k: string, def: string): string {
-  const words = text.split(" ");
-  for (let i = 0; i < words.length; i++) if (words[i].startsWith(k + "=")) return words[i].substring(k.length + 1);
-  return def;
-}
 
 let sched!: Scheduler;
 let iface!: Interface;
@@ -83,20 +76,14 @@ class ClientWatch extends Task {
 }
 
 export function main(): i32 {
-  const cap: u32 = 1024;
-  const b = heap.alloc(cap);
-  text = String.UTF8.decodeUnsafe(b, min(cmdline(b, cap), cap));
   sched = new Scheduler(null, 4096);
-  const found = virtioDevices().ofType(DEVICE_NET);
-  if (found.length != 1) { out("error", "expected one NIC, found " + found.length.toString()); return 2; }
   pool = packetPool(1024);
-  nic = new VirtioNet(found[0], pool);
-  const r = nic.init();
-  if (r != InitResult.Ok) { out("init_failed", initResultName(r)); return 1; }
-  routeNetIrq(sched, nic);
+  const dev = firstNetDevice(sched, pool);
+  if (!dev) { out("error", netUpError); return 2; }
+  nic = dev;
   iface = new Interface(nic, sched);
   baseline = pool.inUse;
-  const cfg = parseNetConfig(text);
+  const cfg = parseNetConfig(commandLine());
   if (cfg.error != "") { out("error", cfg.error); return 2; }
   applyStatic(iface, cfg);
   stack = new TcpStack(new IfaceTcpOutput(iface), sched);

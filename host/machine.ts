@@ -199,6 +199,10 @@ export class Machine {
     } catch (e) {
       if (e instanceof MachineExit) return e.code;
       if (e instanceof WebAssembly.RuntimeError || isStackOverflow(e)) {
+        if (this.co?.exports?.asyncify_get_state() === ASYNCIFY_UNWINDING) {
+          this.write(this.savedStackTooSmall()); // a trap while saving the frames
+          return EXIT_RUNTIME;
+        }
         this.trapReport(e);
         return EXIT_TRAP;
       }
@@ -336,8 +340,22 @@ export class Machine {
     const co = this.co!;
     const code = this.call(() => co.exports.main());
     if (co.result) return;
-    if (co.exports.asyncify_get_state() === ASYNCIFY_UNWINDING) co.exports.asyncify_stop_unwind();
-    else co.result = { exitCode: code, output: this.output };
+    if (co.exports.asyncify_get_state() !== ASYNCIFY_UNWINDING) {
+      co.result = { exitCode: code, output: this.output };
+      return;
+    }
+    try {
+      co.exports.asyncify_stop_unwind();
+    } catch (e) {
+      // Asyncify checks here that the saved frames stayed inside their area
+      if (!(e instanceof WebAssembly.RuntimeError)) throw e;
+      this.write(this.savedStackTooSmall());
+      co.result = { exitCode: EXIT_RUNTIME, output: this.output };
+    }
+  }
+
+  private savedStackTooSmall(): string {
+    return `\nuniwasm: the kernel's call chain into wait() does not fit the simulation build's saved-stack area (${ASYNCIFY_END - ASYNCIFY_DATA - 8} bytes, host/asyncify.ts)\n`;
   }
 
   private suspend(deadline: bigint): bigint {

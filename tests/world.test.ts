@@ -101,6 +101,24 @@ describe("a World of kernels", () => {
     expect(r?.output).toContain("wasm trap: out of bounds memory access");
   });
 
+  it("says so when a kernel's call chain into wait() outgrows the saved-stack area", async () => {
+    const wasm = await buildSourceSimWasm("world-deep", `
+      import { wait, clock_ns } from "../../../kernel/hal";
+      // every frame keeps live values across the call, so each one is saved
+      function deep(n: i32, a: i64, b: i64, c: i64): i64 {
+        if (n == 0) { wait(clock_ns() + 1000); return a; }
+        return deep(n - 1, a + b, b ^ c, c + <i64>n) + a * b - c;
+      }
+      export function main(): i32 { return <i32>deep(1000, 1, 2, 3); }
+    `);
+    const world = new World();
+    const m = world.machine({ console: () => {} });
+    await world.boot(m, wasm);
+    const [r] = world.run();
+    expect(r?.exitCode).toBe(73);
+    expect(r?.output).toContain("does not fit the simulation build's saved-stack area");
+  });
+
   it("runs the scheduler's kernels unchanged: the same output as alone", async () => {
     const src = `
       import { Scheduler, Task } from "../../../kernel/sched";

@@ -7,3 +7,4 @@ export * from "./sched";
 export * from "./mem/index";
 export * from "./net/device";
 export * from "./net/index";
+export { commandLine, cmdlineArg, cmdlineValue } from "./cmdline";

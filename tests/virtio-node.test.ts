@@ -19,24 +19,17 @@ import { buildAppWasm, buildSourceWasm } from "./helpers/kernel.ts";
 const KERNEL = `
 import { println } from "../../../kernel/console";
 import { clock_ns, wait } from "../../../kernel/hal";
+import { commandLine, cmdlineValue } from "../../../kernel/cmdline";
 import { PacketPool, PKT_HEADROOM } from "../../../kernel/mem/pktbuf";
 import { NetDevice, NetReceiver, TxResult } from "../../../kernel/net/device";
 import { Scheduler, Task, MS } from "../../../kernel/sched/index";
-import { virtioDevices, readCmdline, VirtioNet, VirtioRng, InitResult, initResultName, featureNames, routeNetIrq, routeIrq, NET_WANTED, NET_F_MRG_RXBUF, DEVICE_NET, DEVICE_RNG } from "../../../drivers/virtio/index";
+import { virtioDevices, VirtioNet, VirtioRng, InitResult, initResultName, featureNames, routeNetIrq, routeIrq, NET_WANTED, NET_F_MRG_RXBUF, DEVICE_NET, DEVICE_RNG } from "../../../drivers/virtio/index";
 
 function arg(name: string, def: i32): i32 {
-  const c = readCmdline();
-  const k = c.indexOf(name + "=");
-  if (k < 0) return def;
-  let v = 0;
-  for (let i = k + name.length + 1; i < c.length; i++) {
-    const ch = c.charCodeAt(i);
-    if (ch < 48 || ch > 57) break;
-    v = v * 10 + ch - 48;
-  }
-  return v;
+  const v = cmdlineValue(name);
+  return v != null ? I32.parseInt(v) : def;
 }
-function has(word: string): bool { return readCmdline().indexOf(word) >= 0; }
+function has(word: string): bool { return commandLine().indexOf(word) >= 0; }
 function out(k: string, v: u64): void { println(k + "=" + v.toString()); }
 
 let sched!: Scheduler;

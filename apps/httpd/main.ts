@@ -14,7 +14,8 @@
 // Exit 0 on success; 1 if a client check failed; 2 without a NIC; 3 if DHCP failed.
 
 import { print, println, printU64 } from "../../kernel/console";
-import { clock_ns, cmdline } from "../../kernel/hal";
+import { clock_ns } from "../../kernel/hal";
+import { cmdlineArg } from "../../kernel/cmdline";
 import { packetPool } from "../../kernel/mem/pktbuf";
 import { Scheduler, Task, MS, SEC } from "../../kernel/sched/index";
 import { firstNetDevice, netUpError } from "../../drivers/virtio/index";
@@ -27,13 +28,6 @@ let sched!: Scheduler;
 let iface!: Interface;
 let stack!: TcpStack;
 let failed = 0;
-let text = "";
-
-function arg(k: string, def: string): string {
-  const words = text.split(" ");
-  for (let i = 0; i < words.length; i++) if (words[i].startsWith(k + "=")) return words[i].substring(k.length + 1);
-  return def;
-}
 
 class Main extends Task {
   step: i32 = 0;
@@ -59,14 +53,14 @@ class Main extends Task {
         return;
       }
       println("httpd: address " + ipString(iface.addr) + "/" + iface.prefixLen.toString() + " gateway " + ipString(iface.gateway) + " mtu " + iface.mtu.toString());
-      const target = arg("connect", "");
+      const target = cmdlineArg("connect", "");
       if (target.length > 0) {
         if (!this.startClients(target)) { failed = 2; sched.stop(); return; }
         this.step = 3;
       } else {
         if (!startServers(stack, this.tcfg)) { println("httpd: error: cannot listen"); failed = 2; sched.stop(); return; }
         println("httpd: ready: http 80, echo 7, discard 9, chargen 19");
-        const runS = <u64>I32.parseInt(arg("run", "0"));
+        const runS = <u64>I32.parseInt(cmdlineArg("run", "0"));
         this.stopAt = runS > 0 ? now + runS * SEC : u64.MAX_VALUE;
         this.step = 2;
       }
@@ -79,7 +73,7 @@ class Main extends Task {
     }
     if (this.step == 3) {
       if (clientStats.finished < clientStats.started) {
-        if (now - this.t0 > <u64>I32.parseInt(arg("timeout", "120")) * SEC) { println("httpd: error: clients did not finish"); stack.dump(); failed = 1; sched.stop(); return; }
+        if (now - this.t0 > <u64>I32.parseInt(cmdlineArg("timeout", "120")) * SEC) { println("httpd: error: clients did not finish"); stack.dump(); failed = 1; sched.stop(); return; }
         this.sleep(10 * MS);
         return;
       }
@@ -97,9 +91,9 @@ class Main extends Task {
     if (colon < 0 || !parseIp(target.substring(0, colon))) { println("httpd: error: connect=" + target + ": expected <ip>:<port>"); return false; }
     const dst = parsedIp;
     const port = <u32>I32.parseInt(target.substring(colon + 1));
-    const n = U64.parseInt(arg("bytes", "1000000"));
-    const k = I32.parseInt(arg("conns", "1"));
-    const m = arg("mode", "echo");
+    const n = U64.parseInt(cmdlineArg("bytes", "1000000"));
+    const k = I32.parseInt(cmdlineArg("conns", "1"));
+    const m = cmdlineArg("mode", "echo");
     const mode = m == "up" ? ClientMode.Up : m == "down" ? ClientMode.Down : ClientMode.Echo;
     println("httpd: client: " + k.toString() + " x " + m + " of " + n.toString() + " bytes to " + ipString(dst) + ":" + port.toString());
     for (let i = 0; i < k; i++) new Client(mode, n, <u32>i).start(stack, dst, port, this.tcfg);
@@ -108,26 +102,23 @@ class Main extends Task {
 }
 
 export function main(): i32 {
-  const cap: u32 = 2048;
-  const b = heap.alloc(cap);
-  text = String.UTF8.decodeUnsafe(b, min(cmdline(b, cap), cap));
   const pool = packetPool(1024);
   sched = new Scheduler(null, 1024);
   const dev = firstNetDevice(sched, pool);
   if (!dev) { println("httpd: error: " + netUpError); return 2; }
   iface = new Interface(dev, sched);
   println("httpd: " + dev.name + " mac " + dev.macString() + " mtu " + dev.mtu.toString());
-  const cfg = parseNetConfig(text);
+  const cfg = parseNetConfig();
   if (cfg.error.length > 0) { println("httpd: error: " + cfg.error); return 2; }
   applyStatic(iface, cfg);
-  stack = new TcpStack(new IfaceTcpOutput(iface), sched, <u64>I32.parseInt(arg("tcpmem", "64")) << 20);
+  stack = new TcpStack(new IfaceTcpOutput(iface), sched, <u64>I32.parseInt(cmdlineArg("tcpmem", "64")) << 20);
   iface.tcp = stack;
   const tcfg = new TcpConfig();
-  const buf = <u32>I32.parseInt(arg("buf", "262144"));
+  const buf = <u32>I32.parseInt(cmdlineArg("buf", "262144"));
   tcfg.sndBuf = buf;
   tcfg.rcvBuf = buf;
-  if (arg("cc", "newreno") == "cubic") tcfg.cc = new Cubic();
-  allowQuit(arg("quit", "0") == "1");
+  if (cmdlineArg("cc", "newreno") == "cubic") tcfg.cc = new Cubic();
+  allowQuit(cmdlineArg("quit", "0") == "1");
   sched.spawn(new Main(tcfg, !cfg.present || cfg.dhcp));
   sched.run();
   serverStats.print();

@@ -8,6 +8,7 @@
 
 import { print, println, printU64 } from "../../kernel/console";
 import { clock_ns } from "../../kernel/hal";
+import { cmdlineArg } from "../../kernel/cmdline";
 import { packetPool } from "../../kernel/mem/pktbuf";
 import { Scheduler, Task, MS, SEC } from "../../kernel/sched/index";
 import { firstNetDevice, netUpError } from "../../drivers/virtio/index";
@@ -19,11 +20,6 @@ import {
 let sched!: Scheduler;
 let iface!: Interface;
 let failed = 0;
-
-function arg(words: Array<string>, k: string, def: string): string {
-  for (let i = 0; i < words.length; i++) if (words[i].startsWith(k + "=")) return words[i].substring(k.length + 1);
-  return def;
-}
 
 class Pinger extends EchoHandler {
   replies: i32 = 0;
@@ -53,7 +49,7 @@ class Main extends Task {
   dhcp: DhcpClient | null = null;
   dns: DnsResolver | null = null;
   pinger: Pinger = new Pinger();
-  constructor(readonly words: Array<string>, readonly useDhcp: bool, readonly runNs: u64) { super("netdemo"); }
+  constructor(readonly useDhcp: bool, readonly runNs: u64) { super("netdemo"); }
   run(): void {
     const now = clock_ns();
     if (this.step == 0) {
@@ -74,13 +70,13 @@ class Main extends Task {
       if (this.dhcp != null) println("netdemo: dhcp lease " + ipString(iface.addr) + "/" + iface.prefixLen.toString() + " from " + ipString(this.dhcp!.server) +
         " for " + this.dhcp!.lease.toString() + " s (" + ((now - this.t0) / MS).toString() + " ms)");
       println("netdemo: address " + ipString(iface.addr) + "/" + iface.prefixLen.toString() + " gateway " + ipString(iface.gateway) + " dns " + ipString(iface.dns0));
-      const pingTo = arg(this.words, "ping", "");
+      const pingTo = cmdlineArg("ping", "");
       const target = pingTo.length > 0 && parseIp(pingTo) ? parsedIp : iface.gateway;
       if (target) {
         iface.echoHandler = this.pinger;
         iface.ping(target, 0x4e44, 1, 56);
       }
-      const name = arg(this.words, "resolve", "");
+      const name = cmdlineArg("resolve", "");
       if (name.length > 0) {
         const r = new DnsResolver(iface);
         this.dns = r;
@@ -91,7 +87,7 @@ class Main extends Task {
     if (this.step == 2) {
       const r = this.dns!;
       if (r.status == DnsStatus.Pending) { this.waitOn(r.done, 1 * SEC); return; }
-      const name = arg(this.words, "resolve", "");
+      const name = cmdlineArg("resolve", "");
       if (r.status == DnsStatus.Ok) println("netdemo: resolve " + name + " -> " + ipString(r.addr) + " (via " + ipString(iface.dns0) + ")");
       else if (r.status == DnsStatus.NotFound) println("netdemo: resolve " + name + " -> not found (rcode " + r.rcode.toString() + ", via " + ipString(iface.dns0) + ")");
       else { println("netdemo: error: resolve " + name + " failed (status " + (<i32>r.status).toString() + ")"); failed = 3; }
@@ -108,7 +104,6 @@ class Main extends Task {
 }
 
 export function main(): i32 {
-  const words = readLine().split(" ");
   const pool = packetPool(512);
   sched = new Scheduler();
   const dev = firstNetDevice(sched, pool);
@@ -120,8 +115,8 @@ export function main(): i32 {
   const useDhcp = !cfg.present || cfg.dhcp;
   applyStatic(iface, cfg);
   sched.spawn(new UdpEcho(iface.udpBind(7, 16, 2048)!));
-  const runS = I32.parseInt(arg(words, "run", "10"));
-  sched.spawn(new Main(words, useDhcp, <u64>runS * SEC));
+  const runS = I32.parseInt(cmdlineArg("run", "10"));
+  sched.spawn(new Main(useDhcp, <u64>runS * SEC));
   sched.run();
   printCounters(iface.counters);
   print("netdemo: packet buffers in use ");
@@ -129,15 +124,4 @@ export function main(): i32 {
   println("");
   println(failed == 0 ? "netdemo: ok" : "netdemo: FAILED");
   return failed;
-}
-
-function readLine(): string {
-  const cfg = memory.data(2048);
-  const n = cmdlineInto(cfg, 2048);
-  return String.UTF8.decodeUnsafe(cfg, n);
-}
-
-import { cmdline } from "../../kernel/hal";
-function cmdlineInto(p: usize, cap: u32): usize {
-  return <usize>min<u32>(cmdline(p, cap), cap);
 }

@@ -6,10 +6,11 @@
 
 import { print, println, printU64 } from "../../kernel/console";
 import { clock_ns } from "../../kernel/hal";
+import { commandLine } from "../../kernel/cmdline";
 import { packetPool, PacketPool, PKT_HEADROOM } from "../../kernel/mem/pktbuf";
 import { NetDevice, NetReceiver, TxResult, formatMac } from "../../kernel/net/device";
 import { Scheduler, Task, MS, SEC } from "../../kernel/sched/index";
-import { virtioDevices, VirtioNet, VirtioRng, InitResult, initResultName, featureNames, routeNetIrq, routeIrq, setDefaultRng, readCmdline, DEVICE_NET, DEVICE_RNG } from "../../drivers/virtio/index";
+import { virtioDevices, VirtioNet, VirtioRng, InitResult, initResultName, featureNames, routeNetIrq, routeIrq, setDefaultRng, DEVICE_NET, DEVICE_RNG } from "../../drivers/virtio/index";
 
 const OUR_IP: u32 = 0x0a00020f; // 10.0.2.15
 const GATEWAY_IP: u32 = 0x0a000202; // 10.0.2.2
@@ -157,7 +158,7 @@ export function main(): i32 {
   }
   if (nics.length == 0) {
     println("netinfo: error: no network device found (boot with --net user)");
-    println("netinfo: command line: " + readCmdline());
+    println("netinfo: command line: " + commandLine());
     return 2;
   }
 

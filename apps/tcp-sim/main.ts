@@ -6,26 +6,17 @@
 // Used by tests/tcp-sim.test.ts and bench/tcp.ts.
 import { Scheduler, MS, SEC } from "../../kernel/sched/index";
 import { print, println, printU64 } from "../../kernel/console";
-import { cmdline, clock_ns } from "../../kernel/hal";
+import { clock_ns } from "../../kernel/hal";
+import { cmdlineArg, cmdlineValue } from "../../kernel/cmdline";
 import { TcpStack, TcpHandler, TcpSocket, TcpListener, TcpConfig, TcpTracer, TcpError, Link, LinkConfig,
   NewReno, Cubic, printTcpCounters, tcpStateName, tcpErrorName } from "../../kernel/net/tcp/index";
 
 const A: u32 = 0x0a000001;
 const B: u32 = 0x0a000002;
-const line = heap.alloc(4096);
-const cl = String.UTF8.decodeUnsafe(line, cmdline(line, 4096));
+/** A numeric setting from the command line. */
 function arg(k: string, d: u64): u64 {
-  const words = cl.split(" ");
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i];
-    if (w.startsWith(k + "=")) return U64.parseInt(w.substr(k.length + 1));
-  }
-  return d;
-}
-function sarg(k: string, d: string): string {
-  const words = cl.split(" ");
-  for (let i = 0; i < words.length; i++) if (words[i].startsWith(k + "=")) return words[i].substr(k.length + 1);
-  return d;
+  const v = cmdlineValue(k);
+  return v != null ? U64.parseInt(v) : d;
 }
 function kv(k: string, v: u64): void { print(k); print("="); printU64(v); println(""); }
 
@@ -124,7 +115,7 @@ export function main(): i32 {
   cfg.timeWaitNs = arg("tw_ms", 1000) * MS;
   cfg.sack = arg("sack", 1) != 0;
   cfg.timestamps = arg("ts", 1) != 0;
-  if (sarg("cc", "newreno") == "cubic") cfg.cc = new Cubic();
+  if (cmdlineArg("cc", "newreno") == "cubic") cfg.cc = new Cubic();
   sb.listen(80, new Receiver(), <u32>arg("backlog", 1024), cfg);
   for (let i = 0; i < CONNS; i++) {
     const s = sa.connect(B, 80, new Sender(i), cfg, 0, <u32>(20000 + i));

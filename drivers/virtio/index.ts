@@ -2,7 +2,7 @@
 // of every virtio device the platform has, on PCI and on virtio-mmio.
 export * from "./transport";
 export { VirtioPciTransport, virtioPciDeviceId, findVirtioPci, VIRTIO_PCI_VENDOR } from "./pci";
-export { VirtioMmioTransport, MmioSlot, parseMmioSlots, readCmdline, findVirtioMmio } from "./mmio";
+export { VirtioMmioTransport, MmioSlot, parseMmioSlots, findVirtioMmio } from "./mmio";
 export { Virtqueue, QueueStats } from "./virtqueue";
 export { VirtioNet, NET_WANTED, NET_F_CSUM, NET_F_GUEST_CSUM, NET_F_MTU, NET_F_MAC, NET_F_MRG_RXBUF, NET_F_STATUS, finishChecksum } from "./net";
 export { VirtioRng, randomBytes, setDefaultRng } from "./rng";
@@ -16,7 +16,8 @@ import { InitResult, initResultName, DEVICE_NET } from "./transport";
 import { routeNetIrq } from "./irq";
 import { VirtioTransport } from "./transport";
 import { VirtioPciTransport, virtioPciDeviceId } from "./pci";
-import { VirtioMmioTransport, parseMmioSlots, readCmdline } from "./mmio";
+import { VirtioMmioTransport, parseMmioSlots } from "./mmio";
+import { commandLine } from "../../kernel/cmdline";
 
 /** Every virtio device found, probed; `problems` says why others were skipped. */
 export class VirtioDevices {
@@ -49,7 +50,7 @@ export function virtioDevices(): VirtioDevices {
     if (t.probe()) d.found.push(t);
     else d.problems.push(t.location() + ": " + t.error);
   }
-  const slots = parseMmioSlots(readCmdline());
+  const slots = parseMmioSlots(commandLine());
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i];
     const t = new VirtioMmioTransport(s.base, s.size, s.line);

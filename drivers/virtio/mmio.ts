@@ -4,7 +4,8 @@
 // (QEMU's microvm appends these; so does the Node platform's attachVirtioMmio).
 // Legacy (version 1) devices are refused with a clear reason.
 
-import { cmdline, mmio_map, mmio_read8, mmio_read16, mmio_read32, mmio_write32 } from "../../kernel/hal";
+import { mmio_map, mmio_read8, mmio_read16, mmio_read32, mmio_write32 } from "../../kernel/hal";
+import { commandLine } from "../../kernel/cmdline";
 import { VirtioTransport, readFeatureWord, writeFeatureWord } from "./transport";
 
 const MAGIC: u64 = 0x000;
@@ -198,25 +199,9 @@ function parseNum(s: string, suffix: bool): i64 {
   return v;
 }
 
-/** The command line, read once through the HAL (allocates). */
-export function readCmdline(): string {
-  let cap: u32 = 1024;
-  let buf = heap.alloc(cap);
-  let n = cmdline(buf, cap);
-  if (n > cap) {
-    heap.free(buf);
-    cap = n;
-    buf = heap.alloc(cap);
-    n = min(cmdline(buf, cap), cap);
-  }
-  const s = String.UTF8.decodeUnsafe(buf, n, false);
-  heap.free(buf);
-  return s;
-}
-
 /** Probed virtio-mmio transports of type `deviceId` named on the command line. */
 export function findVirtioMmio(deviceId: u32, out: Array<VirtioMmioTransport>, failures: Array<VirtioMmioTransport> | null = null): void {
-  const slots = parseMmioSlots(readCmdline());
+  const slots = parseMmioSlots(commandLine());
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i];
     const t = new VirtioMmioTransport(s.base, s.size, s.line);

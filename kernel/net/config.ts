@@ -1,7 +1,7 @@
 // Static or DHCP configuration, chosen by the app or by the kernel command
 // line: `ip=10.0.2.15/24 gw=10.0.2.2 dns=10.0.2.3`, or `ip=dhcp`.
 
-import { cmdline } from "../hal";
+import { commandLine, cmdlineValue } from "../cmdline";
 import { Interface } from "./iface";
 import { parseIp, parsedIp } from "./wire/bytes";
 
@@ -18,25 +18,11 @@ export class NetConfig {
   error: string = "";
 }
 
-function arg(words: Array<string>, key: string): string | null {
-  for (let i = 0; i < words.length; i++) if (words[i].startsWith(key + "=")) return words[i].substring(key.length + 1);
-  return null;
-}
-
 /** Parses the network arguments of a command line (the kernel's own if `line` is null). */
 export function parseNetConfig(line: string | null = null): NetConfig {
-  let text: string;
-  if (line != null) text = line;
-  else {
-    const cap: u32 = 4096;
-    const b = heap.alloc(cap);
-    const n = cmdline(b, cap);
-    text = String.UTF8.decodeUnsafe(b, min(n, cap));
-    heap.free(b);
-  }
-  const words = text.split(" ");
+  const text = line != null ? line : commandLine();
   const c = new NetConfig();
-  const ip = arg(words, "ip");
+  const ip = cmdlineValue("ip", text);
   if (ip == null) return c;
   c.present = true;
   if (ip == "dhcp") c.dhcp = true;
@@ -52,17 +38,17 @@ export function parseNetConfig(line: string | null = null): NetConfig {
     if (!parseIp(a)) c.error = "bad address in ip=" + ip;
     else c.addr = parsedIp;
   }
-  const gw = arg(words, "gw");
+  const gw = cmdlineValue("gw", text);
   if (gw != null) {
     if (parseIp(gw)) c.gateway = parsedIp;
     else c.error = "bad gw=" + gw;
   }
-  const dns = arg(words, "dns");
+  const dns = cmdlineValue("dns", text);
   if (dns != null) {
     if (parseIp(dns)) c.dns = parsedIp;
     else c.error = "bad dns=" + dns;
   }
-  const mtu = arg(words, "mtu");
+  const mtu = cmdlineValue("mtu", text);
   if (mtu != null) {
     const m = I32.parseInt(mtu);
     if (m >= 68 && m <= 9000) c.mtu = <u32>m;

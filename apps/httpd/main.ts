@@ -19,7 +19,7 @@ import { cmdlineArg } from "../../kernel/cmdline";
 import { packetPool } from "../../kernel/mem/pktbuf";
 import { Scheduler, Task, MS, SEC } from "../../kernel/sched/index";
 import { firstNetDevice, netUpError } from "../../drivers/virtio/index";
-import { Interface, DhcpClient, DhcpState, printCounters, ipString, parseNetConfig, applyStatic, parseIp, parsedIp } from "../../kernel/net/index";
+import { Interface, AddressWait, Addressing, printCounters, ipString, parseNetConfig, applyStatic, parseIp, parsedIp } from "../../kernel/net/index";
 import { TcpStack, TcpConfig, Cubic, printTcpCounters } from "../../kernel/net/tcp/index";
 import { IfaceTcpOutput } from "../../kernel/net/tcp/iface";
 import { startServers, serverStats, clientStats, Client, ClientMode, quitRequested, allowQuit } from "./services";
@@ -33,25 +33,19 @@ class Main extends Task {
   step: i32 = 0;
   t0: u64 = 0;
   stopAt: u64 = 0;
-  dhcp: DhcpClient | null = null;
+  addressing: AddressWait | null = null;
   constructor(readonly tcfg: TcpConfig, readonly useDhcp: bool) { super("httpd"); }
   run(): void {
     const now = clock_ns();
     if (this.step == 0) {
       this.t0 = now;
-      if (this.useDhcp) {
-        const d = new DhcpClient(iface);
-        d.start();
-        this.dhcp = d;
-      }
+      this.addressing = new AddressWait(iface, this.useDhcp, now);
       this.step = 1;
     }
     if (this.step == 1) {
-      if (this.dhcp != null && this.dhcp!.state != DhcpState.Bound) {
-        if (now - this.t0 > 30 * SEC) { println("httpd: error: no DHCP lease within 30 s"); failed = 3; sched.stop(); return; }
-        this.waitOn(this.dhcp!.bound, 1 * SEC);
-        return;
-      }
+      const a = this.addressing!.poll(this, now);
+      if (a == Addressing.TimedOut) { println("httpd: error: no DHCP lease within 30 s"); failed = 3; sched.stop(); return; }
+      if (a == Addressing.Waiting) return;
       println("httpd: address " + ipString(iface.addr) + "/" + iface.prefixLen.toString() + " gateway " + ipString(iface.gateway) + " mtu " + iface.mtu.toString());
       const target = cmdlineArg("connect", "");
       if (target.length > 0) {

@@ -13,7 +13,7 @@ import { packetPool } from "../../kernel/mem/pktbuf";
 import { Scheduler, Task, MS, SEC } from "../../kernel/sched/index";
 import { firstNetDevice, netUpError } from "../../drivers/virtio/index";
 import {
-  Interface, EchoHandler, UdpSocket, DhcpClient, DhcpState, DnsResolver, DnsStatus, printCounters, ipString,
+  Interface, EchoHandler, UdpSocket, AddressWait, Addressing, DnsResolver, DnsStatus, printCounters, ipString,
   parseNetConfig, applyStatic, parseIp, parsedIp,
 } from "../../kernel/net/index";
 
@@ -46,7 +46,7 @@ class UdpEcho extends Task {
 class Main extends Task {
   step: i32 = 0;
   t0: u64 = 0;
-  dhcp: DhcpClient | null = null;
+  addressing: AddressWait | null = null;
   dns: DnsResolver | null = null;
   pinger: Pinger = new Pinger();
   constructor(readonly useDhcp: bool, readonly runNs: u64) { super("netdemo"); }
@@ -54,21 +54,16 @@ class Main extends Task {
     const now = clock_ns();
     if (this.step == 0) {
       this.t0 = now;
-      if (this.useDhcp) {
-        const d = new DhcpClient(iface);
-        d.start();
-        this.dhcp = d;
-      }
+      this.addressing = new AddressWait(iface, this.useDhcp, now);
       this.step = 1;
     }
     if (this.step == 1) {
-      if (this.dhcp != null && this.dhcp!.state != DhcpState.Bound) {
-        if (now - this.t0 > 30 * SEC) { println("netdemo: error: no DHCP lease within 30 s"); failed = 3; sched.stop(); return; }
-        this.waitOn(this.dhcp!.bound, 1 * SEC);
-        return;
-      }
-      if (this.dhcp != null) println("netdemo: dhcp lease " + ipString(iface.addr) + "/" + iface.prefixLen.toString() + " from " + ipString(this.dhcp!.server) +
-        " for " + this.dhcp!.lease.toString() + " s (" + ((now - this.t0) / MS).toString() + " ms)");
+      const a = this.addressing!.poll(this, now);
+      if (a == Addressing.TimedOut) { println("netdemo: error: no DHCP lease within 30 s"); failed = 3; sched.stop(); return; }
+      if (a == Addressing.Waiting) return;
+      const dhcp = this.addressing!.dhcp;
+      if (dhcp != null) println("netdemo: dhcp lease " + ipString(iface.addr) + "/" + iface.prefixLen.toString() + " from " + ipString(dhcp.server) +
+        " for " + dhcp.lease.toString() + " s (" + ((now - this.t0) / MS).toString() + " ms)");
       println("netdemo: address " + ipString(iface.addr) + "/" + iface.prefixLen.toString() + " gateway " + ipString(iface.gateway) + " dns " + ipString(iface.dns0));
       const pingTo = cmdlineArg("ping", "");
       const target = pingTo.length > 0 && parseIp(pingTo) ? parsedIp : iface.gateway;

@@ -3,6 +3,9 @@
 
 import { commandLine, cmdlineValue } from "../cmdline";
 import { Interface } from "./iface";
+import { DhcpClient, DhcpState } from "./dhcp";
+import { Task } from "../sched/task";
+import { SEC } from "../sched/time";
 import { parseIp, parsedIp } from "./wire/bytes";
 
 export class NetConfig {
@@ -64,4 +67,35 @@ export function applyStatic(iface: Interface, c: NetConfig): void {
   iface.setAddress(c.addr, c.prefixLen);
   if (c.gateway) iface.setGateway(c.gateway);
   if (c.dns) iface.dns0 = c.dns;
+}
+
+export enum Addressing {
+  Waiting,
+  Ready,
+  TimedOut,
+}
+
+/**
+ * A task's wait for its interface's address: at once when it is static,
+ * else a DHCP lease (the client starts here). The task calls `poll` from
+ * its `run` until it stops saying Waiting.
+ */
+export class AddressWait {
+  /** The DHCP client, when the address comes from a lease. */
+  readonly dhcp: DhcpClient | null;
+
+  constructor(iface: Interface, useDhcp: bool, readonly since: u64, readonly timeoutNs: u64 = 30 * SEC) {
+    const d = useDhcp ? new DhcpClient(iface) : null;
+    if (d) d.start();
+    this.dhcp = d;
+  }
+
+  /** Waiting re-arms `task` on the next lease (looking again within a second). */
+  poll(task: Task, now: u64): Addressing {
+    const d = this.dhcp;
+    if (d == null || d.state == DhcpState.Bound) return Addressing.Ready;
+    if (now - this.since > this.timeoutNs) return Addressing.TimedOut;
+    task.waitOn(d.bound, 1 * SEC);
+    return Addressing.Waiting;
+  }
 }

@@ -8,5 +8,5 @@ export { Reassembler, REASM_SLOTS, REASM_MAX_BYTES, REASM_TIMEOUT_NS } from "./i
 export { ipString, parseIp, parsedIp, macString } from "./wire/bytes";
 export { DhcpClient, DhcpState, DhcpCounters } from "./dhcp";
 export { DnsResolver, DnsStatus, DnsCounters } from "./dns";
-export { NetConfig, parseNetConfig, applyStatic } from "./config";
+export { NetConfig, parseNetConfig, applyStatic, AddressWait, Addressing } from "./config";
 export { PING_MAX } from "./iface";

@@ -57,7 +57,7 @@ export async function schedBench(args: string[]): Promise<void> {
     for (const [label, extra] of accels) {
       process.stderr.write(`${label}...\n`);
       cols.push([label, parse(await qemu("bench/sched-kernel", extra))]);
-      const out = await qemu("apps/sleep-lateness", extra);
+      const out = await qemu("tests/kernels/sleep-lateness", extra);
       lateness += `${label.split(" ")[0]}: ${/median .*/.exec(out)?.[0] ?? "?"}\n`;
     }
   }

@@ -9,7 +9,7 @@
 // the same client against tcpcheck.py's discard/chargen server on the
 // namespace's loopback, in the same session. Median of --runs (default 5).
 //
-// Simulation: goodput of apps/tcp-sim (two stacks in one kernel over the
+// Simulation: goodput of tests/kernels/tcp-sim (two stacks in one kernel over the
 // in-memory link, virtual clock) under 0%, 1% and 5% random loss, per
 // congestion controller; deterministic (seeds 1-3, median).
 //
@@ -108,8 +108,8 @@ async function qemuPart(flags: string[]): Promise<void> {
 
 async function simPart(): Promise<void> {
   const LINK = "bytes=10000000 rate=100000000 delay_us=10000 queue=250000 sndbuf=2097152 rcvbuf=2097152";
-  const wasm = await buildAppWasm(join(ROOT, "apps/tcp-sim"));
-  console.log(`simulation (apps/tcp-sim): 100 Mbit/s, 20 ms RTT, 250 KB queue, 10 MB per run, seeds 1-3 (median), virtual clock\n`);
+  const wasm = await buildAppWasm(join(ROOT, "tests/kernels/tcp-sim"));
+  console.log(`simulation (tests/kernels/tcp-sim): 100 Mbit/s, 20 ms RTT, 250 KB queue, 10 MB per run, seeds 1-3 (median), virtual clock\n`);
   const rows: (string | number)[][] = [];
   for (const cc of ["newreno", "cubic"]) {
     for (const loss of [0, 10000, 50000]) {

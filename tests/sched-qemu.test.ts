@@ -15,7 +15,7 @@ const haveQemu = !!findTool(TOOLS.qemuX86) && !!findTool(TOOLS.clang);
 if (!haveQemu) console.warn("tests/sched-qemu.test.ts skipped: qemu-system-x86_64 or clang is missing (run `node tools/cli.js setup`)");
 
 async function bootApp(name: string) {
-  const app = loadApp(join(ROOT, "apps", name));
+  const app = loadApp(join(ROOT, "tests/kernels", name));
   const img = await buildImage(app, { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", name) }, quiet);
   const r = await boot({ arch: "x86_64", image: img.image, timeout: 120, onOutput: () => {} });
   // tools/qemu.ts turns \r\n into \n per chunk, so a pair split across two chunks survives
@@ -23,7 +23,7 @@ async function bootApp(name: string) {
 }
 
 describe.skipIf(!haveQemu)("scheduler on QEMU x86_64", () => {
-  it("apps/sleep-lateness: 200 sleeps, never early, lateness reported", async () => {
+  it("tests/kernels/sleep-lateness: 200 sleeps, never early, lateness reported", async () => {
     const r = await bootApp("sleep-lateness");
     expect(r.reason, r.output).toBeUndefined();
     expect(r.exitCode, r.output).toBe(0);
@@ -36,7 +36,7 @@ describe.skipIf(!haveQemu)("scheduler on QEMU x86_64", () => {
     expect(r.output).toContain("sleep-lateness: ok\n");
   }, 180_000);
 
-  it("apps/tick-long: 3 s of 10 ms ticks, every tick on the grid and accounted for", async () => {
+  it("tests/kernels/tick-long: 3 s of 10 ms ticks, every tick on the grid and accounted for", async () => {
     const r = await bootApp("tick-long");
     expect(r.reason, r.output).toBeUndefined();
     expect(r.exitCode, r.output).toBe(0);
@@ -51,21 +51,21 @@ describe.skipIf(!haveQemu)("scheduler on QEMU x86_64", () => {
 });
 
 describe("scheduler apps on the Node platform", () => {
-  it("apps/sleep-lateness runs with zero lateness on the virtual clock", async () => {
-    const r = await runWasm(await buildAppWasm(join(ROOT, "apps/sleep-lateness")));
+  it("tests/kernels/sleep-lateness runs with zero lateness on the virtual clock", async () => {
+    const r = await runWasm(await buildAppWasm(join(ROOT, "tests/kernels/sleep-lateness")));
     expect(r.exitCode).toBe(0);
     expect(r.output).toContain("sleep-lateness: 200 sleeps of 1-5 ms in 600.0 ms\n");
     expect(r.output).toContain("sleep-lateness: median 0.0 us, p90 0.0 us, max 0.0 us, min 0.0 us\n");
   });
 
-  it("apps/tick-long runs 300 ticks on the virtual clock", async () => {
-    const r = await runWasm(await buildAppWasm(join(ROOT, "apps/tick-long")));
+  it("tests/kernels/tick-long runs 300 ticks on the virtual clock", async () => {
+    const r = await runWasm(await buildAppWasm(join(ROOT, "tests/kernels/tick-long")));
     expect(r.exitCode).toBe(0);
     expect(r.output).toContain("tick-long: 300 of 300 ticks ran, skipped 0 (overruns 0), off grid 0, lateness mean 0.0 us max 0.0 us\n");
   });
 
-  it("apps/sched-stats prints every counter", async () => {
-    const r = await runWasm(await buildAppWasm(join(ROOT, "apps/sched-stats")));
+  it("tests/kernels/sched-stats prints every counter", async () => {
+    const r = await runWasm(await buildAppWasm(join(ROOT, "tests/kernels/sched-stats")));
     expect(r.exitCode).toBe(0);
     expect(r.output).toContain("sched-stats: policy fifo\n");
     for (const c of ["tasks run", "timers fired", "time idle", "time busy", "longest task", "long tasks"]) expect(r.output).toContain(`sched: ${c}: `);

@@ -1,4 +1,4 @@
-// Two TCP stacks in one kernel over a lossy in-memory link (apps/tcp-sim,
+// Two TCP stacks in one kernel over a lossy in-memory link (tests/kernels/tcp-sim,
 // kernel/net/tcp/pipe.ts), under the virtual clock: byte-exact bulk transfer
 // through loss, duplication, reordering and corruption; 1,000 concurrent
 // connections; and the congestion controllers' cwnd traces checked against
@@ -10,7 +10,7 @@ import { buildAppWasm, runWasm } from "./helpers/kernel.ts";
 
 let wasm: Uint8Array;
 beforeAll(async () => {
-  wasm = await buildAppWasm(join(ROOT, "apps/tcp-sim"));
+  wasm = await buildAppWasm(join(ROOT, "tests/kernels/tcp-sim"));
 }, 120_000);
 
 async function sim(args: string) {

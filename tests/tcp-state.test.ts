@@ -1,5 +1,5 @@
 // The TCP state machine (kernel/net/tcp) driven by literal segments: a test
-// kernel (apps/tcp-script) feeds the hex segments below to one stack and
+// kernel (tests/kernels/tcp-script) feeds the hex segments below to one stack and
 // prints every segment it sends back, its events and its state. Our ISN is
 // fixed at 1000 (so our SYN is seq 1000 and our data starts at 1001); the
 // peer's ISN is 5000. Each test walks one state's transitions per RFC 9293
@@ -12,7 +12,7 @@ import { buildAppWasm, runWasm } from "./helpers/kernel.ts";
 
 let wasm: Uint8Array;
 beforeAll(async () => {
-  wasm = await buildAppWasm(join(ROOT, "apps/tcp-script"));
+  wasm = await buildAppWasm(join(ROOT, "tests/kernels/tcp-script"));
 }, 120_000);
 
 const PEER = [10, 0, 0, 2];

@@ -281,8 +281,8 @@ describe("virtio drivers on the Node platform's device models", () => {
     wasm = await buildSourceWasm("virtio-net-test", KERNEL);
   }, 120_000);
 
-  it("apps/netinfo finds the virtio-mmio NIC and resolves the gateway with ARP", async () => {
-    const app = await buildAppWasm(join(ROOT, "apps/netinfo"));
+  it("tests/kernels/netinfo finds the virtio-mmio NIC and resolves the gateway with ARP", async () => {
+    const app = await buildAppWasm(join(ROOT, "tests/kernels/netinfo"));
     const { m, host } = machine({ cmdline: "" });
     const gw = parseMac("52:55:0a:00:02:02");
     host.onFrame = (f) => {

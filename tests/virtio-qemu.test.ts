@@ -1,5 +1,5 @@
 // The PCI and virtio drivers against QEMU's own devices (the ground truth):
-// apps/netinfo brings up virtio-net over modern virtio-pci on -M pc (one NIC
+// tests/kernels/netinfo brings up virtio-net over modern virtio-pci on -M pc (one NIC
 // and two) and over virtio-mmio (version 2) on -M microvm, resolves the
 // user-network gateway with ARP, and QEMU's filter-dump pcap must hold the
 // request and the reply.
@@ -50,7 +50,7 @@ function arps(frames: Frame[]): string[] {
 describe.skipIf(!haveQemu)("virtio drivers on QEMU", () => {
   let img: string;
   beforeAll(async () => {
-    const r = await buildImage(loadApp(join(ROOT, "apps/netinfo")), { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", "netinfo") }, quiet);
+    const r = await buildImage(loadApp(join(ROOT, "tests/kernels/netinfo")), { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", "netinfo") }, quiet);
     img = r.image;
   }, 300_000);
 

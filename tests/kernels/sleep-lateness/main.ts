@@ -3,9 +3,9 @@
 // that is 0; on QEMU it is the cost of the timer interrupt, the exit from
 // hlt, and the loop's own work, which is what this app is for measuring.
 
-import { Task, Scheduler, MS, printStats } from "../../kernel/sched/index";
-import { print, println, printU64, printFixed } from "../../kernel/console";
-import { clock_ns } from "../../kernel/hal";
+import { Task, Scheduler, MS, printStats } from "../../../kernel/sched/index";
+import { print, println, printU64, printFixed } from "../../../kernel/console";
+import { clock_ns } from "../../../kernel/hal";
 
 const ROUNDS: i32 = 200;
 

@@ -4,12 +4,12 @@
 // command line (loss/dup/reorder/corrupt in parts per million, rate in bit/s,
 // delay_us one way, cc=newreno|cubic, trace=1 prints every cwnd decision).
 // Used by tests/tcp-sim.test.ts and bench/tcp.ts.
-import { Scheduler, MS, SEC } from "../../kernel/sched/index";
-import { print, println, printU64 } from "../../kernel/console";
-import { clock_ns } from "../../kernel/hal";
-import { cmdlineArg, cmdlineValue } from "../../kernel/cmdline";
+import { Scheduler, MS, SEC } from "../../../kernel/sched/index";
+import { print, println, printU64 } from "../../../kernel/console";
+import { clock_ns } from "../../../kernel/hal";
+import { cmdlineArg, cmdlineValue } from "../../../kernel/cmdline";
 import { TcpStack, TcpHandler, TcpSocket, TcpListener, TcpConfig, TcpTracer, TcpError, Link, LinkConfig,
-  NewReno, Cubic, printTcpCounters, tcpStateName, tcpErrorName } from "../../kernel/net/tcp/index";
+  NewReno, Cubic, printTcpCounters, tcpStateName, tcpErrorName } from "../../../kernel/net/tcp/index";
 
 const A: u32 = 0x0a000001;
 const B: u32 = 0x0a000002;

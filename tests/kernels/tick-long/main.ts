@@ -8,9 +8,9 @@
 // TCG, the host descheduling QEMU does that); up to 1% is tolerated and shown.
 // Exit 0 on success, 1 on any off-grid, unaccounted or excess missing tick.
 
-import { Task, Scheduler, MS, SEC, printStats } from "../../kernel/sched/index";
-import { print, println, printU64, printFixed } from "../../kernel/console";
-import { clock_ns } from "../../kernel/hal";
+import { Task, Scheduler, MS, SEC, printStats } from "../../../kernel/sched/index";
+import { print, println, printU64, printFixed } from "../../../kernel/console";
+import { clock_ns } from "../../../kernel/hal";
 
 const PERIOD: u64 = 10 * MS;
 const DURATION: u64 = 3 * SEC;

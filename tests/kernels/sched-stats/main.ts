@@ -3,9 +3,9 @@
 // task) for 100 ms and prints every counter. Copy `printStats(sched.stats)`
 // into an app to get the same report.
 
-import { Task, Scheduler, Event, MS, US, printStats } from "../../kernel/sched/index";
-import { print, println } from "../../kernel/console";
-import { clock_ns } from "../../kernel/hal";
+import { Task, Scheduler, Event, MS, US, printStats } from "../../../kernel/sched/index";
+import { print, println } from "../../../kernel/console";
+import { clock_ns } from "../../../kernel/hal";
 
 class Yielder extends Task {
   run(): void {

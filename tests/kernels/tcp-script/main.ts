@@ -7,13 +7,13 @@
 //   > FLAGS seq=S ack=A win=W len=L [mss=M ws=W sackok ts=V,E sack=L-R,...]
 // with FLAGS as tcpdump writes them (S F R P and '.' for ACK). The stack's
 // ISN is fixed at 1000 and its timestamp clock starts at 0, so output is exact.
-import { Scheduler, Task, MS } from "../../kernel/sched/index";
-import { print, println, printU64 } from "../../kernel/console";
-import { cmdline } from "../../kernel/hal";
+import { Scheduler, Task, MS } from "../../../kernel/sched/index";
+import { print, println, printU64 } from "../../../kernel/console";
+import { cmdline } from "../../../kernel/hal";
 import { TcpStack, TcpHandler, TcpSocket, TcpListener, TcpConfig, TcpOutput, TcpError,
-  tcpStateName, tcpErrorName, printTcpCounters } from "../../kernel/net/tcp/index";
-import { TcpRepr, TCP_SYN, TCP_FIN, TCP_RST, TCP_PSH, TCP_ACK } from "../../kernel/net/wire/tcp";
-import { WireError, wireErrorName } from "../../kernel/net/wire/error";
+  tcpStateName, tcpErrorName, printTcpCounters } from "../../../kernel/net/tcp/index";
+import { TcpRepr, TCP_SYN, TCP_FIN, TCP_RST, TCP_PSH, TCP_ACK } from "../../../kernel/net/wire/tcp";
+import { WireError, wireErrorName } from "../../../kernel/net/wire/error";
 
 const US_IP: u32 = 0x0a000001;
 const PEER_IP: u32 = 0x0a000002;

@@ -4,13 +4,13 @@
 // and waits for the answers through the scheduler and the NICs' interrupts.
 // Exit 0 when every NIC got its reply; 2 with no NIC; 3 on timeout.
 
-import { print, println, printU64 } from "../../kernel/console";
-import { clock_ns } from "../../kernel/hal";
-import { commandLine } from "../../kernel/cmdline";
-import { packetPool, PacketPool, PKT_HEADROOM } from "../../kernel/mem/pktbuf";
-import { NetDevice, NetReceiver, TxResult, formatMac } from "../../kernel/net/device";
-import { Scheduler, Task, MS, SEC } from "../../kernel/sched/index";
-import { virtioDevices, VirtioNet, VirtioRng, InitResult, initResultName, featureNames, routeNetIrq, routeIrq, setDefaultRng, DEVICE_NET, DEVICE_RNG } from "../../drivers/virtio/index";
+import { print, println, printU64 } from "../../../kernel/console";
+import { clock_ns } from "../../../kernel/hal";
+import { commandLine } from "../../../kernel/cmdline";
+import { packetPool, PacketPool, PKT_HEADROOM } from "../../../kernel/mem/pktbuf";
+import { NetDevice, NetReceiver, TxResult, formatMac } from "../../../kernel/net/device";
+import { Scheduler, Task, MS, SEC } from "../../../kernel/sched/index";
+import { virtioDevices, VirtioNet, VirtioRng, InitResult, initResultName, featureNames, routeNetIrq, routeIrq, setDefaultRng, DEVICE_NET, DEVICE_RNG } from "../../../drivers/virtio/index";
 
 const OUR_IP: u32 = 0x0a00020f; // 10.0.2.15
 const GATEWAY_IP: u32 = 0x0a000202; // 10.0.2.2

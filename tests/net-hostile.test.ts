@@ -10,6 +10,7 @@ import { VirtioNet } from "../host/virtio/net.ts";
 import { Network, ScriptedHost } from "../host/netsim/index.ts";
 import { ROOT } from "../tools/paths.ts";
 import { buildAppWasm } from "./helpers/kernel.ts";
+import { goldenCapture } from "./helpers/golden.ts";
 import { arpReply, arpRequest, ethernet, ipv4, udp, BROADCAST } from "./helpers/frames.ts";
 
 const US = "02:00:00:00:00:02", US_IP = "10.0.0.2";
@@ -63,7 +64,9 @@ it("drops and counts every class of hostile input, leaks nothing, and keeps work
   evil.sendAt(15_000n * MS, ethernet(US, EVIL, 0x0800, ipv4({ src: EVIL_IP, dst: US_IP, proto: 17, payload: goodUdp(new TextEncoder().encode("still alive")) })));
   evil.sendAt(15_100n * MS, ethernet(US, EVIL, 0x0800, ipv4({ src: EVIL_IP, dst: US_IP, proto: 17, id: 2, payload: goodUdp(new TextEncoder().encode("bye")) })));
 
+  const cap = goldenCapture("net-hostile", "attack", net);
   const r = await m.run(wasm);
+  cap.save();
   expect(r.exitCode, r.output).toBe(0);
   const echoed = evil.received.filter((f) => f.frame[12] === 0x08 && f.frame[13] === 0x00 && f.frame[23] === 17);
   // (frames are padded to Ethernet's minimum: the UDP length says where the data ends)

@@ -12,6 +12,7 @@ import { Network, ScriptedHost, type LinkOptions } from "../host/netsim/index.ts
 import { DhcpServer } from "../host/netsim/dhcp-server.ts";
 import { ROOT } from "../tools/paths.ts";
 import { buildAppWasm } from "./helpers/kernel.ts";
+import { goldenCapture } from "./helpers/golden.ts";
 
 let wasm: Uint8Array;
 beforeAll(async () => {
@@ -38,7 +39,9 @@ async function twoStacks(cmdline: string, link: LinkOptions = { latencyNs: 50_00
   const l = net.connect(a.port!, b.port!, link);
   attachVirtioMmio(m, a);
   attachVirtioMmio(m, b);
+  const cap = goldenCapture("net-sim", { cmdline, link }, net);
   const r = await m.run(wasm);
+  cap.save();
   return { ...r, kv: parse(r.output), link: l };
 }
 
@@ -84,7 +87,9 @@ async function oneLease(cmdline: string, opts: Partial<ConstructorParameters<typ
   net.connect(nic.port!, server.host.port, { latencyNs: 20_000 });
   attachVirtioMmio(m, nic);
   tweak?.(server, m);
+  const cap = goldenCapture("net-sim", { cmdline, opts, tweak: tweak?.toString() }, net);
   const r = await m.run(wasm);
+  cap.save();
   return { ...r, kv: parse(r.output), server };
 }
 
@@ -123,7 +128,9 @@ describe("DHCP and DNS against the simulator's server", () => {
       net.connect(nic.port!, sw.port(), { latencyNs: 20_000 });
       attachVirtioMmio(m, nic);
     }
+    const cap = goldenCapture("net-sim", "two leases", net);
     const r = await m.run(wasm);
+    cap.save();
     const kv = parse(r.output);
     expect(r.exitCode, r.output).toBe(0);
     expect(kv).toMatchObject({ addr0: "192.168.7.100/24", addr1: "192.168.7.101/24", gw0: "192.168.7.1", dns0: "192.168.7.1",

@@ -9,6 +9,7 @@ import { VirtioNet } from "../host/virtio/net.ts";
 import { Network, type LinkOptions } from "../host/netsim/index.ts";
 import { ROOT } from "../tools/paths.ts";
 import { buildAppSimWasm } from "./helpers/kernel.ts";
+import { goldenCapture } from "./helpers/golden.ts";
 
 let wasm: Uint8Array;
 beforeAll(async () => {
@@ -29,9 +30,11 @@ async function pair(link: LinkOptions, big = 4000, mtu = 1500, seed = 11n) {
   net.connect(a.port!, b.port!, link);
   attachVirtioMmio(client, a);
   attachVirtioMmio(server, b);
+  const cap = goldenCapture("net-world", { link, big, mtu, seed }, net);
   await world.boot(client, wasm);
   await world.boot(server, wasm);
   const [c, s] = world.run({ until: 60_000_000_000n });
+  cap.save();
   return { c: c!, s: s!, ck: kv(c?.output ?? ""), sk: kv(s?.output ?? ""), at: world.clock.peek() };
 }
 

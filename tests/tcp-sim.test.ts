@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../tools/paths.ts";
 import { buildAppWasm, runWasm } from "./helpers/kernel.ts";
+import { goldenOutput } from "./helpers/golden.ts";
 
 let wasm: Uint8Array;
 beforeAll(async () => {
@@ -15,6 +16,7 @@ beforeAll(async () => {
 
 async function sim(args: string) {
   const r = await runWasm(wasm, { cmdline: args, memory: 1024 * 1024 * 1024 });
+  goldenOutput("tcp-sim", args, r.output);
   expect(r.exitCode, r.output.slice(-3000)).toBe(0);
   const kv: Record<string, number> = {};
   const trace: { what: string; t: number; cwnd: number; ssthresh: number; flight: number; acked: number; srtt: number; mss: number }[] = [];

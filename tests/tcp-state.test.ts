@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ROOT } from "../tools/paths.ts";
 import { buildAppWasm, runWasm } from "./helpers/kernel.ts";
+import { goldenOutput } from "./helpers/golden.ts";
 
 let wasm: Uint8Array;
 beforeAll(async () => {
@@ -51,6 +52,7 @@ export function seg(o: Seg): string {
 
 async function run(steps: string[]): Promise<string[]> {
   const r = await runWasm(wasm, { cmdline: steps.join(";") });
+  goldenOutput("tcp-state", steps, r.output);
   expect(r.exitCode, r.output).toBe(0);
   return r.output.split("\n").filter((l) => l.length > 0);
 }

@@ -13,6 +13,7 @@ import { Network, ScriptedHost, type LinkOptions } from "../host/netsim/index.ts
 import { arpReply, checksum, ethernet, ipv4 } from "./helpers/frames.ts";
 import { ROOT } from "../tools/paths.ts";
 import { buildAppSimWasm } from "./helpers/kernel.ts";
+import { goldenCapture } from "./helpers/golden.ts";
 
 let wasm: Uint8Array;
 beforeAll(async () => {
@@ -46,10 +47,12 @@ async function pair(o: PairOptions) {
   const link = net.connect(a.port!, b.port!, o.link);
   attachVirtioMmio(client, a);
   attachVirtioMmio(server, b);
+  const cap = goldenCapture("tcp-world", o, net);
   await world.boot(client, wasm);
   await world.boot(server, wasm);
   const t0 = Date.now();
   const [c, s] = world.run({ until: 400_000_000_000n });
+  cap.save();
   return { c: c!, s: s!, ck: kv(c?.output ?? ""), sk: kv(s?.output ?? ""), at: world.clock.peek(), wallMs: Date.now() - t0, link };
 }
 
@@ -156,8 +159,10 @@ describe("TCP between two kernels over the simulated network", () => {
       syns++;
       peer.send(unreachable(f, "10.0.0.2", 3, 0, syns === 1 ? 1000 : 0));
     };
+    const cap = goldenCapture("tcp-world", "port unreachable in SYN-SENT", net);
     await world.boot(client, wasm);
     const [c] = world.run({ until: 30_000_000_000n });
+    cap.save();
     const ck = kv(c!.output);
     expect(c!.output).toContain("client 0: error refused");
     expect(ck).toMatchObject({ cli_failed: "1", "tcp.icmpIgnored": "1", "tcp.icmpErrors": "1", tcp_connections: "0" });
@@ -196,9 +201,11 @@ describe("TCP between two kernels over the simulated network", () => {
         router.send(unreachable(f, "10.0.0.254", 4, 1000));
       }
     }, "tx");
+    const cap = goldenCapture("tcp-world", "fragmentation needed", net);
     await world.boot(client, wasm);
     await world.boot(server, wasm);
     const [c, s] = world.run({ until: 60_000_000_000n });
+    cap.save();
     const ck = kv(c!.output);
     expect(c!.exitCode, c!.output.slice(-2000)).toBe(0);
     expect(s!.exitCode).toBe(0);

@@ -72,17 +72,57 @@ describe("uniwasm CLI errors", () => {
     expect(r.out).toContain("UNIWASM_LD=/nonexistent/ld.lld does not name an existing program");
   });
 
-  it("rejects unknown verbs, options and bad values", () => {
-    expect(cli(["frobnicate"])).toMatchObject({ code: 2 });
-    expect(cli(["frobnicate"]).out).toContain('unknown verb "frobnicate"');
+  it("rejects unknown verbs, options and bad values in one line, with a suggestion and the verb's help", () => {
+    const verb = cli(["bot", "apps/hello"]);
+    expect(verb).toMatchObject({ code: 2 });
+    expect(verb.out).toBe('uniwasm: unknown verb "bot" (did you mean boot?); see uniwasm --help\n');
+    expect(cli(["frobnicate"]).out).toBe('uniwasm: unknown verb "frobnicate"; see uniwasm --help\n');
     const opt = cli(["image", "apps/hello", "--colour", "red"]);
-    expect(opt.code).toBe(1);
-    expect(opt.out).toContain("unknown option --colour");
+    expect(opt).toEqual({ code: 2, out: "uniwasm: image: unknown option --colour; see uniwasm image --help\n" });
+    expect(cli(["boot", "apps/hello", "--mme", "1G"])).toEqual({ code: 2, out: "uniwasm: boot: unknown option --mme (did you mean --mem?); see uniwasm boot --help\n" });
+    expect(cli(["boot", "apps/hello", "--hostfw", "tcp::1-:2"]).out).toContain("(did you mean --hostfwd?)");
     const arch = cli(["image", "apps/hello", "--arch", "riscv"]);
-    expect(arch.out).toContain("--arch riscv: expected one of x86_64");
+    expect(arch.code).toBe(2);
+    expect(arch.out).toMatch(/^uniwasm: --arch riscv: expected one of x86_64.*; see uniwasm image --help\n$/);
     const mem = cli(["boot", "apps/hello", "--mem", "lots"]);
-    expect(mem.code).toBe(1);
-    expect(mem.out).toContain("--mem lots: expected a size");
+    expect(mem).toEqual({ code: 2, out: "uniwasm: --mem lots: expected a size such as 16M, 512M or 2G; see uniwasm boot --help\n" });
+    expect(cli(["boot", "apps/hello", "--timeout"])).toEqual({ code: 2, out: "uniwasm: --timeout needs a value <s>; see uniwasm boot --help\n" });
+    expect(cli(["boot", "apps/hello", "apps/echo"])).toEqual({ code: 2, out: "uniwasm: boot takes exactly 1 argument (<app|image>), got 2; see uniwasm boot --help\n" });
+    expect(cli(["boot"]).code).toBe(2);
+    expect(cli(["image", "apps/hello", "--", "-x"])).toEqual({ code: 2, out: "uniwasm: image takes nothing after --; see uniwasm image --help\n" });
+    expect(cli(["boot", "apps/hello", "--timeout", "1", "--timeout", "2"]).out).toBe("uniwasm: --timeout given more than once; see uniwasm boot --help\n");
+  });
+
+  it("refuses an option of another verb instead of ignoring it (node --timeout)", () => {
+    const r = cli(["node", "apps/hello", "--net", "sim", "--timeout", "5"]);
+    expect(r).toEqual({ code: 2, out: "uniwasm: node: unknown option --timeout (--timeout is an option of boot, not of node); see uniwasm node --help\n" });
+  });
+
+  it("refuses an option that needs another one, or implies it", () => {
+    expect(cli(["boot", "apps/hello", "--net", "tap", "--hostfwd", "tcp::8080-:80"])).toEqual({ code: 2, out: "uniwasm: --hostfwd needs --net user, not --net tap; see uniwasm boot --help\n" });
+    expect(cli(["boot", "apps/hello", "--pcap", "x.pcap"])).toEqual({ code: 2, out: "uniwasm: --pcap needs --net user or --net tap; see uniwasm boot --help\n" });
+  });
+
+  it("has help for every verb, with examples, as --help and as help <verb>", () => {
+    const top = cli(["--help"]);
+    expect(top.code).toBe(0);
+    for (const verb of ["image", "boot", "node", "start", "setup", "test", "bench", "help"]) {
+      expect(top.out).toMatch(new RegExp(`^  ${verb} `, "m"));
+      const h = cli([verb, "--help"]);
+      expect(h.code).toBe(0);
+      expect(h.out).toMatch(new RegExp(`^usage: uniwasm ${verb}`));
+      expect(h.out).toContain("examples:\n  uniwasm ");
+      expect(cli(["help", verb]).out).toBe(h.out);
+    }
+    const boot = cli(["boot", "apps/hello", "--mem", "lots", "--help"]).out;
+    expect(boot).toContain("--machine <type>    the QEMU machine type (one of pc, q35, microvm; default pc)");
+    expect(cli(["help", "nod"])).toEqual({ code: 2, out: 'uniwasm: unknown verb "nod" (did you mean node?); see uniwasm --help\n' });
+    expect(cli([]).code).toBe(2);
+  });
+
+  it("prints its version", () => {
+    const v = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
+    expect(cli(["--version"])).toEqual({ code: 0, out: `uniwasm ${v}\n` });
   });
 });
 
@@ -99,7 +139,6 @@ describe("uniwasm node --net sim", () => {
 
   it("refuses a capture without the simulated network", () => {
     const r = cli(["node", "apps/hello", "--pcap", "/tmp/x.pcap"]);
-    expect(r.code).toBe(1);
-    expect(r.out).toContain("--pcap needs --net sim");
+    expect(r).toEqual({ code: 2, out: "uniwasm: --pcap needs --net sim; see uniwasm node --help\n" });
   });
 });

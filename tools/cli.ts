@@ -1,4 +1,6 @@
 // The uniwasm command line: the verbs behind the npm scripts and the `uniwasm` bin.
+// Each verb is one entry of VERBS (tools/verbs.ts reads the table: parsing,
+// help, errors); a new verb or option is a new entry there.
 
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
@@ -17,69 +19,32 @@ import { ARCHES, ROOT, type Arch } from "./paths.ts";
 import { boot, parseMemory, type BootOptions } from "./qemu.ts";
 import { ensureTools, type ToolName } from "./toolchain.ts";
 import { buildWasm, type Log } from "./wasm-build.ts";
-
-const USAGE = `usage: uniwasm <verb> [options]
-
-  image <app> [--arch x86_64] [--out <dir>] [--bounds guard|explicit]
-                                                  build a bootable image of an app folder
-  boot <app|image> [--arch x86_64] [--machine pc|microvm] [--mem 16M]
-       [--net none|user|tap] [--tap <if>] [--netns <ns>] [--hostfwd tcp:8080-:80] [--pcap <file>]
-       [--append <cmdline>] [--timeout <s>] [--out <dir>] [-- <extra qemu args>]
-                                                  boot it in QEMU; exits with the guest's code
-  node <app> [--mem 16M] [--append <cmdline>] [--seed N] [--clock virtual|real] [--net none|sim] [--pcap <file>]
-                                                  run the app's wasm on the Node platform
-  start [app]                                     install what is missing, build and boot (default apps/hello)
-  setup                                           install the native toolchain from Debian's packages
-  test [vitest args]                              install what is missing and run the test suite
-  bench                                           run the benchmarks (see bench/README.md)`;
-
-interface Parsed {
-  positional: string[];
-  flags: Map<string, string[]>;
-  rest: string[];
-}
-
-const VALUE_FLAGS = new Set(["--bounds", "--arch", "--out", "--machine", "--mem", "--net", "--tap", "--netns", "--hostfwd", "--pcap", "--append", "--timeout", "--seed", "--clock"]);
-
-function parse(argv: string[]): Parsed {
-  const p: Parsed = { positional: [], flags: new Map(), rest: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--") {
-      p.rest = argv.slice(i + 1);
-      break;
-    }
-    if (a.startsWith("--")) {
-      const [k, inline] = a.split(/=(.*)/s, 2);
-      if (!VALUE_FLAGS.has(k)) throw new UserError(`unknown option ${k}\n\n${USAGE}`);
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new UserError(`${k} needs a value`);
-      p.flags.set(k, [...(p.flags.get(k) ?? []), v]);
-    } else p.positional.push(a);
-  }
-  return p;
-}
-
-function one(p: Parsed, flag: string, allowed?: readonly string[]): string | undefined {
-  const v = p.flags.get(flag);
-  if (!v) return undefined;
-  if (v.length > 1) throw new UserError(`${flag} given more than once`);
-  if (allowed && !allowed.includes(v[0])) throw new UserError(`${flag} ${v[0]}: expected one of ${allowed.join(", ")}`);
-  return v[0];
-}
+import { EXIT_USAGE, one, overview, parseArgs, suggest, usageError, verbHelp, type OptionSpec, type Parsed, type VerbSpec } from "./verbs.ts";
 
 const consoleLog: Log = {
   stage: (name, detail, cached) => process.stderr.write(`  ${name.padEnd(9)} ${detail}${cached ? "  (unchanged, reused)" : ""}\n`),
   info: (text) => process.stderr.write(`  ${text}\n`),
 };
 
+const sizeCheck = (v: string) => (/^\d+[KMG]?$/i.test(v) ? undefined : "expected a size such as 16M, 512M or 2G");
+const secondsCheck = (v: string) => (/^\d+(\.\d+)?$/.test(v) ? undefined : "expected seconds");
+
+// Options several verbs share, so each is described once.
+const OPT = {
+  arch: { name: "--arch", value: "<arch>", choices: ARCHES, default: "x86_64", help: "the machine architecture to build for" },
+  out: { name: "--out", value: "<dir>", help: "where the build's files go", default: "build/<app>/<arch>" },
+  bounds: { name: "--bounds", value: "<mode>", choices: BOUNDS_CHECKS, default: "guard", help: "how wasm memory accesses are bounds-checked (docs/architecture.md)" },
+  mem: { name: "--mem", value: "<size>", check: sizeCheck, help: "RAM of the machine, e.g. 16M, 512M, 2G", default: "the app's uniwasm.json, else 16M" },
+  append: { name: "--append", value: "<cmdline>", help: "the kernel command line (ip=, gw=, dns=, the app's own arguments)" },
+} satisfies Record<string, OptionSpec>;
+
 function archOf(p: Parsed): Arch {
-  return (one(p, "--arch", ARCHES) ?? "x86_64") as Arch;
+  return (one(p, "--arch") ?? "x86_64") as Arch;
 }
 
 /** What the image builder needs besides the app: from the flags, then the app's settings. */
 function imageOptions(p: Parsed, app: App, arch: Arch): ImageOptions {
-  const bounds = (one(p, "--bounds", BOUNDS_CHECKS) ?? app.config.bounds ?? "guard") as BoundsChecks;
+  const bounds = (one(p, "--bounds") ?? app.config.bounds ?? "guard") as BoundsChecks;
   if (!BOUNDS_CHECKS.includes(bounds)) throw new UserError(`${app.name}/uniwasm.json: bounds "${bounds}": expected one of ${BOUNDS_CHECKS.join(", ")}`);
   return { arch, outDir: outDirOf(p, app, arch), bounds };
 }
@@ -88,13 +53,8 @@ function outDirOf(p: Parsed, app: App, arch: string): string {
   return resolve(one(p, "--out") ?? join("build", app.name, arch));
 }
 
-function needApp(p: Parsed, verb: string): App {
-  if (p.positional.length !== 1) throw new UserError(`${verb} takes exactly one app folder\n\n${USAGE}`);
-  return loadApp(p.positional[0]);
-}
-
 async function cmdImage(p: Parsed): Promise<number> {
-  const app = needApp(p, "image");
+  const app = loadApp(p.positional[0]);
   const arch = archOf(p);
   const out = outDirOf(p, app, arch);
   process.stderr.write(`uniwasm: building ${relative(process.cwd(), app.dir) || app.name} for ${arch} in ${relative(process.cwd(), out)}\n`);
@@ -104,26 +64,20 @@ async function cmdImage(p: Parsed): Promise<number> {
 }
 
 async function cmdBoot(p: Parsed): Promise<number> {
-  if (p.positional.length !== 1) throw new UserError(`boot takes exactly one app folder or image\n\n${USAGE}`);
   const target = p.positional[0];
   const arch = archOf(p);
-  // every option is checked before anything is built
   const timeout = one(p, "--timeout");
-  if (timeout !== undefined && !/^\d+(\.\d+)?$/.test(timeout)) throw new UserError(`--timeout ${timeout}: expected seconds`);
   const mem = one(p, "--mem");
-  if (mem !== undefined) parseMemory(mem);
-  const machine = one(p, "--machine", ["pc", "microvm", "q35"]) as BootOptions["machine"];
-  const net = one(p, "--net", ["none", "user", "tap"]) as BootOptions["net"];
   const isImage = existsSync(target) && statSync(target).isFile();
   const app = isImage ? undefined : loadApp(target);
   const image = app ? (await buildImage(app, imageOptions(p, app, arch), consoleLog)).image : target;
   const r = await boot({
     arch,
     image,
-    machine,
+    machine: one(p, "--machine") as BootOptions["machine"],
     memory: parseMemory(mem ?? app?.config.memory ?? "16M"),
     cmdline: one(p, "--append") ?? app?.config.cmdline,
-    net,
+    net: one(p, "--net") as BootOptions["net"],
     tap: one(p, "--tap"),
     netns: one(p, "--netns"),
     hostfwd: p.flags.get("--hostfwd"),
@@ -137,21 +91,19 @@ async function cmdBoot(p: Parsed): Promise<number> {
 }
 
 async function cmdNode(p: Parsed): Promise<number> {
-  const app = needApp(p, "node");
+  const app = loadApp(p.positional[0]);
   const out = resolve(one(p, "--out") ?? join("build", app.name, "wasm"));
   const wasm = await buildWasm(app, out, new StageCache(join(out, ".stages.json")), consoleLog);
   const mem = parseMemory(one(p, "--mem") ?? app.config.memory ?? "16M");
   const seed = one(p, "--seed");
-  if (seed !== undefined && !/^\d+$/.test(seed)) throw new UserError(`--seed ${seed}: expected a non-negative integer`);
   const machine = new Machine({
     memory: memoryBytes(mem),
     cmdline: one(p, "--append") ?? app.config.cmdline,
     seed: seed ? BigInt(seed) : undefined,
-    clock: (one(p, "--clock", ["virtual", "real"]) ?? "virtual") as "virtual" | "real",
+    clock: (one(p, "--clock") ?? "virtual") as "virtual" | "real",
   });
-  const net = one(p, "--net", ["none", "sim"]);
+  const net = one(p, "--net");
   const pcap = one(p, "--pcap");
-  if (pcap && net !== "sim") throw new UserError("--pcap needs --net sim on the Node platform");
   if (net === "sim") attachSimulatedNetwork(machine, pcap);
   const r = await machine.run(readFileSync(wasm.wasm));
   if (pcap) process.stderr.write(`uniwasm: network traffic written to ${pcap}\n`);
@@ -184,55 +136,195 @@ export function memoryBytes(s: string): number {
 }
 
 const NATIVE: ToolName[] = ["clang", "lld", "objcopy", "qemuX86"];
+const log = (s: string) => process.stderr.write(`uniwasm: ${s}\n`);
 
-async function main(argv: string[]): Promise<number> {
-  const [verb, ...rest] = argv;
-  const log = (s: string) => process.stderr.write(`uniwasm: ${s}\n`);
-  switch (verb) {
-    case "image":
-      return cmdImage(parse(rest));
-    case "boot":
-      return cmdBoot(parse(rest));
-    case "node":
-      return cmdNode(parse(rest));
-    case "setup":
+/** True when uniwasm runs from a source checkout (tests and benchmarks present), not an installed package. */
+export function isCheckout(): boolean {
+  return existsSync(join(ROOT, "tests")) && existsSync(join(ROOT, "vitest.config.ts"));
+}
+
+export const VERBS: VerbSpec[] = [
+  {
+    name: "image",
+    args: "<app>",
+    positional: { min: 1, max: 1 },
+    summary: "build a bootable image of an app folder",
+    description: "Compiles the app (a folder with main.ts) through asc, Binaryen, wasm2c and clang into a bootable image. Stages whose inputs did not change are reused.",
+    options: [OPT.arch, OPT.out, OPT.bounds],
+    examples: [
+      ["uniwasm image apps/hello", "builds build/hello/x86_64/hello.img"],
+      ["uniwasm image . --out build/img", "builds the app in the current folder into build/img"],
+    ],
+    run: cmdImage,
+  },
+  {
+    name: "boot",
+    args: "<app|image>",
+    positional: { min: 1, max: 1 },
+    summary: "boot an app (built first) or an image in QEMU; exits with the guest's code",
+    description: "The serial console is this terminal. The exit code is the guest's own (Kernel.exit), 124 after --timeout, 130/143 when stopped by SIGINT/SIGTERM.",
+    options: [
+      OPT.arch,
+      { name: "--machine", value: "<type>", choices: ["pc", "q35", "microvm"], default: "pc", help: "the QEMU machine type" },
+      OPT.mem,
+      { name: "--net", value: "<kind>", choices: ["none", "user", "tap"], default: "none", help: "the network: QEMU's user networking (NAT, port forwards) or a host TAP device" },
+      { name: "--hostfwd", value: "<rule>", repeat: true, needs: { option: "--net", values: ["user"], implies: true }, help: "forward a host port to the guest, e.g. tcp:127.0.0.1:8080-:80 (implies --net user)" },
+      { name: "--tap", value: "<if>", needs: { option: "--net", values: ["tap"], implies: true }, help: "the host TAP interface (implies --net tap)" },
+      { name: "--netns", value: "<ns>", help: "run QEMU inside this network namespace (where the TAP device lives)" },
+      { name: "--pcap", value: "<file>", needs: { option: "--net", values: ["user", "tap"] }, help: "write the guest's Ethernet frames to a pcap file" },
+      OPT.append,
+      { name: "--timeout", value: "<s>", check: secondsCheck, help: "stop QEMU after this many seconds and exit 124" },
+      OPT.out,
+      OPT.bounds,
+    ],
+    rest: "<extra qemu args>",
+    examples: [
+      ["uniwasm boot apps/hello", "builds and boots the hello app"],
+      ["uniwasm boot apps/httpd --hostfwd tcp:127.0.0.1:8080-:80", "boots with user networking; the guest's port 80 is localhost:8080"],
+      ["uniwasm boot build/hello/x86_64/hello.img --mem 64M --timeout 10", "boots a built image with 64 MiB, for at most 10 s"],
+      ["uniwasm boot apps/netdemo --net user --pcap run.pcap", "captures the traffic (read it with tcpdump -r run.pcap)"],
+    ],
+    run: cmdBoot,
+  },
+  {
+    name: "node",
+    args: "<app>",
+    positional: { min: 1, max: 1 },
+    summary: "run the app's wasm on the Node platform (virtual clock, simulated devices)",
+    options: [
+      OPT.mem,
+      OPT.append,
+      { name: "--seed", value: "<n>", check: (v) => (/^\d+$/.test(v) ? undefined : "expected a non-negative integer"), help: "seed of entropy and of everything random in the simulation" },
+      { name: "--clock", value: "<kind>", choices: ["virtual", "real"], default: "virtual", help: "virtual time (deterministic, jumps over idle waits) or the wall clock" },
+      { name: "--net", value: "<kind>", choices: ["none", "sim"], default: "none", help: "a simulated NIC on a network shaped like QEMU's user networking" },
+      { name: "--pcap", value: "<file>", needs: { option: "--net", values: ["sim"] }, help: "write the simulated network's frames to a pcap file" },
+      { name: "--out", value: "<dir>", help: "where the wasm goes", default: "build/<app>/wasm" },
+    ],
+    examples: [
+      ["uniwasm node apps/hello", "runs hello in Node"],
+      ["uniwasm node apps/netdemo --net sim --pcap sim.pcap", "runs on the simulated network and captures it"],
+    ],
+    run: cmdNode,
+  },
+  {
+    name: "start",
+    args: "[app]",
+    positional: { min: 0, max: 1 },
+    summary: "install what is missing, build and boot (default apps/hello)",
+    options: [],
+    examples: [["uniwasm start", "the first command after cloning"]],
+    run: async (p) => {
+      ensureTools(NATIVE, log);
+      return runVerb(["boot", p.positional[0] ?? join(ROOT, "apps/hello"), "--timeout", "120"]);
+    },
+  },
+  {
+    name: "setup",
+    args: "",
+    positional: { min: 0, max: 0 },
+    summary: "install the native toolchain (clang, lld, llvm, QEMU) from Debian's packages",
+    options: [],
+    examples: [["uniwasm setup", "installs what is missing with apt-get (as root)"]],
+    run: async () => {
       ensureTools(NATIVE, log);
       log("toolchain ready");
       return 0;
-    case "start": {
-      ensureTools(NATIVE, log);
-      return cmdBoot(parse([rest[0] ?? join(ROOT, "apps/hello"), "--timeout", "120", ...rest.slice(1)]));
-    }
-    case "test": {
+    },
+  },
+  {
+    name: "test",
+    args: "[vitest args]",
+    positional: { min: 0, max: Infinity },
+    passThrough: true,
+    summary: "install what is missing and run the test suite",
+    checkoutOnly: "the test suite is not part of the installed package (git clone the repository to run it)",
+    options: [],
+    examples: [
+      ["uniwasm test", "the whole suite"],
+      ["uniwasm test tests/cli.test.ts", "one test file (vitest's arguments)"],
+    ],
+    run: async (p) => {
       ensureTools([...NATIVE, "ping", "ip", "curl"], log);
-      const r = spawnSync(process.execPath, [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", ...rest], { stdio: "inherit", cwd: ROOT });
+      const r = spawnSync(process.execPath, [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", ...p.positional], { stdio: "inherit", cwd: ROOT });
       return r.status ?? 1;
-    }
-    case "bench": {
+    },
+  },
+  {
+    name: "bench",
+    args: "[benchmark args]",
+    positional: { min: 0, max: Infinity },
+    passThrough: true,
+    summary: "run the benchmarks (see bench/README.md)",
+    checkoutOnly: "the benchmarks are not part of the installed package (git clone the repository to run them)",
+    options: [],
+    examples: [["uniwasm bench", "every benchmark, with the peer baselines"]],
+    run: async (p) => {
       const { runTypeScript } = await import("./launch.js");
-      process.argv = [process.argv[0], "bench", ...rest];
+      process.argv = [process.argv[0], "bench", ...p.positional];
       await runTypeScript(join(ROOT, "bench/run.ts"));
       return process.exitCode ?? 0;
-    }
-    case undefined:
-    case "help":
-    case "--help":
-    case "-h":
-      process.stdout.write(USAGE + "\n");
-      return verb ? 0 : 2;
-    default:
-      throw new UserError(`unknown verb "${verb}"\n\n${USAGE}`, 2);
-  }
+    },
+  },
+  {
+    name: "help",
+    args: "[verb]",
+    positional: { min: 0, max: 1 },
+    summary: "this list, or one verb's help with examples",
+    options: [],
+    examples: [["uniwasm help boot", "the options of boot"]],
+    run: async (p) => {
+      const name = p.positional[0];
+      process.stdout.write((name ? verbHelp(findVerb(name)) : overview(VERBS, version())) + "\n");
+      return 0;
+    },
+  },
+];
+
+export function version(): string {
+  return JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e) => {
-    if (e instanceof UserError) {
-      process.stderr.write(`uniwasm: ${e.message}\n`);
-      process.exit(e.exitCode);
-    }
-    process.stderr.write(`uniwasm: internal error: ${e?.stack ?? e}\n`);
-    process.exit(70);
-  },
-);
+function findVerb(name: string): VerbSpec {
+  const v = VERBS.find((x) => x.name === name);
+  if (v) return v;
+  const hint = suggest(name, VERBS.map((x) => x.name));
+  throw usageError(undefined, `unknown verb "${name}"${hint ? ` (did you mean ${hint}?)` : ""}`);
+}
+
+/** Runs one command line; resolves to the exit code. */
+export async function runVerb(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined) {
+    process.stderr.write(overview(VERBS, version()) + "\n");
+    return EXIT_USAGE;
+  }
+  if (name === "--help" || name === "-h") return runVerb(["help"]);
+  if (name === "--version" || name === "-V") {
+    process.stdout.write(`uniwasm ${version()}\n`);
+    return 0;
+  }
+  const verb = findVerb(name);
+  const dd = args.indexOf("--");
+  const own = verb.passThrough ? args.slice(0, 1) : dd < 0 ? args : args.slice(0, dd);
+  if (own.includes("--help") || own.includes("-h")) {
+    process.stdout.write(verbHelp(verb) + "\n");
+    return 0;
+  }
+  if (verb.checkoutOnly && !isCheckout()) throw new UserError(`${verb.name} works only from a source checkout of uniwasm: ${verb.checkoutOnly}`, EXIT_USAGE);
+  return verb.run(parseArgs(verb, args, VERBS));
+}
+
+const invokedDirectly = (globalThis as any).UNIWASM_ROOT !== undefined;
+if (invokedDirectly) {
+  runVerb(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      if (e instanceof UserError) {
+        process.stderr.write(`uniwasm: ${e.message}\n`);
+        process.exit(e.exitCode);
+      }
+      process.stderr.write(`uniwasm: internal error: ${e?.stack ?? e}\n`);
+      process.exit(70);
+    },
+  );
+}

@@ -4,7 +4,7 @@
 
 import { RealClock, VirtualClock, type Clock } from "./clock.ts";
 import { EventQueue } from "./events.ts";
-import { EXIT_ABORT, EXIT_CPU, EXIT_RUNTIME, EXIT_TRAP } from "./exit-codes.ts";
+import { ALLOC_REQUEST_EXPORT, EXIT_ABORT, EXIT_CPU, EXIT_OOM, EXIT_RUNTIME, EXIT_TRAP } from "./exit-codes.ts";
 import { ASYNCIFY_DATA, ASYNCIFY_END } from "./asyncify.ts";
 import { SplitMix64 } from "./prng.ts";
 import { readWasmInfo, type WasmInfo } from "./wasm-info.ts";
@@ -76,6 +76,8 @@ export class Machine {
   private ports = new Map<number, (width: number, value?: number) => number>();
   private mapped: { base: bigint; end: bigint }[] = [];
   private memory?: WebAssembly.Memory;
+  private memoryMaxPages = 0;
+  private instance?: WebAssembly.Instance;
   private info?: WasmInfo;
   /** Set when this machine runs as a coroutine of a World. */
   private co?: { exports: AsyncifyExports; deadline: bigint; rewinding: boolean; result?: RunResult };
@@ -179,6 +181,7 @@ export class Machine {
         throw new KernelEnded(EXIT_RUNTIME, this.output);
       }
       const maximum = Math.min(want.maximum ?? 65536, limitPages);
+      this.memoryMaxPages = maximum;
       this.memory = new WebAssembly.Memory({ initial: want.initial, maximum });
       (imports as any)[memImport.module] = { ...(imports as any)[memImport.module], [memImport.name]: this.memory };
     }
@@ -188,6 +191,7 @@ export class Machine {
       return -1;
     });
     if (!instance) throw new KernelEnded(code, this.output);
+    this.instance = instance;
     if (!this.memory) this.memory = instance.exports.memory as WebAssembly.Memory;
     return instance;
   }
@@ -203,8 +207,7 @@ export class Machine {
           this.write(this.savedStackTooSmall()); // a trap while saving the frames
           return EXIT_RUNTIME;
         }
-        this.trapReport(e);
-        return EXIT_TRAP;
+        return this.trapReport(e);
       }
       throw e;
     }
@@ -220,12 +223,25 @@ export class Machine {
     throw new MachineExit(code);
   }
 
-  private trapReport(e: Error): void {
+  /** Writes the report of a trap and returns its exit code. */
+  private trapReport(e: Error): number {
     const kind = trapKind(e);
     const frames = this.wasmFrames(e);
-    let text = `\nuniwasm: wasm trap: ${kind}\n  in ${frames[0] ?? "?"}\n  call chain:\n`;
+    // AssemblyScript's allocator ends in `unreachable` when memory.grow is
+    // refused: that is out of memory (as boot/runtime/runtime.c reports it).
+    const oom = kind === "unreachable executed" && (frames[0] ?? "").startsWith("~lib/rt/");
+    let text = oom ? this.oomReport() : `\nuniwasm: wasm trap: ${kind}\n`;
+    text += `  in ${frames[0] ?? "?"}\n  call chain:\n`;
     for (const f of frames) text += `    ${f}\n`;
     this.write(text);
+    return oom ? EXIT_OOM : EXIT_TRAP;
+  }
+
+  private oomReport(): string {
+    const req = (this.instance?.exports[ALLOC_REQUEST_EXPORT] as WebAssembly.Global | undefined)?.value;
+    const inUse = (this.memory?.buffer.byteLength ?? 0) / 1024;
+    return `\nuniwasm: out of memory: the kernel's heap could not grow${req !== undefined ? ` for an allocation of ${req >>> 0} bytes` : ""}\n` +
+      `  linear memory: ${inUse} KiB in use of ${this.memoryMaxPages * 64} KiB the machine gives it (--mem)\n`;
   }
 
   /** Wasm frames of a trap, innermost first, named from the name section. */

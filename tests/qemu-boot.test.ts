@@ -149,6 +149,21 @@ describe.skipIf(!haveQemu)("x86_64 images on QEMU", () => {
       expect(n.output).toContain("page fault: mmio access at 0xdead0000");
     });
 
+    it("out of memory: named as such, with the size asked for and the memory there was (exit 75)", async () => {
+      const img = await image(join(ROOT, "tests/kernels/oom"));
+      const r = await bootQuiet(img.image, { memory: "16M" });
+      expect(r.exitCode).toBe(75);
+      expect(r.output).toContain("uniwasm: out of memory: the kernel's heap could not grow for an allocation of 65536 bytes\n");
+      expect(r.output).toMatch(/linear memory: (\d+) KiB in use of \1 KiB the machine gives it \(--mem\); \d+ KiB more were refused/);
+      expect(r.output).toMatch(/call chain:\n.*~lib\/rt\/.*\n\s+0x[0-9a-f]+ main\+0x/);
+      expect(r.output).not.toContain("wasm trap");
+      const n = await runWasm(readFileSync(join(ROOT, "build", "test-qemu", "oom-guard", "oom.wasm")), { memory: 16 << 20 });
+      expect(n.exitCode).toBe(75);
+      expect(n.output).toContain("uniwasm: out of memory: the kernel's heap could not grow for an allocation of 65536 bytes\n");
+      expect(n.output).toMatch(/linear memory: 16384 KiB in use of 16384 KiB the machine gives it/);
+      expect(n.output).toContain("tests/kernels/oom/main/main");
+    });
+
     it("unbounded recursion: call stack exhausted", async () => {
       const img = await image(join(ROOT, "tests/kernels/recurse"));
       const r = await bootQuiet(img.image);

@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { ASYNCIFY_IMPORTS } from "../host/asyncify.ts";
+import { ALLOC_REQUEST_EXPORT } from "../host/exit-codes.ts";
 import { readWasmInfo } from "../host/wasm-info.ts";
 import { type App } from "./app.ts";
 import { compileAssemblyScript, ascArgs, ascVersion } from "./asc.ts";
@@ -55,7 +56,7 @@ export async function buildWasm(app: App, outDir: string, cache: StageCache, log
   }
 
   const passes = c.binaryenPasses ?? DEFAULT_PASSES;
-  const bKey = hashOf("binaryen", readFileSync(ascWasm), JSON.stringify(passes));
+  const bKey = hashOf("binaryen", readFileSync(ascWasm), JSON.stringify(passes), JSON.stringify(ALLOCATOR_ENTRIES));
   if (cache.fresh("binaryen", bKey, [wasm])) log.stage("binaryen", passes.join(" "), true);
   else {
     const binaryen = await loadBinaryen();
@@ -63,6 +64,7 @@ export async function buildWasm(app: App, outDir: string, cache: StageCache, log
     try {
       binaryen.setDebugInfo(true); // keep the name section for trap reports
       mod.runPasses(passes);
+      noteAllocationRequests(binaryen, mod);
       if (!mod.validate()) throw new UserError(`${app.name}: the wasm failed Binaryen validation after passes ${passes.join(", ")}`);
       writeFileSync(wasm, mod.emitBinary());
     } finally {
@@ -107,6 +109,37 @@ async function buildSimulationWasm(kernel: Uint8Array, out: string, cache: Stage
   cache.record("asyncify", key);
   log.stage("asyncify", `${ASYNCIFY_IMPORTS} -> ${basename(out)}`, false);
   return out;
+}
+
+/**
+ * The allocator's entry points and which parameter is the size: the inner
+ * one when the optimizer kept it, else the ones it was inlined into.
+ */
+const ALLOCATOR_ENTRIES: [name: string, sizeParam: number][][] = [
+  [["~lib/rt/tlsf/allocateBlock", 1]],
+  [["~lib/rt/itcms/__new", 0], ["~lib/rt/itcms/__renew", 1], ["~lib/rt/tlsf/__alloc", 0], ["~lib/rt/tlsf/__realloc", 1]],
+];
+
+/**
+ * AssemblyScript's allocator ends in `unreachable` when memory.grow fails,
+ * which alone reads as a bug, not as out of memory. So that both platforms
+ * can say how much was asked for, the allocator's entries store their size
+ * argument in an exported global (one global.set per allocation); the
+ * platform reports out of memory when an `unreachable` in the allocator
+ * follows a refused memory.grow (boot/runtime/runtime.c, host/machine.ts).
+ */
+function noteAllocationRequests(binaryen: Awaited<ReturnType<typeof loadBinaryen>>, mod: InstanceType<Awaited<ReturnType<typeof loadBinaryen>>["Module"]>): void {
+  const entries = ALLOCATOR_ENTRIES.map((set) => set.filter(([name]) => mod.getFunction(name))).find((set) => set.length > 0);
+  if (!entries) return; // the stub runtime, or no allocation at all
+  mod.addGlobal(ALLOC_REQUEST_EXPORT, binaryen.i32, true, mod.i32.const(0));
+  mod.addGlobalExport(ALLOC_REQUEST_EXPORT, ALLOC_REQUEST_EXPORT);
+  for (const [name, sizeParam] of entries) {
+    const fn = mod.getFunction(name);
+    const info = binaryen.getFunctionInfo(fn);
+    if (binaryen.expandType(info.params)[sizeParam] !== binaryen.i32) throw new UserError(`internal: ${name} is not the allocator entry tools/wasm-build.ts was written for`);
+    const note = mod.global.set(ALLOC_REQUEST_EXPORT, mod.local.get(sizeParam, binaryen.i32));
+    binaryen.Function.setBody(fn, mod.block(null, [note, info.body], info.results));
+  }
 }
 
 /** Binaryen (13 MB of JavaScript), loaded only when a stage needs it. */

@@ -16,6 +16,10 @@ uint32_t wasm_rt_call_stack_depth;
 
 static wasm_rt_memory_t *the_memory;
 static uint64_t region_pages;
+uint32_t *rt_alloc_request;
+/* Pages the last memory.grow asked for, if it was refused (0 after a grow
+ * that succeeded): with an `unreachable` in the allocator, out of memory. */
+static uint64_t refused_grow_pages;
 
 /* ---- reports ---- */
 
@@ -84,8 +88,38 @@ const char *wasm_rt_strerror(wasm_rt_trap_t trap) {
   return "unknown trap";
 }
 
+static int is_allocator(uintptr_t where) {
+  uintptr_t off;
+  const char *name = runtime_symbolize(where, &off);
+  return name && strlen(name) >= 8 && memcmp(name, "~lib/rt/", 8) == 0;
+}
+
+/* AssemblyScript's allocator traps with `unreachable` when memory.grow is
+ * refused: say what that is, how much was asked and how much there was. */
+static _Noreturn void oom_report(uintptr_t where, uintptr_t fp) {
+  rt_puts("\nuniwasm: out of memory: the kernel's heap could not grow");
+  if (rt_alloc_request) {
+    rt_puts(" for an allocation of ");
+    rt_put_dec(*rt_alloc_request);
+    rt_puts(" bytes");
+  }
+  rt_puts("\n  linear memory: ");
+  rt_put_dec(the_memory ? the_memory->size / 1024 : 0);
+  rt_puts(" KiB in use of ");
+  rt_put_dec(the_memory ? the_memory->max_pages * (RT_WASM_PAGE / 1024) : 0);
+  rt_puts(" KiB the machine gives it (--mem); ");
+  rt_put_dec(refused_grow_pages * (RT_WASM_PAGE / 1024));
+  rt_puts(" KiB more were refused\n  in ");
+  rt_put_symbol(where);
+  rt_puts("\n  call chain:\n");
+  plat_backtrace(fp);
+  plat_exit(RT_EXIT_OOM);
+}
+
 /* The trap report: what, the function it happened in, and the call chain. */
 static _Noreturn void trap_report(wasm_rt_trap_t trap, uintptr_t where, uintptr_t fp) {
+  if (trap == WASM_RT_TRAP_UNREACHABLE && refused_grow_pages && is_allocator(where))
+    oom_report(where, fp);
   rt_puts("\nuniwasm: wasm trap: ");
   rt_puts(wasm_rt_strerror(trap));
   rt_puts("\n  in ");
@@ -153,10 +187,11 @@ wasm_rt_memory_t *w2c_env_memory(struct w2c_env *env) {
  * DMA addresses handed to devices stay valid; the shim maps the new pages. */
 uint64_t wasm_rt_grow_memory(wasm_rt_memory_t *mem, uint64_t delta) {
   uint64_t old = mem->pages;
-  if (delta > mem->max_pages - old)
+  if (delta > mem->max_pages - old || !plat_linear_map((old + delta) * RT_WASM_PAGE)) {
+    refused_grow_pages = delta;
     return (uint64_t)-1;
-  if (!plat_linear_map((old + delta) * RT_WASM_PAGE))
-    return (uint64_t)-1;
+  }
+  refused_grow_pages = 0;
   mem->pages = old + delta;
   mem->size = mem->pages * RT_WASM_PAGE;
   return old;

@@ -20,6 +20,7 @@
 #define RT_EXIT_TRAP 71    /* wasm trap */
 #define RT_EXIT_CPU 72     /* CPU exception in native code */
 #define RT_EXIT_RUNTIME 73 /* the machine could not start or continue the kernel */
+#define RT_EXIT_OOM 75     /* the kernel's heap could not grow: out of memory */
 
 /* ---- provided by the shim ---- */
 

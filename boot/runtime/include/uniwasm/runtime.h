@@ -12,6 +12,11 @@
  * returns what its `main` returned. */
 uint32_t rt_run_kernel(void);
 
+/* The size argument of the allocation in progress: a global of the kernel
+ * (tools/wasm-build.ts), or null when the kernel has no allocator. Read by the
+ * out-of-memory report. */
+extern uint32_t *rt_alloc_request;
+
 /* Reserves linear memory for a kernel that imports it (env.memory). */
 void rt_memory_setup(uint64_t initial_pages, uint64_t max_pages);
 

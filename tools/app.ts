@@ -20,6 +20,8 @@ export interface AppConfig {
   cmdline?: string;
   /** Bounds checks of the native image: "guard" (default) or "explicit". */
   bounds?: string;
+  /** A folder (relative to the app) baked into the kernel as read-only files (tools/files.ts). */
+  files?: string;
 }
 
 export interface App {
@@ -29,7 +31,7 @@ export interface App {
   config: AppConfig;
 }
 
-const KNOWN_KEYS = new Set(["runtime", "optimizeLevel", "shrinkLevel", "ascFlags", "binaryenPasses", "memory", "cmdline", "bounds"]);
+const KNOWN_KEYS = new Set(["runtime", "optimizeLevel", "shrinkLevel", "ascFlags", "binaryenPasses", "memory", "cmdline", "bounds", "files"]);
 
 export function loadApp(folder: string): App {
   const dir = resolve(folder);

@@ -20,6 +20,8 @@ export interface AscOptions {
   shrinkLevel?: number;
   /** Extra flags from the app's config. */
   extra?: string[];
+  /** Size of the embedded files blob (tools/files.ts), placed at ASYNCIFY_END. */
+  filesBytes?: number;
 }
 
 // The compiler pulls in binaryen (13 MB of JavaScript): load it only to compile.
@@ -60,8 +62,10 @@ export function ascArgs(o: AscOptions): string[] {
     "--disable", "simd",
     "--debug",
     "--exportStart", "_initialize",
-    // Low memory stays free for the simulation build's saved stacks (host/machine.ts).
-    "--memoryBase", String(ASYNCIFY_END),
+    // Low memory stays free for the simulation build's saved stacks
+    // (host/machine.ts); the embedded files, if any, come next (tools/files.ts).
+    "--memoryBase", String(ASYNCIFY_END + (((o.filesBytes ?? 0) + 15) & ~15)),
+    "--use", `UNIWASM_FILES=${o.filesBytes ? ASYNCIFY_END : 0}`,
   ];
   if (o.outWat) args.push("--textFile", o.outWat);
   return args.concat(o.extra ?? []);

@@ -36,6 +36,7 @@ const OPT = {
   bounds: { name: "--bounds", value: "<mode>", choices: BOUNDS_CHECKS, default: "guard", help: "how wasm memory accesses are bounds-checked (docs/architecture.md)" },
   mem: { name: "--mem", value: "<size>", check: sizeCheck, help: "RAM of the machine, e.g. 16M, 512M, 2G", default: "the app's uniwasm.json, else 16M" },
   append: { name: "--append", value: "<cmdline>", help: "the kernel command line (ip=, gw=, dns=, the app's own arguments)" },
+  files: { name: "--files", value: "<dir>", help: "bake a folder into the kernel as read-only files (kernel/files.ts)", default: "the app's uniwasm.json \"files\", else none" },
 } satisfies Record<string, OptionSpec>;
 
 function archOf(p: Parsed): Arch {
@@ -46,7 +47,7 @@ function archOf(p: Parsed): Arch {
 function imageOptions(p: Parsed, app: App, arch: Arch): ImageOptions {
   const bounds = (one(p, "--bounds") ?? app.config.bounds ?? "guard") as BoundsChecks;
   if (!BOUNDS_CHECKS.includes(bounds)) throw new UserError(`${app.name}/uniwasm.json: bounds "${bounds}": expected one of ${BOUNDS_CHECKS.join(", ")}`);
-  return { arch, outDir: outDirOf(p, app, arch), bounds };
+  return { arch, outDir: outDirOf(p, app, arch), bounds, files: one(p, "--files") };
 }
 
 function outDirOf(p: Parsed, app: App, arch: string): string {
@@ -93,7 +94,7 @@ async function cmdBoot(p: Parsed): Promise<number> {
 async function cmdNode(p: Parsed): Promise<number> {
   const app = loadApp(p.positional[0]);
   const out = resolve(one(p, "--out") ?? join("build", app.name, "wasm"));
-  const wasm = await buildWasm(app, out, new StageCache(join(out, ".stages.json")), consoleLog);
+  const wasm = await buildWasm(app, out, new StageCache(join(out, ".stages.json")), consoleLog, { files: one(p, "--files") });
   const mem = parseMemory(one(p, "--mem") ?? app.config.memory ?? "16M");
   const seed = one(p, "--seed");
   const machine = new Machine({
@@ -150,7 +151,7 @@ export const VERBS: VerbSpec[] = [
     positional: { min: 1, max: 1 },
     summary: "build a bootable image of an app folder",
     description: "Compiles the app (a folder with main.ts) through asc, Binaryen, wasm2c and clang into a bootable image. Stages whose inputs did not change are reused.",
-    options: [OPT.arch, OPT.out, OPT.bounds],
+    options: [OPT.arch, OPT.out, OPT.bounds, OPT.files],
     examples: [
       ["uniwasm image apps/hello", "builds build/hello/x86_64/hello.img"],
       ["uniwasm image . --out build/img", "builds the app in the current folder into build/img"],
@@ -176,6 +177,7 @@ export const VERBS: VerbSpec[] = [
       { name: "--timeout", value: "<s>", check: secondsCheck, help: "stop QEMU after this many seconds and exit 124" },
       OPT.out,
       OPT.bounds,
+      OPT.files,
     ],
     rest: "<extra qemu args>",
     examples: [
@@ -199,6 +201,7 @@ export const VERBS: VerbSpec[] = [
       { name: "--net", value: "<kind>", choices: ["none", "sim"], default: "none", help: "a simulated NIC on a network shaped like QEMU's user networking" },
       { name: "--pcap", value: "<file>", needs: { option: "--net", values: ["sim"] }, help: "write the simulated network's frames to a pcap file" },
       { name: "--out", value: "<dir>", help: "where the wasm goes", default: "build/<app>/wasm" },
+      OPT.files,
     ],
     examples: [
       ["uniwasm node apps/hello", "runs hello in Node"],

@@ -37,6 +37,8 @@ export interface ImageOptions {
    * size first. Both trap the same way; guard is faster and smaller.
    */
   bounds?: BoundsChecks;
+  /** A folder baked in as read-only files (tools/files.ts); else the app's `files` setting. */
+  files?: string;
 }
 
 export interface ImageResult {
@@ -65,7 +67,7 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
   mkdirSync(out, { recursive: true });
   const cache = new StageCache(join(out, ".stages.json"));
 
-  const wasm = await buildWasm(app, out, cache, log);
+  const wasm = await buildWasm(app, out, cache, log, { files: opts.files });
 
   // wasm2c
   const kernelC = join(out, "kernel.c");

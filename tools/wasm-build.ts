@@ -5,8 +5,8 @@
 // from it.
 
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
-import { basename, join, relative } from "node:path";
-import { ASYNCIFY_IMPORTS } from "../host/asyncify.ts";
+import { basename, join, relative, resolve } from "node:path";
+import { ASYNCIFY_END, ASYNCIFY_IMPORTS } from "../host/asyncify.ts";
 import { ALLOC_REQUEST_EXPORT } from "../host/exit-codes.ts";
 import { readWasmInfo } from "../host/wasm-info.ts";
 import { type App } from "./app.ts";
@@ -15,6 +15,7 @@ import { StageCache, hashOf, hashTree } from "./cache.ts";
 import { UserError } from "./errors.ts";
 import { ROOT } from "./paths.ts";
 import { halImportNames } from "./hal-contract.ts";
+import { addDataSegment, encodeFiles, readFolder, type FilesBlob } from "./files.ts";
 
 export const DEFAULT_PASSES = ["remove-unused-module-elements", "strip-dwarf", "strip-producers"];
 const ENV_IMPORTS = new Set(["abort", "trace", "seed", "memory"]);
@@ -35,6 +36,14 @@ export interface WasmArtifacts {
 export interface WasmBuildOptions {
   /** Also produce `<app>.sim.wasm`, which can run as one of several kernels in a World. */
   simulation?: boolean;
+  /** A folder to bake in as read-only files (`--files`); else the app's `files` setting. */
+  files?: string;
+}
+
+/** The folder an app's kernel embeds: `--files`, else uniwasm.json's `files` (relative to the app). */
+export function filesFolder(app: App, option: string | undefined): string | undefined {
+  if (option !== undefined) return resolve(option);
+  return app.config.files !== undefined ? resolve(app.dir, app.config.files) : undefined;
 }
 
 export async function buildWasm(app: App, outDir: string, cache: StageCache, log: Log, opts: WasmBuildOptions = {}): Promise<WasmArtifacts> {
@@ -43,7 +52,13 @@ export async function buildWasm(app: App, outDir: string, cache: StageCache, log
   const wat = join(outDir, `${app.name}.wat`);
   const wasm = join(outDir, `${app.name}.wasm`);
   const c = app.config;
-  const ascOpts = { entry: app.entry, outWasm: ascWasm, outWat: wat, runtime: c.runtime, optimizeLevel: c.optimizeLevel, shrinkLevel: c.shrinkLevel, extra: c.ascFlags };
+  const folder = filesFolder(app, opts.files);
+  let files: FilesBlob | undefined;
+  if (folder !== undefined) {
+    files = encodeFiles(readFolder(folder));
+    log.stage("files", `${files.files} files, ${files.contentBytes} bytes from ${relative(process.cwd(), folder) || "."} (${files.bytes.length} bytes with the table)`, false);
+  }
+  const ascOpts = { entry: app.entry, outWasm: ascWasm, outWat: wat, runtime: c.runtime, optimizeLevel: c.optimizeLevel, shrinkLevel: c.shrinkLevel, extra: c.ascFlags, filesBytes: files?.bytes.length };
 
   const sources = hashTree([app.dir, join(ROOT, "kernel"), join(ROOT, "drivers")], (n) => n.endsWith(".ts"));
   const ascKey = hashOf("asc", sources, JSON.stringify(ascArgs(ascOpts)), await ascVersion());
@@ -56,11 +71,12 @@ export async function buildWasm(app: App, outDir: string, cache: StageCache, log
   }
 
   const passes = c.binaryenPasses ?? DEFAULT_PASSES;
-  const bKey = hashOf("binaryen", readFileSync(ascWasm), JSON.stringify(passes), JSON.stringify(ALLOCATOR_ENTRIES));
+  const bKey = hashOf("binaryen", readFileSync(ascWasm), JSON.stringify(passes), JSON.stringify(ALLOCATOR_ENTRIES), files ? files.bytes : "");
   if (cache.fresh("binaryen", bKey, [wasm])) log.stage("binaryen", passes.join(" "), true);
   else {
     const binaryen = await loadBinaryen();
-    const mod = await readKernel(readFileSync(ascWasm));
+    const asc = readFileSync(ascWasm);
+    const mod = await readKernel(files ? addDataSegment(asc, ASYNCIFY_END, files.bytes) : asc);
     try {
       binaryen.setDebugInfo(true); // keep the name section for trap reports
       mod.runPasses(passes);

@@ -13,21 +13,22 @@ import { buildWasm, type Log } from "../../tools/wasm-build.ts";
 
 const quiet: Log = { stage: () => {}, info: () => {} };
 
-/** Builds the app folder `dir` (holding main.ts) and returns its wasm bytes. */
-export async function buildAppWasm(dir: string): Promise<Uint8Array> {
-  return readFileSync((await build(dir, false)).wasm);
+/** Builds the app folder `dir` (holding main.ts) and returns its wasm bytes;
+ * `files` bakes a folder in as the image builder's --files does. */
+export async function buildAppWasm(dir: string, files?: string): Promise<Uint8Array> {
+  return readFileSync((await build(dir, false, files)).wasm);
 }
 
 /** The simulation build of an app, for running several kernels in a World. */
-export async function buildAppSimWasm(dir: string): Promise<Uint8Array> {
-  return readFileSync((await build(dir, true)).simWasm!);
+export async function buildAppSimWasm(dir: string, files?: string): Promise<Uint8Array> {
+  return readFileSync((await build(dir, true, files)).simWasm!);
 }
 
-async function build(dir: string, simulation: boolean) {
+async function build(dir: string, simulation: boolean, files?: string) {
   const app = loadApp(dir);
-  const out = join(ROOT, "build", "test", basename(dirname(dir)) + "-" + app.name);
+  const out = join(ROOT, "build", "test", basename(dirname(dir)) + "-" + app.name + (files ? "-" + basename(files) : ""));
   mkdirSync(out, { recursive: true });
-  return buildWasm(app, out, new StageCache(join(out, ".stages.json")), quiet, { simulation });
+  return buildWasm(app, out, new StageCache(join(out, ".stages.json")), quiet, { simulation, files });
 }
 
 /** Builds a kernel from AssemblyScript source text (imports relative to the repo root). */

@@ -8,3 +8,4 @@ export * from "./mem/index";
 export * from "./net/device";
 export * from "./net/index";
 export { commandLine, cmdlineArg, cmdlineValue } from "./cmdline";
+export { Files } from "./files";

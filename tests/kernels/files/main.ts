@@ -1,8 +1,7 @@
 // Test kernel for tests/files.test.ts: lists the files the image builder
 // embedded (kernel/files.ts) with a FNV-1a hash of each file's bytes, and
 // looks up the paths given as `find=<path>`.
-import { println, cmdlineArg } from "../../../index";
-import { Files } from "../../../kernel/files";
+import { println, cmdlineArg, Files } from "../../../index";
 
 function fnv(p: usize, n: u32): u32 {
   let h: u32 = 0x811c9dc5;

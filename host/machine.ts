@@ -35,7 +35,15 @@ export interface MachineOptions {
    * the right virtual time. Defaults to a queue of this machine's own.
    */
   events?: EventQueue;
+  /**
+   * Receives the kernel's hal.trace_event calls (kernel/trace.ts); without it
+   * they are ignored. host/sim/trace.ts turns them into JSON lines.
+   */
+  trace?: TraceSink;
 }
+
+/** What the kernel's trace events go to: the kind and its four arguments (unsigned). */
+export type TraceSink = (kind: number, a: number, b: number, c: number, d: number) => void;
 
 export interface RunResult {
   exitCode: number;
@@ -68,6 +76,8 @@ export class Machine {
   private cmdlineText: string;
   private readonly sink: (text: string) => void;
   private readonly onWait?: (deadline: bigint) => void;
+  /** Where hal.trace_event goes (set it before the kernel starts, or at any time). */
+  trace?: TraceSink;
   private output = "";
   private pending = 0n;
   private masked = 0n;
@@ -92,6 +102,7 @@ export class Machine {
     this.clock = c === "virtual" ? new VirtualClock() : c === "real" ? new RealClock() : c;
     this.sink = opts.console ?? ((t) => process.stdout.write(t));
     this.onWait = opts.onWait;
+    this.trace = opts.trace;
   }
 
   /** The boot command line the kernel reads with hal.cmdline. */
@@ -471,6 +482,9 @@ export class Machine {
       mem_limit: () => BigInt(Math.floor(this.memoryBytes / PAGE) * PAGE),
       exit: (code: number) => {
         throw new MachineExit(code >>> 0);
+      },
+      trace_event: (kind: number, a: number, b: number, c: number, d: number) => {
+        this.trace?.(kind >>> 0, a >>> 0, b >>> 0, c >>> 0, d >>> 0);
       },
     };
   }

@@ -127,6 +127,17 @@ export declare function cmdline(ptr: usize, cap: u32): u32;
 export declare function mem_limit(): u64;
 
 /**
+ * Records a kernel event for whoever studies the run: `kind` names the event
+ * and what `a`..`d` mean (the table is kernel/trace.ts). The Node platform
+ * turns each call into one JSON line stamped with the virtual time and the
+ * machine (host/sim/trace.ts), when a trace was asked for; the native
+ * platforms ignore it. Never fails, never blocks, allocates nothing, and
+ * changes nothing the kernel can observe, so a traced run is the same run.
+ */
+@external("hal", "trace_event")
+export declare function trace_event(kind: u32, a: u32, b: u32, c: u32, d: u32): void;
+
+/**
  * Ends the machine with `code` as its exit status (0 success). Console output
  * is flushed first. Never returns.
  */

@@ -66,3 +66,9 @@ uint32_t w2c_hal_cmdline(hal *h, uint32_t ptr, uint32_t cap) {
 uint64_t w2c_hal_mem_limit(hal *h) { (void)h; return runtime_memory_limit(); }
 
 void w2c_hal_exit(hal *h, uint32_t code) { (void)h; plat_exit((int)code); }
+
+/* The kernel's event trace is a Node-platform tool (host/sim/trace.ts): on
+ * hardware the call costs one return, and the kernel behaves the same. */
+void w2c_hal_trace_event(hal *h, uint32_t kind, uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
+  (void)h; (void)kind; (void)a; (void)b; (void)c; (void)d;
+}

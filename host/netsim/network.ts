@@ -67,6 +67,8 @@ export interface DirectionStats {
   corrupted: number;
   /** Tail drops at the queue limit. */
   queueDrops: number;
+  /** Frames offered while the link was partitioned (dropped). */
+  partitioned: number;
   bytesDelivered: number;
 }
 
@@ -118,7 +120,9 @@ export class Port {
 
 /** One direction of a link. Its impairments can be changed at any time. */
 export class LinkDirection {
-  readonly stats: DirectionStats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, reordered: 0, corrupted: 0, queueDrops: 0, bytesDelivered: 0 };
+  readonly stats: DirectionStats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, reordered: 0, corrupted: 0, queueDrops: 0, partitioned: 0, bytesDelivered: 0 };
+  /** While set, every frame offered is dropped (a partition); frames already in flight still arrive. */
+  down = false;
   private busyUntil = 0n;
   private backlog: bigint[] = []; // serialization end times of frames still queued
   readonly taps: Tap[] = [];
@@ -147,6 +151,10 @@ export class LinkDirection {
     const rCorrupt = this.rng.float();
     const rJitter = this.rng.float();
     const rBit = this.rng.next();
+    if (this.down) {
+      this.stats.partitioned++;
+      return;
+    }
     if (rLoss < p.loss) {
       this.stats.lost++;
       return;
@@ -209,6 +217,26 @@ export class Link {
     const { aToB, bToA, ...both } = opts;
     this.aToB.set({ ...both, ...aToB });
     this.bToA.set({ ...both, ...bToA });
+  }
+
+  /**
+   * Cuts the link both ways from virtual time `startNs` until `healNs`
+   * (never, if omitted): frames sent meanwhile are dropped and counted as
+   * `partitioned`; frames already on the wire still arrive.
+   */
+  partition(startNs: bigint | number, healNs?: bigint | number): void {
+    const start = BigInt(startNs);
+    const net = this.aToB.network;
+    if (start < 0n) throw new Error("partition: the start must not be negative");
+    if (healNs !== undefined && BigInt(healNs) <= start) throw new Error(`partition: heals at ${healNs} ns, not after it starts at ${start} ns`);
+    const now = net.now();
+    net.events.schedule(start > now ? start : now, () => this.setDown(true));
+    if (healNs !== undefined) net.events.schedule(BigInt(healNs) > now ? BigInt(healNs) : now, () => this.setDown(false));
+  }
+
+  private setDown(down: boolean): void {
+    this.aToB.down = down;
+    this.bToA.down = down;
   }
 
   /** Records every frame the link delivers, both directions, as it arrives (after impairments). */

@@ -13,6 +13,7 @@
 
 import { clock_ns, wait, irq_unmask, NO_DEADLINE } from "../hal";
 import { print, println, printFixed } from "../console";
+import { traceEvent, TRACE_TIMER } from "../trace";
 import { Task, TaskState, WakeReason } from "./task";
 import { SchedPolicy, FifoPolicy } from "./policy";
 import { TimerQueue, TimerId, NO_TIMER } from "./timers";
@@ -205,6 +206,8 @@ export class Scheduler {
         const t = timers.popDue(now);
         if (!t) break;
         st.timersFired++;
+        const late = now - timers.lastDeadline;
+        traceEvent(TRACE_TIMER, late > <u64>u32.MAX_VALUE ? u32.MAX_VALUE : <u32>late, <u32>timers.size, 0, 0);
         this.fire(t);
       }
       if (policy.count > 0) {

@@ -81,6 +81,10 @@ const char *plat_cmdline(void);
  * one per line, symbolized through runtime_symbolize(). */
 void plat_backtrace(uintptr_t fp);
 
+/* hal.trace_event (kernel/hal.ts) needs nothing from the shim: the runtime
+ * implements it as a no-op (boot/runtime/hal.c), since the kernel's event
+ * trace is read on the Node platform. */
+
 /* ---- provided by the runtime ---- */
 
 /* The runtime implements every wasm import of module "hal" (boot/runtime/

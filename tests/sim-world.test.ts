@@ -1,0 +1,106 @@
+// The simulation API (uniwasm/sim) with real kernels: different apps with
+// their own command lines on several machines, a switch, impaired links,
+// pcap per link, counters as objects, the kernels' event trace, and runs
+// that are a pure function of the scenario and the seed.
+import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildSimKernel, diffCounters, parsePcap, World, type SimKernel, type TraceEvent } from "../host/sim/index.ts";
+import { ROOT } from "../tools/paths.ts";
+import { scratchDir } from "./helpers/kernel.ts";
+
+let peer: SimKernel;
+let httpd: SimKernel;
+beforeAll(async () => {
+  const out = (n: string) => join(ROOT, "build", "test", `sim-${n}`);
+  peer = await buildSimKernel(join(ROOT, "tests/kernels/tcp-peer"), { outDir: out("tcp-peer") });
+  httpd = await buildSimKernel(join(ROOT, "apps/httpd"), { outDir: out("httpd") });
+}, 300_000);
+
+/** Two tcp-peer clients and an httpd server on a switch; the clients' uplinks lose frames. */
+async function scenario(seed: number, dir: string) {
+  const world = new World({ seed });
+  const sw = world.switch("sw");
+  const server = world.node("server", { kernel: httpd, cmdline: "ip=10.0.0.2/24" });
+  const a = world.node("a", { kernel: peer, cmdline: "ip=10.0.0.1/24 role=client peer=10.0.0.2 bytes=300000 modes=up,echo linger_ms=100" });
+  const b = world.node("b", { kernel: peer, cmdline: "ip=10.0.0.3/24 role=client peer=10.0.0.2 bytes=200000 modes=down linger_ms=100" });
+  world.link(server, sw, { delayMs: 1, bandwidth: 50e6, queue: 100 });
+  const la = world.link(a, sw, { delayMs: 4, bandwidth: 20e6, queue: 50, loss: 0.01 });
+  world.link(b, sw, { delayMs: 2, bandwidth: 20e6, queue: 50, loss: 0.01, reorder: 0.01 });
+  la.capture(join(dir, `a-${seed}.pcap`));
+  const trace: TraceEvent[] = [];
+  world.trace((e) => trace.push(e));
+  world.trace(join(dir, `trace-${seed}.jsonl`));
+  const r = await world.run({ until: 30 });
+  world.close();
+  return { r, trace, pcap: readFileSync(join(dir, `a-${seed}.pcap`)), traceFile: readFileSync(join(dir, `trace-${seed}.jsonl`), "utf8"), world };
+}
+
+describe("a simulated world of kernels (uniwasm/sim)", () => {
+  it("runs different apps on several nodes through a switch, with counters and a trace", async () => {
+    const dir = scratchDir("sim-world");
+    const { r, trace, traceFile, pcap } = await scenario(3, dir);
+    expect(r.nodes.a.exitCode, r.nodes.a.output.slice(-2000)).toBe(0);
+    expect(r.nodes.b.exitCode, r.nodes.b.output.slice(-2000)).toBe(0);
+    expect(r.nodes.server.exitCode).toBeUndefined(); // httpd serves until stopped: still running at `until`
+    expect(r.seconds).toBe(30);
+    // counters as objects: the clients' own results and the stack's counters
+    const ca = r.nodes.a.counters;
+    expect(ca).toMatchObject({ cli_started: 2, cli_ok: 2, cli_bad_bytes: 0, cli_bytes_checked: 600000 });
+    expect(ca["tcp.txSegments"]).toBeGreaterThan(100);
+    expect(ca["ip.rx"]).toBeGreaterThan(100);
+    expect(r.nodes.b.counters).toMatchObject({ cli_ok: 1, cli_bytes_checked: 200000 });
+    // the capture is a pcap of what the link delivered
+    const records = parsePcap(pcap).records;
+    expect(records.length).toBe(r.links[1].aToB.delivered + r.links[1].bToA.delivered);
+    expect(r.links[1].aToB.lost + r.links[1].bToA.lost).toBeGreaterThan(0);
+    // the trace: timers of every node, as JSON lines in time order
+    expect(new Set(trace.map((e) => e.node))).toEqual(new Set(["server", "a", "b"]));
+    const timers = trace.filter((e) => e.event === "timer");
+    expect(timers.length).toBeGreaterThan(10);
+    expect(timers[0]).toMatchObject({ event: "timer", lateNs: expect.any(Number), armed: expect.any(Number) });
+    expect(trace.every((e, i) => i === 0 || e.t >= trace[i - 1].t)).toBe(true);
+    const lines = traceFile.trimEnd().split("\n");
+    expect(lines.length).toBe(trace.length);
+    expect(JSON.parse(lines[5])).toEqual(trace[5]);
+  }, 300_000);
+
+  it("the same seed gives identical pcap bytes, output and trace; another seed a different capture", async () => {
+    const dir = scratchDir("sim-seed");
+    const one = await scenario(11, dir);
+    const two = await scenario(11, dir);
+    const other = await scenario(12, dir);
+    expect(Buffer.compare(one.pcap, two.pcap)).toBe(0);
+    expect(one.traceFile).toBe(two.traceFile);
+    for (const n of ["a", "b", "server"]) expect(two.r.nodes[n].output).toBe(one.r.nodes[n].output);
+    expect(Buffer.compare(one.pcap, other.pcap)).not.toBe(0);
+    expect(other.r.nodes.a.exitCode).toBe(0);
+  }, 300_000);
+
+  it("goes on from where a run stopped, and counters can be differenced", async () => {
+    const world = new World({ seed: 2 });
+    const a = world.node("a", { kernel: peer, cmdline: "ip=10.0.0.1/24 role=client peer=10.0.0.2 bytes=100000 modes=up linger_ms=100" });
+    const s = world.node("s", { kernel: peer, cmdline: "ip=10.0.0.2/24 role=server expect=1" });
+    world.link(a, s, { delayMs: 10 });
+    const early = await world.run({ until: 0.005 });
+    expect(early.seconds).toBe(0.005);
+    expect(early.nodes.a.exitCode).toBeUndefined();
+    const before = a.counters();
+    const done = await world.run();
+    expect(done.nodes.a.exitCode).toBe(0);
+    expect(done.nodes.s.exitCode).toBe(0);
+    const d = diffCounters(a.counters(), before);
+    expect(d.cli_ok).toBe(1);
+    expect(d["tcp.txSegments"]).toBe(done.nodes.a.counters["tcp.txSegments"]);
+    expect(() => world.link(a, s)).toThrow(/already running/);
+  }, 120_000);
+
+  it("says what is wrong with a bad node", () => {
+    const world = new World();
+    expect(() => world.node("x", { kernel: undefined as never })).toThrow(/kernel must be/);
+    expect(() => world.node("y", { kernel: new Uint8Array(8), memory: "lots" })).toThrow(/memory "lots"/);
+    world.node("z", { kernel: new Uint8Array(8) });
+    expect(() => world.node("z", { kernel: new Uint8Array(8) })).toThrow(/already has something named z/);
+    expect(() => world.node("bad name", { kernel: new Uint8Array(8) })).toThrow(/letters, digits/);
+  });
+});

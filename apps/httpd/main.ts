@@ -21,7 +21,6 @@ import { Scheduler, Task, MS, SEC } from "../../kernel/sched/index";
 import { firstNetDevice, netUpError } from "../../drivers/virtio/index";
 import { Interface, AddressWait, Addressing, printCounters, ipString, parseNetConfig, applyStatic, parseIp, parsedIp } from "../../kernel/net/index";
 import { TcpStack, TcpConfig, Cubic, printTcpCounters } from "../../kernel/net/tcp/index";
-import { IfaceTcpOutput } from "../../kernel/net/tcp/iface";
 import { startServers, serverStats, clientStats, Client, ClientMode, quitRequested, allowQuit } from "./services";
 
 let sched!: Scheduler;
@@ -105,8 +104,7 @@ export function main(): i32 {
   const cfg = parseNetConfig();
   if (cfg.error.length > 0) { println("httpd: error: " + cfg.error); return 2; }
   applyStatic(iface, cfg);
-  stack = new TcpStack(new IfaceTcpOutput(iface), sched, <u64>I32.parseInt(cmdlineArg("tcpmem", "64")) << 20);
-  iface.tcp = stack;
+  stack = new TcpStack(iface.ipService, sched, <u64>I32.parseInt(cmdlineArg("tcpmem", "64")) << 20);
   const tcfg = new TcpConfig();
   const buf = <u32>I32.parseInt(cmdlineArg("buf", "262144"));
   tcfg.sndBuf = buf;

@@ -1,7 +1,7 @@
 // The interface: one NIC's IPv4 stack. It receives frames from the device
 // (as its NetReceiver), validates each layer with the wire views, and
-// dispatches: ARP to the cache, IPv4 through reassembly to ICMP, UDP and TCP
-// (when an app gave the interface a `TcpStack`). It
+// dispatches: ARP to the cache, IPv4 through reassembly to ICMP, UDP, and
+// the protocols registered with its IpService (`iface.ipService`: TCP). It
 // owns the address, the routes, the ARP cache, the reassembly buffers and
 // the UDP port table. Output goes through one path, `output`, which routes,
 // fragments to the MTU and resolves the next hop. Timers (ARP retries,
@@ -26,8 +26,8 @@ import { ArpCache, ArpOwner } from "./arp";
 import { RouteTable, prefixMask } from "./route";
 import { Reassembler, REASM_TIMEOUT_NS } from "./ipv4";
 import { IcmpRateLimit } from "./icmp";
-import { UdpSocket, UdpError } from "./udp";
-import { TcpStack } from "./tcp/stack";
+import { UdpSocket } from "./udp";
+import { IpService, IpProtocol, IpPacket, IcmpErrorReport, IpError } from "./ip-protocol";
 
 const L3: u32 = PKT_HEADROOM + ETH_HEADER_LEN;
 const EPHEMERAL_FIRST: u32 = 49152;
@@ -59,6 +59,25 @@ class IfaceArp extends ArpOwner {
   }
 }
 
+/** The interface as the IP layer of the protocols above it (TCP registers here). */
+class IfaceIp extends IpService {
+  constructor(readonly iface: Interface) {
+    super();
+  }
+  register(protocol: u32, p: IpProtocol): void {
+    this.iface.register(protocol, p);
+  }
+  output(protocol: u32, src: u32, dst: u32, hdr: usize, hdrLen: u32, data: usize, dataLen: u32, dontFrag: bool): i32 {
+    return this.iface.output(protocol, src == 0 ? this.iface.addr : src, dst, hdr, hdrLen, data, dataLen, dontFrag);
+  }
+  mtuFor(dst: u32): u32 {
+    return this.iface.mtu - IPV4_HEADER_LEN;
+  }
+  sourceFor(dst: u32): u32 {
+    return this.iface.addr;
+  }
+}
+
 /** Sees echo replies (an app's ping). */
 export abstract class EchoHandler {
   abstract reply(from: u32, ident: u32, seq: u32, dataLen: u32): void;
@@ -84,8 +103,12 @@ export class Interface extends NetReceiver {
   mtu: u32;
   ttl: u32 = 64;
   echoHandler: EchoHandler | null = null;
-  /** Receives protocol 6; without one, TCP is an unknown protocol. */
-  tcp: TcpStack | null = null;
+  /** This interface's IPv4 as an IpService: what TCP is built on. */
+  readonly ipService: IpService = new IfaceIp(this);
+  /** Receivers by protocol number (ICMP and UDP are handled here). */
+  private readonly protocols: StaticArray<IpProtocol | null> = new StaticArray<IpProtocol | null>(256);
+  private readonly packet: IpPacket = new IpPacket();
+  private readonly report: IcmpErrorReport = new IcmpErrorReport();
   private readonly sockets: Array<UdpSocket> = new Array<UdpSocket>();
   private timer!: IfaceTimer;
   private timerAt: u64 = u64.MAX_VALUE;
@@ -158,6 +181,14 @@ export class Interface extends NetReceiver {
     return (ip & m) == (this.addr & m) && (ip | m) == IPV4_BROADCAST;
   }
 
+  /** Makes `p` the receiver of IP protocol `protocol` (one per number). */
+  register(protocol: u32, p: IpProtocol): void {
+    if (protocol > 255 || protocol == IP_PROTO_ICMP || protocol == IP_PROTO_UDP || this.protocols[protocol] != null) {
+      throw new Error("IP protocol " + protocol.toString() + " already has a receiver");
+    }
+    this.protocols[protocol] = p;
+  }
+
   // ---- UDP sockets ----
 
   /**
@@ -198,10 +229,10 @@ export class Interface extends NetReceiver {
   /**
    * Sends a UDP datagram from `srcPort` with the payload at [ptr, ptr+len).
    * `src` 0 means our address (a DHCP client sends from 0.0.0.0 before it has
-   * one: it passes 0 with no address configured). Returns `len` or a UdpError.
+   * one: it passes 0 with no address configured). Returns `len` or an IpError.
    */
   sendUdp(srcPort: u32, dst: u32, dstPort: u32, ptr: usize, len: u32, src: u32): i32 {
-    if (len > 65535 - IPV4_HEADER_LEN - UDP_HEADER_LEN) return UdpError.TooBig;
+    if (len > 65535 - IPV4_HEADER_LEN - UDP_HEADER_LEN) return IpError.TooBig;
     if (src == 0) src = this.addr;
     const h = this.scratch;
     const u = this.udp;
@@ -225,7 +256,7 @@ export class Interface extends NetReceiver {
 
   /** Sends an ICMP echo request with `dataLen` bytes of pattern; replies go to `echoHandler`. */
   ping(dst: u32, ident: u32, seq: u32, dataLen: u32): i32 {
-    if (dataLen > PING_MAX) return UdpError.TooBig;
+    if (dataLen > PING_MAX) return IpError.TooBig;
     let d = this.pingData;
     if (d == 0) {
       d = heap.alloc(PING_MAX);
@@ -254,7 +285,7 @@ export class Interface extends NetReceiver {
   /**
    * Sends an IPv4 packet whose payload is `hdrLen` bytes at `hdr` followed by
    * `dataLen` bytes at `data`, fragmenting to the MTU (unless `dontFrag`).
-   * Returns 0 or a UdpError code. Each fragment is copied once into its own
+   * Returns 0 or an IpError. Each fragment is copied once into its own
    * packet buffer.
    */
   output(proto: u32, src: u32, dst: u32, hdr: usize, hdrLen: u32, data: usize, dataLen: u32, dontFrag: bool): i32 {
@@ -267,15 +298,15 @@ export class Interface extends NetReceiver {
       hop = this.routes.nextHop(dst);
       if (hop == 0) {
         c.dropNoRoute++;
-        return UdpError.NoRoute;
+        return IpError.NoRoute;
       }
     }
-    if (!this.dev.linkUp()) return UdpError.Down;
+    if (!this.dev.linkUp()) return IpError.Down;
     const total = hdrLen + dataLen;
     const room = this.mtu - IPV4_HEADER_LEN;
     if (total > room && dontFrag) {
       c.dropTooBig++;
-      return UdpError.TooBig;
+      return IpError.TooBig;
     }
     const chunk = total > room ? room & ~7 : total;
     const ip = this.outIp;
@@ -294,7 +325,7 @@ export class Interface extends NetReceiver {
       const buf = this.pool.alloc();
       if (buf == 0) {
         c.dropNoBuffer++;
-        return UdpError.NoBuffer;
+        return IpError.NoBuffer;
       }
       const p = buf + L3 + IPV4_HEADER_LEN;
       // Copy [off, off+n) of header ++ data.
@@ -496,13 +527,20 @@ export class Interface extends NetReceiver {
     const frag = ip.isFragment;
     if (ip.protocol == IP_PROTO_ICMP) this.icmpInput(payload, plen, toBcast);
     else if (ip.protocol == IP_PROTO_UDP) this.udpInput(p, payload, plen, toBcast, csumValid);
-    else if (ip.protocol == IP_PROTO_TCP && this.tcp != null) {
-      // TCP is unicast only (RFC 1122 4.2.3.10); the stack checks the 255.255.255.255 case itself, not our subnet's.
-      if (toBcast) this.tcp!.counters.dropBadAddress++;
-      else {
-        c.rxDelivered++;
-        this.tcp!.input(ip.src, ip.dst, payload, plen);
-      }
+    else if (this.protocols[ip.protocol] != null) {
+      c.rxDelivered++;
+      const pk = this.packet;
+      pk.src = ip.src;
+      pk.dst = ip.dst;
+      pk.protocol = ip.protocol;
+      pk.header = p;
+      pk.headerLen = ip.headerLen;
+      pk.payload = payload;
+      pk.payloadLen = plen;
+      pk.broadcast = toBcast;
+      pk.reassembled = frag;
+      pk.checksumValid = csumValid;
+      this.protocols[ip.protocol]!.input(pk);
     } else {
       c.dropUnknownProtocol++;
       if (!toBcast && !frag) this.sendUnreachable(ICMP_UNREACH_PROTOCOL, p, ip.headerLen, payload, plen);
@@ -557,15 +595,18 @@ export class Interface extends NetReceiver {
     const proto = <u32>load<u8>(q + 9);
     const src = bswap<u32>(load<u32>(q + 12));
     const dst = bswap<u32>(load<u32>(q + 16));
-    if (proto == IP_PROTO_TCP && this.tcp != null && src == this.addr) {
-      // The 8 quoted bytes of TCP are the ports and the sequence number: enough to find the connection and check the quote.
-      const t = q + hl;
-      const unreach = type == ICMP_DEST_UNREACHABLE;
-      const hard = unreach && (code == ICMP_UNREACH_PROTOCOL || code == ICMP_UNREACH_PORT);
-      const mtu = unreach && code == ICMP_UNREACH_NEEDFRAG ? rest & 0xffff : 0;
-      const sport = (<u32>load<u8>(t) << 8) | load<u8>(t + 1);
-      const dport = (<u32>load<u8>(t + 2) << 8) | load<u8>(t + 3);
-      if (this.tcp!.icmpError(src, sport, dst, dport, bswap<u32>(load<u32>(t + 4)), hard, mtu)) c.errorsDelivered++;
+    const up = this.protocols[proto];
+    if (up != null && src == this.addr) {
+      const e = this.report;
+      e.type = type;
+      e.code = code;
+      e.rest = rest;
+      e.from = this.ip.src;
+      e.src = src;
+      e.dst = dst;
+      e.quote = q + hl;
+      e.quoteLen = qlen - hl;
+      if (up.icmpError(e)) c.errorsDelivered++;
       else c.errorsUnmatched++;
       return;
     }

@@ -1,6 +1,7 @@
 // The network stack below TCP: see docs/network.md.
 export { Interface, EchoHandler } from "./iface";
 export { UdpSocket, UdpHandler, UdpError } from "./udp";
+export { IpService, IpProtocol, IpPacket, IcmpErrorReport, IpError, ipErrorName } from "./ip-protocol";
 export { NetCounters, printCounters } from "./counters";
 export { RouteTable, prefixMask } from "./route";
 export { ArpCache, ARP_ENTRIES, ARP_PENDING, ARP_RETRIES, ARP_RETRY_NS, ARP_LIFETIME_NS } from "./arp";

@@ -12,13 +12,9 @@ export abstract class UdpHandler {
   abstract datagram(sock: UdpSocket, srcIp: u32, srcPort: u32, dstIp: u32, ptr: usize, len: u32): void;
 }
 
-/** Results of `sendTo` (negative) besides the byte count. */
+/** `sendTo` on a closed socket; its other failures are the IP layer's (IpError). */
 export namespace UdpError {
-  export const NoRoute: i32 = -1;
-  export const NoBuffer: i32 = -2;
-  export const TooBig: i32 = -3;
   export const Closed: i32 = -4;
-  export const Down: i32 = -5;
 }
 
 const SLOT_HDR: u32 = 16;
@@ -109,7 +105,7 @@ export class UdpSocket {
     return <i32>len;
   }
 
-  /** Sends `len` bytes at `ptr` to `dst`:`dstPort` (fragmented if needed); returns `len` or a `UdpError`. */
+  /** Sends `len` bytes at `ptr` to `dst`:`dstPort` (fragmented if needed); returns `len`, an IpError, or UdpError.Closed. */
   sendTo(dst: u32, dstPort: u32, ptr: usize, len: u32): i32 {
     if (!this.open) return UdpError.Closed;
     const r = this.iface.sendUdp(this.port, dst, dstPort, ptr, len, 0);

@@ -1,25 +1,67 @@
-// The seam between TCP and the IP layer below it. TCP knows nothing of
-// interfaces, routes or ARP: it is handed segments already validated at the
-// IP level (`TcpStack.input(src, dst, ptr, len)`; the TCP checksum is still
-// TCP's to verify) and hands whole segments, checksum filled in, to a
-// TcpOutput. The IP layer implements TcpOutput in the kernel; tests implement
-// it with an in-memory pipe (pipe.ts), which is how two stacks run in one
-// kernel with no network at all.
+// The seam between TCP and the IP layer below it (kernel/net/ip-protocol.ts).
+// TCP knows nothing of interfaces, routes or ARP. A TcpStack is built on an
+// IpService and registers itself for protocol 6 there (TcpReceiver), so a
+// stack that no IP layer feeds cannot exist; it sends whole segments,
+// checksum filled in, through TcpOutput with don't-fragment set (TCP sizes
+// its segments to the path). The kernel's IPv4 layer is one IpService; the
+// in-memory pipe of the tests (pipe.ts) is another, which is how two stacks
+// run in one kernel with no network at all.
 
-export abstract class TcpOutput {
+import { IpService, IpProtocol, IpPacket, IcmpErrorReport } from "../ip-protocol";
+import { IP_PROTO_TCP } from "../wire/ipv4";
+import { TcpCounters } from "./counters";
+
+/** TCP's sending side of the IP seam. */
+export class TcpOutput {
+  constructor(readonly ip: IpService) {}
+
   /**
    * Sends the TCP segment [ptr, ptr+len) from `src` to `dst` (IPv4, host
-   * order). The bytes are only valid during the call: copy them. Returns
-   * false if the segment was not sent (no route, no buffer); TCP treats that
-   * like a loss on the wire.
+   * order); the bytes are copied. Returns false if it was not sent (no
+   * route, no buffer): TCP treats that like a loss on the wire.
    */
-  abstract send(src: u32, dst: u32, ptr: usize, len: u32): bool;
+  send(src: u32, dst: u32, ptr: usize, len: u32): bool {
+    return this.ip.output(IP_PROTO_TCP, src, dst, ptr, len, 0, 0, true) == 0;
+  }
+
   /** The largest segment (header included) that fits the path to `dst` without fragmenting. */
   mtuFor(dst: u32): u32 {
-    return 1500 - 20;
+    return this.ip.mtuFor(dst);
   }
+
   /** The source address to use for a connection to `dst` (0: none). */
   sourceFor(dst: u32): u32 {
-    return 0;
+    return this.ip.sourceFor(dst);
+  }
+}
+
+/** What the receiving side calls on the stack (TcpStack implements it). */
+export abstract class TcpInput {
+  /** A segment from `src` to `dst`: [ptr, ptr+len) is the TCP header and payload (the TCP checksum is not yet checked). */
+  abstract input(src: u32, dst: u32, ptr: usize, len: u32): void;
+  /** An ICMP error quoting a segment lip:lport -> rip:rport with sequence number `seq`; whether it concerned a connection. */
+  abstract icmpError(lip: u32, lport: u32, rip: u32, rport: u32, seq: u32, hard: bool, mtu: u32): bool;
+}
+
+/** TCP's receiving side of the IP seam: registered for protocol 6. */
+export class TcpReceiver extends IpProtocol {
+  constructor(readonly tcp: TcpInput, readonly counters: TcpCounters) {
+    super();
+  }
+
+  input(p: IpPacket): void {
+    // TCP is unicast only (RFC 1122 4.2.3.10); the stack checks 255.255.255.255 itself, not a subnet's broadcast.
+    if (p.broadcast) {
+      this.counters.dropBadAddress++;
+      return;
+    }
+    this.tcp.input(p.src, p.dst, p.payload, p.payloadLen);
+  }
+
+  icmpError(e: IcmpErrorReport): bool {
+    // The 8 quoted bytes of TCP are the ports and the sequence number: enough to find the connection and check the quote.
+    if (e.quoteLen < 8) return false;
+    const seq = bswap<u32>(load<u32>(e.quote + 4));
+    return this.tcp.icmpError(e.src, e.quote16(0), e.dst, e.quote16(2), seq, e.hard, e.mtu);
   }
 }

@@ -1,5 +1,6 @@
 // An in-memory network for TCP stacks in one kernel (after MirageOS's
-// tests): a Link joins addresses to stacks; what one stack sends is queued
+// tests): a Link joins addresses, each end an IpService that a stack is
+// built on (and registers with); what one stack sends is queued
 // with a delay, a serialization time at a fixed rate, a bounded queue
 // (tail drop), and random loss, duplication, reordering and bit corruption
 // from a seeded PRNG; a scheduler task delivers each segment when its time
@@ -8,11 +9,10 @@
 import { clock_ns } from "../../hal";
 import { Task } from "../../sched/task";
 import { Scheduler } from "../../sched/loop";
-import { TcpOutput } from "./ip";
-import { TcpStack } from "./stack";
+import { IpService, IpProtocol, IpPacket, IpError } from "../ip-protocol";
 
 const SLOT: u32 = 2048;
-const SLOT_HDR: u32 = 32; // deliverAt u64, order u64, src u32, dst u32, len u32
+const SLOT_HDR: u32 = 32; // deliverAt u64, order u64, src u32, dst u32, len u32, protocol u32
 
 export class LinkConfig {
   delayNs: u64 = 1_000_000;
@@ -42,12 +42,23 @@ export class LinkStats {
   bytes: u64 = 0;
 }
 
-export class LinkEnd extends TcpOutput {
+/** One address on the link: the IP layer of the stack built on it. */
+export class LinkEnd extends IpService {
+  /** What registered here (one protocol: the pipe carries no protocol numbers' worth of traffic mix). */
+  protocol: u32 = 0;
+  receiver: IpProtocol | null = null;
+
   constructor(readonly link: Link, readonly addr: u32) {
     super();
   }
-  send(src: u32, dst: u32, ptr: usize, len: u32): bool {
-    return this.link.enqueue(this, src, dst, ptr, len);
+  register(protocol: u32, p: IpProtocol): void {
+    if (this.receiver != null) throw new Error("pipe: one protocol per link end");
+    this.protocol = protocol;
+    this.receiver = p;
+  }
+  output(protocol: u32, src: u32, dst: u32, hdr: usize, hdrLen: u32, data: usize, dataLen: u32, dontFrag: bool): i32 {
+    if (src == 0) src = this.addr;
+    return this.link.enqueue(this, protocol, src, dst, hdr, hdrLen, data, dataLen) ? 0 : IpError.TooBig;
   }
   mtuFor(dst: u32): u32 {
     return this.link.cfg.mtu - 20;
@@ -61,7 +72,7 @@ export class Link extends Task {
   readonly cfg: LinkConfig;
   readonly stats: LinkStats = new LinkStats();
   readonly ends: Array<LinkEnd> = new Array<LinkEnd>();
-  readonly stacks: Array<TcpStack | null> = new Array<TcpStack | null>();
+  private readonly packet: IpPacket = new IpPacket();
   private readonly slots: usize;
   private readonly capacity: u32;
   private free: StaticArray<u32>;
@@ -89,16 +100,11 @@ export class Link extends Task {
     this.rng = cfg.seed * 0x9e3779b97f4a7c15 + 1;
   }
 
-  /** A new endpoint with address `addr`; attach its stack afterwards. */
+  /** A new endpoint with address `addr`: build a stack on it. */
   end(addr: u32): LinkEnd {
     const e = new LinkEnd(this, addr);
     this.ends.push(e);
-    this.stacks.push(null);
     return e;
-  }
-
-  attach(e: LinkEnd, s: TcpStack): void {
-    for (let i = 0; i < this.ends.length; i++) if (this.ends[i] == e) this.stacks[i] = s;
   }
 
   /** xorshift64*: a uniform value below 1,000,000. */
@@ -116,8 +122,10 @@ export class Link extends Task {
     return <u32>(this.rng >> 16);
   }
 
-  enqueue(from: LinkEnd, src: u32, dst: u32, ptr: usize, len: u32): bool {
+  /** Queues the datagram [hdr, hdr+hdrLen) ++ [data, data+dataLen); false if it does not fit a slot. */
+  enqueue(from: LinkEnd, protocol: u32, src: u32, dst: u32, hdr: usize, hdrLen: u32, data: usize, dataLen: u32): bool {
     const st = this.stats;
+    const len = hdrLen + dataLen;
     const cfg = this.cfg;
     st.sent++;
     if (len > SLOT - SLOT_HDR) return false;
@@ -146,15 +154,16 @@ export class Link extends Task {
       st.reordered++;
       at += cfg.reorderNs;
     }
-    this.put(src, dst, ptr, len, at);
+    this.put(protocol, src, dst, hdr, hdrLen, data, dataLen, at);
     if (cfg.dupPpm > 0 && this.ppm() < cfg.dupPpm) {
       st.duplicated++;
-      this.put(src, dst, ptr, len, at + 1000);
+      this.put(protocol, src, dst, hdr, hdrLen, data, dataLen, at + 1000);
     }
     return true;
   }
 
-  private put(src: u32, dst: u32, ptr: usize, len: u32, at: u64): void {
+  private put(protocol: u32, src: u32, dst: u32, hdr: usize, hdrLen: u32, data: usize, dataLen: u32, at: u64): void {
+    const len = hdrLen + dataLen;
     if (this.nfree == 0) {
       this.stats.queueDrops++;
       return;
@@ -166,7 +175,9 @@ export class Link extends Task {
     store<u32>(p, src, 16);
     store<u32>(p, dst, 20);
     store<u32>(p, len, 24);
-    memory.copy(p + SLOT_HDR, ptr, len);
+    store<u32>(p, protocol, 28);
+    memory.copy(p + SLOT_HDR, hdr, hdrLen);
+    memory.copy(p + SLOT_HDR + hdrLen, data, dataLen);
     const cfg = this.cfg;
     if (cfg.corruptPpm > 0 && this.ppm() < cfg.corruptPpm) {
       // One flipped bit: the Internet checksum always catches it.
@@ -211,11 +222,19 @@ export class Link extends Task {
       const p = this.slots + <usize>i * SLOT;
       const dst = load<u32>(p, 20);
       const len = load<u32>(p, 24);
-      let target: TcpStack | null = null;
-      for (let e = 0; e < this.ends.length; e++) if (this.ends[e].addr == dst) target = this.stacks[e];
+      let target: LinkEnd | null = null;
+      for (let e = 0; e < this.ends.length; e++) if (this.ends[e].addr == dst) target = this.ends[e];
       this.stats.delivered++;
       this.stats.bytes += len;
-      if (target) target.input(load<u32>(p, 16), dst, p + SLOT_HDR, len);
+      if (target && target.receiver != null && target.protocol == load<u32>(p, 28)) {
+        const pk = this.packet;
+        pk.src = load<u32>(p, 16);
+        pk.dst = dst;
+        pk.protocol = target.protocol;
+        pk.payload = p + SLOT_HDR;
+        pk.payloadLen = len;
+        target.receiver!.input(pk);
+      }
       // Freed after input: the receiver parses the segment in place.
       unchecked((this.free[this.nfree++] = i));
     }

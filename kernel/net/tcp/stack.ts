@@ -10,7 +10,9 @@ import { Scheduler } from "../../sched/loop";
 import { Event } from "../../sched/event";
 import { WireError } from "../wire/error";
 import { TcpRepr, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK, TCP_MAX_HEADER_LEN } from "../wire/tcp";
-import { TcpOutput } from "./ip";
+import { IpService } from "../ip-protocol";
+import { IP_PROTO_TCP } from "../wire/ipv4";
+import { TcpOutput, TcpInput, TcpReceiver } from "./ip";
 import { TcpConfig } from "./config";
 import { TcpCounters } from "./counters";
 import { IsnGenerator } from "./isn";
@@ -86,7 +88,7 @@ export class TcpListener {
   }
 }
 
-export class TcpStack {
+export class TcpStack extends TcpInput {
   readonly out: TcpOutput;
   readonly sched: Scheduler;
   readonly counters: TcpCounters = new TcpCounters();
@@ -119,8 +121,10 @@ export class TcpStack {
   private evTail: TcpSocket | null = null;
   private dispatching: bool = false;
 
-  constructor(out: TcpOutput, sched: Scheduler, memLimit: u64 = 32 * 1024 * 1024) {
-    this.out = out;
+  /** A stack on `ip`: it registers there for protocol 6 (one TCP stack per IP layer). */
+  constructor(ip: IpService, sched: Scheduler, memLimit: u64 = 32 * 1024 * 1024) {
+    super();
+    this.out = new TcpOutput(ip);
     this.sched = sched;
     this.memLimit = memLimit;
     this.txBuf = heap.alloc(TX_BUF);
@@ -128,6 +132,7 @@ export class TcpStack {
     const seed = <u32>(this.isn.isn(0, 0, 0, 0, 0));
     this.tsOffset = seed;
     this.nextEphemeral = EPHEMERAL_FIRST + (seed >>> 8) % EPHEMERAL_COUNT;
+    ip.register(IP_PROTO_TCP, new TcpReceiver(this, this.counters));
   }
 
   /** Our timestamp clock: milliseconds, from a random origin. */

@@ -13,7 +13,6 @@ import { Scheduler, Task, MS, SEC } from "../../../kernel/sched/index";
 import { VirtioNet, firstNetDevice, netUpError } from "../../../drivers/virtio/index";
 import { Interface, printCounters, parseIp, parsedIp, parseNetConfig, applyStatic } from "../../../kernel/net/index";
 import { TcpStack, TcpConfig, Cubic, printTcpCounters } from "../../../kernel/net/tcp/index";
-import { IfaceTcpOutput } from "../../../kernel/net/tcp/iface";
 import { out, num, arg, commandLine } from "../common/report";
 import { startServers, serverStats, clientStats, Client, ClientMode, PORT_ECHO, PORT_DISCARD, PORT_CHARGEN } from "../../../apps/httpd/services";
 
@@ -86,8 +85,7 @@ export function main(): i32 {
   const cfg = parseNetConfig(commandLine());
   if (cfg.error != "") { out("error", cfg.error); return 2; }
   applyStatic(iface, cfg);
-  stack = new TcpStack(new IfaceTcpOutput(iface), sched);
-  iface.tcp = stack;
+  stack = new TcpStack(iface.ipService, sched);
 
   const tc = new TcpConfig();
   const buf = <u32>I32.parseInt(arg("buf", "131072"));

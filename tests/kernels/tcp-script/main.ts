@@ -10,8 +10,9 @@
 import { Scheduler, Task, MS } from "../../../kernel/sched/index";
 import { print, println, printU64 } from "../../../kernel/console";
 import { cmdline } from "../../../kernel/hal";
-import { TcpStack, TcpHandler, TcpSocket, TcpListener, TcpConfig, TcpOutput, TcpError,
+import { TcpStack, TcpHandler, TcpSocket, TcpListener, TcpConfig, TcpError,
   tcpStateName, tcpErrorName, printTcpCounters } from "../../../kernel/net/tcp/index";
+import { IpService, IpProtocol } from "../../../kernel/net/ip-protocol";
 import { TcpRepr, TCP_SYN, TCP_FIN, TCP_RST, TCP_PSH, TCP_ACK } from "../../../kernel/net/wire/tcp";
 import { WireError, wireErrorName } from "../../../kernel/net/wire/error";
 
@@ -19,10 +20,12 @@ const US_IP: u32 = 0x0a000001;
 const PEER_IP: u32 = 0x0a000002;
 
 const seg = new TcpRepr();
-class Capture extends TcpOutput {
-  send(src: u32, dst: u32, ptr: usize, len: u32): bool {
+/** The IP layer under the stack: prints what it sends; the script's segments go straight to `input`. */
+class Capture extends IpService {
+  register(protocol: u32, p: IpProtocol): void {}
+  output(protocol: u32, src: u32, dst: u32, ptr: usize, len: u32, data: usize, dataLen: u32, dontFrag: bool): i32 {
     const e = seg.parse(ptr, len, src, dst, true);
-    if (e != WireError.Ok) { println("> unparsable " + wireErrorName(e)); return true; }
+    if (e != WireError.Ok) { println("> unparsable " + wireErrorName(e)); return 0; }
     let f = "";
     if (seg.has(TCP_SYN)) f += "S";
     if (seg.has(TCP_FIN)) f += "F";
@@ -39,7 +42,7 @@ class Capture extends TcpOutput {
       for (let i = 0; i < seg.sackCount; i++) s += (i ? "," : "") + seg.sackLeft[i].toString() + "-" + seg.sackRight[i].toString();
     }
     println(s);
-    return true;
+    return 0;
   }
   mtuFor(dst: u32): u32 { return 1480; }
   sourceFor(dst: u32): u32 { return US_IP; }

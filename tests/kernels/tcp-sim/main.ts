@@ -108,7 +108,6 @@ export function main(): i32 {
   const link = new Link(sched, lc, 8192);
   const ea = link.end(A), eb = link.end(B);
   const sa = new TcpStack(ea, sched, 512 * 1024 * 1024), sb = new TcpStack(eb, sched, 512 * 1024 * 1024);
-  link.attach(ea, sa); link.attach(eb, sb);
   const cfg = new TcpConfig();
   cfg.sndBuf = <u32>arg("sndbuf", 256 * 1024);
   cfg.rcvBuf = <u32>arg("rcvbuf", 256 * 1024);

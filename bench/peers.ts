@@ -1,0 +1,320 @@
+// `uniwasm bench peers`: uniwasm's apps/httpd against a Linux guest serving
+// the same files with nginx, both on the same QEMU (the flags of
+// tools/qemu.ts's qemuArgs, the same -m, virtio-net over a TAP device in a
+// network namespace). The Linux guest is Debian's kernel with an initramfs of
+// busybox, nginx and redis-server (bench/linux-guest/build.sh, cached).
+// Rounds alternate between the guests so that machine noise hits both alike.
+//
+// Measured: QEMU start to the first HTTP 200; wrk requests/s and p50/p99
+// latency at 1, 10 and 50 connections with `Connection: close` and with
+// keep-alive; a 20 MB download (Mbit/s and time to first byte); the least
+// -m at which each serves a wrk -c50 run without an error; image sizes.
+// Writes a Markdown report with SVG charts to bench/results/.
+//
+//   ./uniwasm bench peers [--runs=N] [--duration=S] [--mem=M] [--no-memory] [--memory-duration=S]
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { loadApp } from "../tools/app.ts";
+import { buildImage } from "../tools/image.ts";
+import { ROOT } from "../tools/paths.ts";
+import { qemuArgs } from "../tools/qemu.ts";
+import { requireTool } from "../tools/toolchain.ts";
+import { TapNet, tapUnavailable } from "../tests/helpers/tap.ts";
+import { barChart, type Bar } from "./chart.ts";
+import { fmt, median, table } from "./stats.ts";
+
+const run = promisify(execFile);
+const HOST = "10.81.0.1";
+const GUEST = "10.81.0.2";
+const SMALL = "/612"; // the size of nginx's welcome page
+const BULK_BYTES = 20_000_000;
+const BULK = `/${BULK_BYTES}`;
+
+function flag(flags: string[], name: string, def: number): number {
+  const f = flags.find((x) => x.startsWith(`--${name}=`));
+  return f ? Number(f.slice(name.length + 3)) : def;
+}
+
+/** One of the two guests: how to boot it with a given amount of RAM. */
+interface Guest {
+  name: string;
+  /** QEMU's arguments for this guest with `mem` of RAM on `tap`. */
+  args(mem: string, tap: string): string[];
+  /** Bytes of what QEMU loads (the image; or kernel + initramfs). */
+  size: number;
+  sizeNote: string;
+}
+
+async function guests(): Promise<Guest[]> {
+  const quiet = { stage: () => {}, info: () => {} };
+  const httpd = await buildImage(loadApp(join(ROOT, "apps/httpd")), { arch: "x86_64", outDir: join(ROOT, "build", "bench", "httpd") }, quiet);
+  const built = await run(join(ROOT, "bench/linux-guest/build.sh"), [join(ROOT, "build", "linux-guest")], { encoding: "utf8", timeout: 600_000 });
+  const [vmlinuz, initrd] = built.stdout.trim().split(" ");
+  const net = { arch: "x86_64" as const, net: "tap" as const, cmdlineBase: `ip=${GUEST}/24 gw=${HOST}` };
+  return [
+    {
+      name: "uniwasm httpd",
+      args: (mem, tap) => qemuArgs({ arch: net.arch, image: httpd.image, memory: mem, net: net.net, tap, cmdline: net.cmdlineBase }),
+      size: httpd.sizes.image,
+      sizeNote: "image",
+    },
+    {
+      name: "Linux + nginx",
+      args: (mem, tap) => [
+        ...qemuArgs({ arch: net.arch, image: vmlinuz, memory: mem, net: net.net, tap, cmdline: `console=ttyS0 quiet ${net.cmdlineBase} bulk=${BULK_BYTES}` }),
+        "-initrd", initrd,
+      ],
+      size: statSync(vmlinuz).size + statSync(initrd).size,
+      sizeNote: "kernel + initramfs",
+    },
+  ];
+}
+
+/** A running guest: QEMU inside the namespace, its console collected. */
+class Running {
+  readonly proc: ChildProcess;
+  output = "";
+  exited = false;
+  readonly t0 = process.hrtime.bigint();
+  constructor(qemu: string, net: TapNet, args: string[]) {
+    this.proc = spawn("ip", ["netns", "exec", net.ns, qemu, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    this.proc.stdout!.setEncoding("utf8");
+    this.proc.stdout!.on("data", (d: string) => (this.output += d));
+    this.proc.stderr!.on("data", (d: Buffer) => (this.output += d.toString()));
+    this.proc.on("close", () => (this.exited = true));
+  }
+  seconds(): number {
+    return Number(process.hrtime.bigint() - this.t0) / 1e9;
+  }
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const closed = new Promise((res) => this.proc.once("close", res));
+    this.proc.kill("SIGTERM");
+    await Promise.race([closed, new Promise((res) => setTimeout(res, 5000))]);
+    if (!this.exited) this.proc.kill("SIGKILL");
+  }
+}
+
+/** Polls with curl until the guest answers 200; seconds from QEMU's start, or undefined at the deadline. */
+async function firstOk(g: Running, net: TapNet, deadlineS: number): Promise<number | undefined> {
+  while (g.seconds() < deadlineS && !g.exited) {
+    const r = await run("ip", ["netns", "exec", net.ns, "curl", "-s", "-o", "/dev/null", "-m", "1", "-w", "%{http_code}", `http://${GUEST}${SMALL}`], { encoding: "utf8" }).catch((e) => ({ stdout: String(e.stdout ?? "") }));
+    if (r.stdout.trim() === "200") return g.seconds();
+    await new Promise((res) => setTimeout(res, 5));
+  }
+  return undefined;
+}
+
+interface WrkResult {
+  rps: number;
+  p50: number; // ms
+  p99: number; // ms
+  requests: number;
+  errors: number; // socket errors + non-2xx
+}
+
+const unitMs = (v: string, u: string) => Number(v) * (u === "us" ? 1e-3 : u === "s" ? 1000 : u === "m" ? 60000 : 1);
+
+async function wrk(net: TapNet, conns: number, seconds: number, close: boolean): Promise<WrkResult> {
+  const args = ["netns", "exec", net.ns, "wrk", "--latency", "-t", "1", "-c", String(conns), "-d", `${seconds}s`, "--timeout", "5s"];
+  if (close) args.push("-H", "Connection: close");
+  args.push(`http://${GUEST}${SMALL}`);
+  const r = await run("ip", args, { encoding: "utf8", timeout: (seconds + 30) * 1000 });
+  const o = r.stdout;
+  const lat = (p: string) => {
+    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, "m").exec(o);
+    return m ? unitMs(m[1], m[2]) : NaN;
+  };
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(o);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(o);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(o)?.[1] ?? 0),
+    p50: lat("50"),
+    p99: lat("99"),
+    requests: Number(/(\d+) requests in/.exec(o)?.[1] ?? 0),
+    errors: (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (non2xx ? Number(non2xx[1]) : 0),
+  };
+}
+
+async function bulk(net: TapNet): Promise<{ mbps: number; ttfb: number }> {
+  const r = await run("ip", ["netns", "exec", net.ns, "curl", "-s", "-o", "/dev/null", "-m", "120", "-w", "%{http_code} %{size_download} %{speed_download} %{time_starttransfer}", `http://${GUEST}${BULK}`], { encoding: "utf8", timeout: 130_000 });
+  const [code, size, speed, ttfb] = r.stdout.trim().split(" ");
+  if (code !== "200" || Number(size) !== BULK_BYTES) throw new Error(`bulk download: HTTP ${code}, ${size} bytes`);
+  return { mbps: (Number(speed) * 8) / 1e6, ttfb: Number(ttfb) * 1000 };
+}
+
+const LOADS = [
+  { conns: 1, close: true }, { conns: 10, close: true }, { conns: 50, close: true },
+  { conns: 1, close: false }, { conns: 10, close: false }, { conns: 50, close: false },
+];
+const loadName = (l: { conns: number; close: boolean }) => `${l.close ? "close" : "keep-alive"} c${l.conns}`;
+
+interface Round {
+  first?: number;
+  wrk: WrkResult[];
+  bulk?: { mbps: number; ttfb: number };
+  failure?: string;
+}
+
+async function round(qemu: string, net: TapNet, g: Guest, mem: string, seconds: number): Promise<Round> {
+  const r: Round = { wrk: [] };
+  const vm = new Running(qemu, net, g.args(mem, net.tap));
+  try {
+    r.first = await firstOk(vm, net, 120);
+    if (r.first === undefined) {
+      r.failure = `no HTTP 200 within 120 s: ${vm.output.slice(-500)}`;
+      return r;
+    }
+    for (const l of LOADS) r.wrk.push(await wrk(net, l.conns, seconds, l.close));
+    r.bulk = await bulk(net).catch((e) => {
+      r.failure = String(e.message);
+      return undefined;
+    });
+  } finally {
+    await vm.stop();
+  }
+  return r;
+}
+
+/** True when the guest boots with `mem` and serves a wrk -c50 run without a single error. */
+async function servesWith(qemu: string, net: TapNet, g: Guest, mem: string, seconds: number): Promise<boolean> {
+  const vm = new Running(qemu, net, g.args(mem, net.tap));
+  try {
+    if ((await firstOk(vm, net, 120)) === undefined) return false;
+    const w = await wrk(net, 50, seconds, true);
+    return w.errors === 0 && w.requests > 0 && !vm.exited;
+  } finally {
+    await vm.stop();
+  }
+}
+
+const MEM_STEPS = [2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256];
+
+/** The least of MEM_STEPS (MiB) that serves, by bisection (serving is taken as monotonic in memory). */
+async function leastMemory(qemu: string, net: TapNet, g: Guest, seconds: number, log: (s: string) => void): Promise<number | undefined> {
+  let lo = -1; // index known to fail (or none)
+  let hi = MEM_STEPS.length - 1;
+  if (!(await servesWith(qemu, net, g, `${MEM_STEPS[hi]}M`, seconds))) return undefined;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    const ok = await servesWith(qemu, net, g, `${MEM_STEPS[mid]}M`, seconds);
+    log(`  ${g.name}: -m ${MEM_STEPS[mid]}M ${ok ? "serves" : "fails"}`);
+    if (ok) hi = mid;
+    else lo = mid;
+  }
+  return MEM_STEPS[hi];
+}
+
+const spread = (xs: number[], d = 1) => (xs.length > 1 ? `${fmt(Math.min(...xs), d)}-${fmt(Math.max(...xs), d)}` : "");
+
+export async function peersBench(flags: string[]): Promise<void> {
+  const runs = flag(flags, "runs", 3);
+  const seconds = flag(flags, "duration", 10);
+  const mem = `${flag(flags, "mem", 256)}M`;
+  const why = tapUnavailable();
+  if (why) {
+    console.log(`bench peers: skipped (${why})`);
+    return;
+  }
+  const qemu = requireTool("qemuX86");
+  for (const tool of ["wrk", "curl"]) {
+    await run("which", [tool]).catch(() => {
+      throw new Error(`bench peers needs ${tool} (apt-get install ${tool})`);
+    });
+  }
+  const gs = await guests();
+  const net = new TapNet("peers", `${HOST}/24`);
+  const results = new Map<string, Round[]>(gs.map((g) => [g.name, []]));
+  const least = new Map<string, number | undefined>();
+  const log = (s: string) => process.stderr.write(s + "\n");
+  try {
+    for (let i = 0; i < runs; i++) {
+      for (const g of i % 2 ? [...gs].reverse() : gs) {
+        log(`round ${i + 1}/${runs}: ${g.name}`);
+        const r = await round(qemu, net, g, mem, seconds);
+        if (r.failure) log(`  ${g.name}: ${r.failure}`);
+        results.get(g.name)!.push(r);
+      }
+    }
+    if (!flags.includes("--no-memory")) {
+      const ms = flag(flags, "memory-duration", 20);
+      for (const g of gs) least.set(g.name, await leastMemory(qemu, net, g, ms, log));
+    }
+  } finally {
+    net.close();
+  }
+  writeReport(gs, results, least, { runs, seconds, mem, memSeconds: flag(flags, "memory-duration", 20), memSearched: !flags.includes("--no-memory") });
+}
+
+function writeReport(gs: Guest[], results: Map<string, Round[]>, least: Map<string, number | undefined>, o: { runs: number; seconds: number; mem: string; memSeconds: number; memSearched: boolean }): void {
+  const [u, l] = gs.map((g) => results.get(g.name)!);
+  const med = (rs: Round[], f: (r: Round) => number | undefined) => median(rs.map(f).filter((x): x is number => x !== undefined && !Number.isNaN(x)));
+  const all = (rs: Round[], f: (r: Round) => number | undefined) => rs.map(f).filter((x): x is number => x !== undefined && !Number.isNaN(x));
+  const lines: string[] = [];
+  const date = new Date().toISOString().slice(0, 16).replace("T", " ");
+  lines.push(`# uniwasm vs a Linux guest on the same QEMU`, "");
+  lines.push(`${date} UTC, \`./uniwasm bench peers --runs=${o.runs} --duration=${o.seconds}\`: QEMU TCG, -m ${o.mem}, virtio-net over TAP in a network namespace, wrk with one thread on the host side; ${o.runs} rounds alternating the guests; medians, with the range over rounds. Figures from a shared 2-core machine: ratios are what to read.`, "");
+  lines.push(`Guests: **${gs[0].name}** (apps/httpd, \`GET /<n>\` answers n generated bytes) and **${gs[1].name}** (Debian's kernel, busybox init, nginx with one worker serving the same sizes from RAM).`, "");
+
+  const firstU = med(u, (r) => r.first), firstL = med(l, (r) => r.first);
+  lines.push("## Start to first HTTP 200", "");
+  lines.push(table(["guest", "seconds (median)", "range"], [
+    [gs[0].name, fmt(firstU, 3), spread(all(u, (r) => r.first), 3)],
+    [gs[1].name, fmt(firstL, 3), spread(all(l, (r) => r.first), 3)],
+  ]), "", `Linux/uniwasm: **${fmt(firstL / firstU)}x** (goal: at least 40x).`, "");
+
+  lines.push("## Requests per second (612-byte responses)", "");
+  const rows: (string | number)[][] = [];
+  const bars: Bar[] = [];
+  LOADS.forEach((load, i) => {
+    const ru = all(u, (r) => r.wrk[i]?.rps), rl = all(l, (r) => r.wrk[i]?.rps);
+    const eu = u.reduce((a, r) => a + (r.wrk[i]?.errors ?? 0), 0), el = l.reduce((a, r) => a + (r.wrk[i]?.errors ?? 0), 0);
+    rows.push([loadName(load), fmt(median(ru), 0), spread(ru, 0), fmt(med(u, (r) => r.wrk[i]?.p50), 2), fmt(med(u, (r) => r.wrk[i]?.p99), 2), eu,
+      fmt(median(rl), 0), spread(rl, 0), fmt(med(l, (r) => r.wrk[i]?.p50), 2), fmt(med(l, (r) => r.wrk[i]?.p99), 2), el, fmt(median(ru) / median(rl), 2)]);
+    bars.push({ group: loadName(load), series: gs[0].name, value: median(ru), lo: Math.min(...ru), hi: Math.max(...ru) });
+    bars.push({ group: loadName(load), series: gs[1].name, value: median(rl), lo: Math.min(...rl), hi: Math.max(...rl) });
+  });
+  lines.push(table(["load", "uniwasm req/s", "range", "p50 ms", "p99 ms", "errors", "Linux req/s", "range", "p50 ms", "p99 ms", "errors", "uniwasm/Linux"], rows), "");
+  mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
+  writeFileSync(join(ROOT, "bench", "results", "peers-rps.svg"), barChart("requests/s, 612-byte responses (median, range over rounds)", "requests/s", bars));
+  lines.push("![requests per second](peers-rps.svg)", "");
+
+  lines.push("## 20 MB download", "");
+  const bu = all(u, (r) => r.bulk?.mbps), bl = all(l, (r) => r.bulk?.mbps);
+  lines.push(table(["guest", "Mbit/s", "range", "time to first byte (ms)"], [
+    [gs[0].name, fmt(median(bu)), spread(bu), fmt(med(u, (r) => r.bulk?.ttfb), 1)],
+    [gs[1].name, fmt(median(bl)), spread(bl), fmt(med(l, (r) => r.bulk?.ttfb), 1)],
+  ]), "", `uniwasm/Linux: **${fmt(median(bu) / median(bl), 2)}x** (goal: at least 1.0x).`, "");
+  writeFileSync(join(ROOT, "bench", "results", "peers-bulk.svg"), barChart("20 MB download (median, range over rounds)", "Mbit/s", [
+    { group: "20 MB GET", series: gs[0].name, value: median(bu), lo: Math.min(...bu), hi: Math.max(...bu) },
+    { group: "20 MB GET", series: gs[1].name, value: median(bl), lo: Math.min(...bl), hi: Math.max(...bl) },
+  ]));
+  lines.push("![bulk download](peers-bulk.svg)", "");
+
+  lines.push("## Least memory", "");
+  if (o.memSearched) {
+    lines.push(`The least \`-m\` (of ${MEM_STEPS.join(", ")} MiB, by bisection) at which the guest boots and serves a ${o.memSeconds}-second \`wrk -c50\` run (\`Connection: close\`) without one error:`, "");
+    lines.push(table(["guest", "least -m"], gs.map((g) => [g.name, least.get(g.name) !== undefined ? `${least.get(g.name)} MiB` : `none up to ${MEM_STEPS[MEM_STEPS.length - 1]} MiB`])), "");
+  } else lines.push("Not measured in this run (`--no-memory`).", "");
+
+  lines.push("## Image sizes", "");
+  lines.push(table(["guest", "what QEMU loads", "bytes"], gs.map((g) => [g.name, g.sizeNote, g.size])), "");
+
+  const rps50 = median(all(u, (r) => r.wrk[2]?.rps)) / median(all(l, (r) => r.wrk[2]?.rps));
+  const goals: [string, boolean | undefined, string][] = [
+    ["QEMU start to first HTTP 200 at most 1/40 of the Linux guest's", firstL / firstU >= 40, `${fmt(firstL / firstU)}x`],
+    ["requests/s at least 5x nginx's (close, c50; goal 6x)", rps50 >= 5, `${fmt(rps50, 2)}x`],
+    ["20 MB download at least 1.0x the Linux guest's", median(bu) / median(bl) >= 1, `${fmt(median(bu) / median(bl), 2)}x`],
+    ["serves wrk -c50 without errors with -m 8M (goal 4 MiB)", o.memSearched ? (least.get(gs[0].name) ?? Infinity) <= 8 : undefined, least.get(gs[0].name) !== undefined ? `${least.get(gs[0].name)} MiB` : "not measured"],
+  ];
+  lines.push("## Goals", "");
+  lines.push(table(["goal", "this run", "met"], goals.map(([g, ok, v]) => [g, v, ok === undefined ? "not measured" : ok ? "yes" : "**no**"])), "");
+
+  const failures = gs.flatMap((g) => results.get(g.name)!.filter((r) => r.failure).map((r) => `- ${g.name}: ${r.failure}`));
+  if (failures.length) lines.push("## Failures", "", ...failures, "");
+  const report = lines.join("\n");
+  writeFileSync(join(ROOT, "bench", "results", "peers.md"), report);
+  console.log(report);
+}

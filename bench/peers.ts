@@ -77,16 +77,13 @@ class Running {
   readonly proc: ChildProcess;
   output = "";
   exited = false;
-  readonly t0 = process.hrtime.bigint();
+  readonly startedAt = Date.now();
   constructor(qemu: string, net: TapNet, args: string[]) {
     this.proc = spawn("ip", ["netns", "exec", net.ns, qemu, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     this.proc.stdout!.setEncoding("utf8");
     this.proc.stdout!.on("data", (d: string) => (this.output += d));
     this.proc.stderr!.on("data", (d: Buffer) => (this.output += d.toString()));
     this.proc.on("close", () => (this.exited = true));
-  }
-  seconds(): number {
-    return Number(process.hrtime.bigint() - this.t0) / 1e9;
   }
   async stop(): Promise<void> {
     if (this.exited) return;
@@ -97,14 +94,10 @@ class Running {
   }
 }
 
-/** Polls with curl until the guest answers 200; seconds from QEMU's start, or undefined at the deadline. */
+/** Seconds from QEMU's start to the guest's first HTTP 200 (bench/first-ok.py), or undefined at the deadline. */
 async function firstOk(g: Running, net: TapNet, deadlineS: number): Promise<number | undefined> {
-  while (g.seconds() < deadlineS && !g.exited) {
-    const r = await run("ip", ["netns", "exec", net.ns, "curl", "-s", "-o", "/dev/null", "-m", "1", "-w", "%{http_code}", `http://${GUEST}${SMALL}`], { encoding: "utf8" }).catch((e) => ({ stdout: String(e.stdout ?? "") }));
-    if (r.stdout.trim() === "200") return g.seconds();
-    await new Promise((res) => setTimeout(res, 5));
-  }
-  return undefined;
+  const r = await run("ip", ["netns", "exec", net.ns, "python3", join(ROOT, "bench/first-ok.py"), GUEST, "80", SMALL, String(deadlineS)], { encoding: "utf8", timeout: (deadlineS + 10) * 1000 }).catch(() => undefined);
+  return r ? Number(r.stdout.trim()) - g.startedAt / 1000 : undefined;
 }
 
 interface WrkResult {
@@ -226,6 +219,10 @@ export async function peersBench(flags: string[]): Promise<void> {
   }
   const gs = await guests();
   const net = new TapNet("peers", `${HOST}/24`);
+  // Both guests get QEMU's default MAC; a permanent neighbour entry keeps ARP
+  // out of the time to the first answer (a failed resolution while a guest
+  // boots would cost the host's 1 s retry, not the guest's start).
+  net.exec(["ip", "neigh", "replace", GUEST, "lladdr", "52:54:00:12:34:56", "dev", net.tap, "nud", "permanent"]);
   const results = new Map<string, Round[]>(gs.map((g) => [g.name, []]));
   const least = new Map<string, number | undefined>();
   const log = (s: string) => process.stderr.write(s + "\n");

@@ -1,0 +1,67 @@
+// Where the kernel's memory goes, for leak tests, `INFO memory`-style reports
+// and the counters snapshot: a walk over the blocks of AssemblyScript's
+// allocator (TLSF), which serves GC objects and heap.alloc alike. The walk
+// costs one load per block, so it is for reports, never for a hot path.
+//
+// It relies on the allocator's layout in AssemblyScript 0.28 (the version
+// package.json pins): the root structure at ROOT, HL_END bytes up to its tail
+// pointer, blocks from just past it to the tail, each a usize header (size |
+// FREE | LEFTFREE) and its payload. The walk checks that it ends exactly at
+// the tail; if the layout ever differs, `valid` is false rather than the
+// figures being wrong.
+import { ROOT } from "rt/tlsf";
+
+const BLOCK_OVERHEAD: usize = sizeof<usize>();
+const AL_MASK: usize = 15;
+const FREE: usize = 1;
+const TAGS: usize = 3;
+// AssemblyScript 0.28 on wasm32: FL_BITS 23, SL_SIZE 16, heads after the
+// first-level map and 23 second-level maps.
+const HL_END: usize = 96 + 23 * 16 * sizeof<usize>();
+const ROOT_SIZE: usize = HL_END + sizeof<usize>();
+
+export class HeapUsage {
+  /** Bytes in blocks handed out (GC objects and manual allocations), headers included. */
+  usedBytes: u64 = 0;
+  usedBlocks: u32 = 0;
+  /** Bytes in free blocks, headers included. */
+  freeBytes: u64 = 0;
+  freeBlocks: u32 = 0;
+  largestFree: u64 = 0;
+  /** Linear memory's size now (pages x 64 KiB), and the most it may grow to. */
+  linearBytes: u64 = 0;
+  /** False when the allocator's layout was not the one this file knows. */
+  valid: bool = false;
+}
+
+/** Walks the allocator's blocks into `out` (reused: no allocation here). */
+export function heapUsage(out: HeapUsage): HeapUsage {
+  out.usedBytes = 0;
+  out.usedBlocks = 0;
+  out.freeBytes = 0;
+  out.freeBlocks = 0;
+  out.largestFree = 0;
+  out.linearBytes = <u64>memory.size() << 16;
+  out.valid = false;
+  const root = changetype<usize>(ROOT);
+  if (root == 0) return out; // nothing allocated yet
+  const end = <usize>out.linearBytes;
+  const tail = load<usize>(root + HL_END);
+  let b = ((root + ROOT_SIZE + BLOCK_OVERHEAD + AL_MASK) & ~AL_MASK) - BLOCK_OVERHEAD;
+  while (b < end && b != tail) {
+    const info = load<usize>(b);
+    const size = info & ~TAGS;
+    if (size == 0) return out; // a zero-size block before the tail: not the layout assumed
+    if (info & FREE) {
+      out.freeBytes += size + BLOCK_OVERHEAD;
+      out.freeBlocks++;
+      if (<u64>size > out.largestFree) out.largestFree = size;
+    } else {
+      out.usedBytes += size + BLOCK_OVERHEAD;
+      out.usedBlocks++;
+    }
+    b += BLOCK_OVERHEAD + size;
+  }
+  out.valid = b == tail && (load<usize>(tail) & ~TAGS) == 0;
+  return out;
+}

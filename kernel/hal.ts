@@ -37,9 +37,12 @@ export declare function clock_ns(): u64;
  * `deadline_ns`, whichever comes first, and returns the set of pending lines
  * as a bit mask (bit n = line n, lines 0..63), clearing it. A deadline in the
  * past returns at once (with whatever is pending, possibly 0). `NO_DEADLINE`
- * means no timeout. A line that fired is masked by the platform until the
- * kernel calls `irq_unmask` for it, so a level-triggered device cannot storm
- * before its driver has serviced it.
+ * means no timeout. A level-triggered line that fired is masked by the
+ * platform until the kernel calls `irq_unmask` for it, so its device cannot
+ * storm before its driver has serviced it. A platform may leave an
+ * edge-triggered line unmasked (x86 does: an edge on a masked line is lost),
+ * so a line can be pending again while its handler runs; the kernel must not
+ * rely on a line staying quiet until it unmasks it.
  */
 @external("hal", "wait")
 export declare function wait(deadline_ns: u64): u64;

@@ -5,17 +5,18 @@
  * Vectors: 0x00-0x1f exceptions; 0x20-0x2f the (masked) PICs; 0x30+n GSI n
  * for n < 64; 0xf0 the LAPIC timer; 0xff spurious. Interrupts are enabled
  * only inside plat_wait's `sti; hlt`, so handlers never interleave with the
- * kernel; they record the line in `pending`, mask it at the IOAPIC and EOI.
+ * kernel; they record the line in `pending`, mask it at the IOAPIC if it is
+ * level-triggered, and EOI.
  *
  * Boot time: under QEMU's TCG, first executing a piece of guest code costs
  * ~1-2 us per instruction (translation), far more than running it. So only
  * the start of the TSC calibration runs at boot (clock_init); the rest is
  * done on first use: the end of the calibration on the first plat_clock_ns()
  * or plat_wait(), the PICs and the LAPIC on the first plat_wait(), the ACPI
- * MADT and the IOAPICs on the first plat_irq_mask/unmask(). Until then
- * interrupts are off (IF=0 outside plat_wait), and the IOAPICs are as the
- * firmware left them: all entries masked (their reset state; SeaBIOS and
- * qboot do not use them).
+ * MADT (or, without one, the ELCR) and the IOAPICs on the first
+ * plat_irq_mask/unmask(). Until then interrupts are off (IF=0 outside
+ * plat_wait), and the IOAPICs are as the firmware left them: all entries
+ * masked (their reset state; SeaBIOS and qboot do not use them).
  */
 #include "x86.h"
 
@@ -360,6 +361,22 @@ static void parse_madt(void) {
   }
 }
 
+/* Without a MADT nothing says which ISA IRQs carry PCI INTx, which is
+ * level-triggered: the firmware that routed them (SeaBIOS on pc and q35)
+ * marked them in the ELCR, the 8259s' edge/level control registers at ports
+ * 0x4d0/0x4d1 (bit n: IRQ n level). The IOAPIC pin of such an IRQ is then
+ * level-triggered, active high (what QEMU's own MADT says for the same
+ * lines: its PIRQ router drives the ISA line high). IRQs 0, 1, 2, 8 and 13
+ * cannot be level on a PC, so an ELCR with one of those bits set is absent
+ * (reads as all ones) and ignored. microvm's ELCR reads 0: its virtio-mmio
+ * lines stay edge-triggered, which irq_dispatch copes with (see there). */
+static void read_elcr(void) {
+  uint32_t elcr = inb(0x4d0) | (uint32_t)inb(0x4d1) << 8;
+  if (elcr & 0x2107) return;
+  for (uint32_t irq = 3; irq < 16; irq++)
+    if ((elcr >> irq & 1) && !(line_flags[irq] & 0x8000)) line_flags[irq] = 0x000d; /* level, high */
+}
+
 static void ioapic_setup(void) {
   /* Have the LAPIC accepting before any IOAPIC entry is unmasked. */
   if (!wait_ready) wait_setup();
@@ -371,6 +388,7 @@ static void ioapic_setup(void) {
   if (!n_ioapics) { /* no MADT: the PC default */
     add_ioapic(0xfec00000, 0);
     if (!line_flags[2]) line_flags[2] = 0x8000; /* IRQ 0 -> GSI 2 */
+    read_elcr();
   }
   for (unsigned i = 0; i < n_ioapics; i++) {
     uintptr_t b = ioapics[i].base;
@@ -419,7 +437,7 @@ void plat_irq_mask(uint32_t line) {
 
 void plat_irq_unmask(uint32_t line) {
   if (!ioapic_ready) ioapic_setup();
-  if (line >= MAX_LINES || !line_ioapic[line]) return;
+  if (line >= MAX_LINES || !line_ioapic[line] || !(redir_lo[line] & (1u << 16))) return;
   redir_lo[line] &= ~(1u << 16);
   line_write(line);
 }
@@ -432,7 +450,12 @@ void irq_dispatch(uint32_t vector) {
   if (vector >= VEC_IRQ0 && vector < VEC_IRQ0 + MAX_LINES) {
     uint32_t line = vector - VEC_IRQ0;
     pending |= 1ull << line;
-    plat_irq_mask(line);
+    /* A level-triggered line stays masked until its driver has serviced the
+     * device (plat_irq_unmask), or it would fire again at once. An edge-
+     * triggered one is left open: an edge that arrived while it was masked
+     * would be lost for good (the IOAPIC ignores it), and a device that
+     * raised its line meanwhile would never give another edge. */
+    if (redir_lo[line] & (1u << 15)) plat_irq_mask(line);
     lapic_wr(LAPIC_EOI, 0);
   } else if (vector == VEC_TIMER) {
     lapic_wr(LAPIC_EOI, 0);

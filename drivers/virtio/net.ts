@@ -36,6 +36,9 @@ const HDR_F_DATA_VALID: u8 = 2;
 const STATUS_LINK_UP: u32 = 1;
 const ETH_HLEN: u32 = 14;
 
+/** Most ISR reads per interrupt (handleInterrupt). */
+const ISR_ROUNDS: i32 = 4;
+
 const RX_QUEUE: u32 = 0;
 const TX_QUEUE: u32 = 1;
 
@@ -285,11 +288,22 @@ export class VirtioNet extends NetDevice {
     else rx.enableInterrupts();
   }
 
+  /**
+   * Services the device until its ISR says nothing more is pending (at most
+   * a few rounds): work the device completed while the rings were being
+   * drained raises the ISR again, and catching it here, before the line is
+   * unmasked, does not depend on how the platform triggers the line.
+   */
   handleInterrupt(): void {
     this.stats.interrupts++;
-    const isr = this.transport.ackInterrupt();
-    if (isr & ISR_CONFIG) this.readConfig();
-    this.poll(1 << 30);
+    let isr = this.transport.ackInterrupt();
+    for (let round = 0; ; round++) {
+      if (isr & ISR_CONFIG) this.readConfig();
+      this.poll(1 << 30);
+      if (round == ISR_ROUNDS - 1) break;
+      isr = this.transport.ackInterrupt();
+      if (isr == 0) break;
+    }
   }
 
   /** Counters of device misbehaviour across both queues. */

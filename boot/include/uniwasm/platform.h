@@ -53,9 +53,10 @@ uint8_t *plat_linear_map(uint64_t bytes);
 
 /* Sleeps (interrupts enabled, CPU halted) until a line is pending or the
  * clock reaches deadline_ns (UINT64_MAX: no deadline); returns and clears the
- * pending mask (bit n = line n). A line that fires is masked until
- * plat_irq_unmask(line). Never busy-spins for longer than it takes to arm the
- * timer. */
+ * pending mask (bit n = line n). A level-triggered line that fires is masked
+ * until plat_irq_unmask(line); an edge-triggered one stays unmasked (an edge
+ * on a masked line would be lost), so it may be pending again before it is
+ * unmasked. Never busy-spins for longer than it takes to arm the timer. */
 uint64_t plat_wait(uint64_t deadline_ns);
 void plat_irq_mask(uint32_t line);
 void plat_irq_unmask(uint32_t line);

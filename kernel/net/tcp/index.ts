@@ -1,9 +1,13 @@
 // TCP: see docs/tcp.md.
-export { TcpStack, TcpListener } from "./stack";
-export { TcpSocket, TcpState, TcpError, TcpHandler, TcpTracer, tcpStateName, tcpErrorName } from "./socket";
+export { TcpStack } from "./stack";
+export { TcpListener, TcpHandler } from "./listener";
+export { TcpSocket, TcpSocketHandler } from "./socket";
+export { Tcb, TcpContext, TcpTracer, TcpState, TcpError, tcpStateName, tcpErrorName } from "./tcb";
+export { RttEstimator } from "./rtt";
 export { TcpConfig } from "./config";
 export { TcpCounters, printTcpCounters } from "./counters";
 export { TcpOutput } from "./ip";
+export { IsnGenerator } from "./isn";
 export { CongestionControl, initialWindow } from "./cc";
 export { NewReno } from "./newreno";
 export { Cubic, CUBIC_C, CUBIC_BETA } from "./cubic";

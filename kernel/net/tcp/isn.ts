@@ -97,6 +97,14 @@ export class IsnGenerator {
     return ((<u64>lport) << 16) | rport;
   }
 
+  /**
+   * A random value fixed for this generator's life: the origin of the
+   * stack's timestamp clock (RFC 7323 5.4) and where its ephemeral ports start.
+   */
+  origin(): u32 {
+    return this.isn(0, 0, 0, 0, 0);
+  }
+
   /** RFC 6528: the ISN for a connection opened now (`nowNs`). */
   isn(lip: u32, lport: u32, rip: u32, rport: u32, nowNs: u64): u32 {
     const f = <u32>siphash(this.k0, this.k1, this.tuple0(lip, rip), this.tuple1(lport, rport));

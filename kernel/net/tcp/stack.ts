@@ -1,92 +1,30 @@
 // The TCP stack: demultiplexes segments to connections and listeners,
-// answers what belongs to nobody with RSTs, runs the listen side (SYN
-// backlog, SYN cookies when it is full, the accept queue), owns the limits
-// (total buffer memory, challenge-ACK rate) and dispatches events to the
-// apps' handlers. It talks to the IP layer only through the seam in ip.ts.
+// answers what belongs to nobody with RSTs, owns the limits (total buffer
+// memory, challenge-ACK rate) and dispatches events to the apps' handlers.
+// It talks to the IP layer only through the seam in ip.ts, and to its
+// connections and listeners only through the context they are given
+// (TcpContext, ListenContext): they hold no reference to the stack.
 
 import { clock_ns } from "../../hal";
 import { print, println } from "../../console";
 import { Scheduler } from "../../sched/loop";
-import { Event } from "../../sched/event";
 import { WireError } from "../wire/error";
-import { TcpRepr, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK, TCP_MAX_HEADER_LEN } from "../wire/tcp";
+import { TcpRepr, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "../wire/tcp";
 import { IpService } from "../ip-protocol";
 import { IP_PROTO_TCP } from "../wire/ipv4";
 import { TcpOutput, TcpInput, TcpReceiver } from "./ip";
 import { TcpConfig } from "./config";
 import { TcpCounters } from "./counters";
 import { IsnGenerator } from "./isn";
-import { seqGt, seqGe, seqLt, seqMax } from "./seq";
-import {
-  TcpSocket, TcpState, TcpHandler, TcpError, tcpStateName,
-  EV_ACCEPTED, EV_CONNECTED, EV_READABLE, EV_WRITABLE, EV_ERROR, EV_CLOSED,
-} from "./socket";
+import { seqGt, seqGe, seqLt } from "./seq";
+import { Tcb, TcpState, TcpError, tcpStateName } from "./tcb";
+import { TcpSocket, TcpSocketHandler } from "./socket";
+import { TcpListener, TcpHandler, ListenContext } from "./listener";
+import { segmentArrives, icmpErrorArrives } from "./input";
 
 const EPHEMERAL_FIRST: u32 = 49152;
 const EPHEMERAL_COUNT: u32 = 16384;
 const TX_BUF: u32 = 65536 + 256;
-
-export class TcpListener {
-  readonly stack: TcpStack;
-  readonly port: u32;
-  /** Settings copied into each accepted connection. */
-  readonly cfg: TcpConfig;
-  handler: TcpHandler | null;
-  /** Half-open connections (SYN-RECEIVED) allowed before SYN cookies take over. */
-  synBacklog: u32;
-  synCount: u32 = 0;
-  /** Established connections waiting for `accept` (listeners without a handler). */
-  acceptBacklog: u32;
-  acceptCount: u32 = 0;
-  private acceptHead: TcpSocket | null = null;
-  private acceptTail: TcpSocket | null = null;
-  /** Signalled when a connection is ready to `accept`. */
-  readonly event: Event;
-  open: bool = true;
-
-  constructor(stack: TcpStack, port: u32, cfg: TcpConfig, handler: TcpHandler | null, backlog: u32) {
-    this.stack = stack;
-    this.port = port;
-    this.cfg = cfg;
-    this.handler = handler;
-    this.synBacklog = backlog;
-    this.acceptBacklog = backlog;
-    this.event = new Event(stack.sched);
-  }
-
-  /** The next established connection, or null (with a handler, connections go to `accepted` instead). */
-  accept(): TcpSocket | null {
-    const s = this.acceptHead;
-    if (!s) return null;
-    this.acceptHead = s.acceptNext;
-    if (!this.acceptHead) this.acceptTail = null;
-    s.acceptNext = null;
-    s.listener = null;
-    this.acceptCount--;
-    return s;
-  }
-
-  enqueue(s: TcpSocket): void {
-    s.acceptNext = null;
-    if (this.acceptTail) this.acceptTail!.acceptNext = s;
-    else this.acceptHead = s;
-    this.acceptTail = s;
-    this.acceptCount++;
-    this.event.broadcast();
-  }
-
-  /** Stops listening; connections not yet accepted are reset. */
-  close(): void {
-    if (!this.open) return;
-    this.open = false;
-    this.stack.unlisten(this);
-    let s = this.accept();
-    while (s) {
-      s.abort();
-      s = this.accept();
-    }
-  }
-}
 
 export class TcpStack extends TcpInput {
   readonly out: TcpOutput;
@@ -103,35 +41,37 @@ export class TcpStack extends TcpInput {
   connections: u32 = 0;
   /** Verify checksums on input (off when the device already did). */
   verifyChecksums: bool = true;
+  /** ISNs, cookies and the clock origin (RFC 6528; a test kernel may give its own). */
+  readonly isn: IsnGenerator;
+  /** Origin of our timestamp clock (random, RFC 7323 5.4). */
+  readonly tsOffset: u32;
 
-  readonly isn: IsnGenerator = new IsnGenerator();
-  private readonly table: Map<u64, TcpSocket> = new Map<u64, TcpSocket>();
+  /** What its connections and listeners see of it (made in the constructor, which passes `this`). */
+  private readonly ctx!: StackContext;
+  private readonly table: Map<u64, Tcb> = new Map<u64, Tcb>();
   private readonly listeners: Map<u32, TcpListener> = new Map<u32, TcpListener>();
-  readonly rx: TcpRepr = new TcpRepr();
-  readonly txRepr: TcpRepr = new TcpRepr();
-  readonly txBuf: usize;
-  /** Origin of our timestamp clock (random; tests set it to make TSvals predictable). */
-  tsOffset: u32;
-  /** Tests only: every ISN is this value when non-zero (RFC 6528 is bypassed). */
-  fixedIsn: u32 = 0;
+  private readonly rx: TcpRepr = new TcpRepr();
   private nextEphemeral: u32;
   private challengeWindow: u64 = 0;
   private challengeCount: u32 = 0;
-  private evHead: TcpSocket | null = null;
-  private evTail: TcpSocket | null = null;
+  private evHead: Tcb | null = null;
+  private evTail: Tcb | null = null;
   private dispatching: bool = false;
 
-  /** A stack on `ip`: it registers there for protocol 6 (one TCP stack per IP layer). */
-  constructor(ip: IpService, sched: Scheduler, memLimit: u64 = 32 * 1024 * 1024) {
+  /**
+   * A stack on `ip`: it registers there for protocol 6 (one TCP stack per IP
+   * layer). `isn`: the source of ISNs, cookie keys and the clock origin.
+   */
+  constructor(ip: IpService, sched: Scheduler, memLimit: u64 = 32 * 1024 * 1024, isn: IsnGenerator = new IsnGenerator()) {
     super();
     this.out = new TcpOutput(ip);
     this.sched = sched;
     this.memLimit = memLimit;
-    this.txBuf = heap.alloc(TX_BUF);
+    this.isn = isn;
     // Timestamps start at a random offset (RFC 7323 5.4), ports at a random place.
-    const seed = <u32>(this.isn.isn(0, 0, 0, 0, 0));
-    this.tsOffset = seed;
-    this.nextEphemeral = EPHEMERAL_FIRST + (seed >>> 8) % EPHEMERAL_COUNT;
+    this.tsOffset = isn.origin();
+    this.nextEphemeral = EPHEMERAL_FIRST + (this.tsOffset >>> 8) % EPHEMERAL_COUNT;
+    this.ctx = new StackContext(this, heap.alloc(TX_BUF));
     ip.register(IP_PROTO_TCP, new TcpReceiver(this, this.counters));
   }
 
@@ -165,50 +105,51 @@ export class TcpStack extends TcpInput {
     return ((<u64>rip) << 32) | (<u64>lport << 16) | rport;
   }
 
+  /** The connection lip:lport <- rip:rport, or null. */
   find(lip: u32, lport: u32, rip: u32, rport: u32): TcpSocket | null {
+    const t = this.findTcb(lip, lport, rip, rport);
+    return t ? <TcpSocket>t.endpoint : null;
+  }
+
+  private findTcb(lip: u32, lport: u32, rip: u32, rport: u32): Tcb | null {
     const k = this.key(lport, rip, rport);
     if (!this.table.has(k)) return null;
-    let s: TcpSocket | null = this.table.get(k);
-    while (s) {
-      if (s.localIp == lip || s.localIp == 0) return s;
-      s = s.hashNext;
+    let t: Tcb | null = this.table.get(k);
+    while (t) {
+      if (t.localIp == lip || t.localIp == 0) return t;
+      t = t.hashNext;
     }
     return null;
   }
 
-  private insert(s: TcpSocket): void {
-    const k = this.key(s.localPort, s.remoteIp, s.remotePort);
-    s.hashNext = this.table.has(k) ? this.table.get(k) : null;
-    this.table.set(k, s);
-    s.inTable = true;
+  insert(t: Tcb): void {
+    const k = this.key(t.localPort, t.remoteIp, t.remotePort);
+    t.hashNext = this.table.has(k) ? this.table.get(k) : null;
+    this.table.set(k, t);
+    t.inTable = true;
     this.connections++;
   }
 
-  /** Takes a finished connection out of the table (and its listener's counts). */
-  remove(s: TcpSocket): void {
-    const l = s.listener;
-    if (l && s.state == TcpState.Closed) {
-      // Still half-open or waiting in the accept queue: its slot is free again.
-      if (s.acceptNext == null && l.synCount > 0 && !s.buffersAllocated) l.synCount--;
-    }
-    if (!s.inTable) return;
-    s.inTable = false;
+  /** Takes a finished connection out of the table. */
+  remove(t: Tcb): void {
+    if (!t.inTable) return;
+    t.inTable = false;
     this.connections--;
-    const k = this.key(s.localPort, s.remoteIp, s.remotePort);
-    let head: TcpSocket | null = this.table.get(k);
-    if (head == s) {
-      if (s.hashNext) this.table.set(k, s.hashNext!);
+    const k = this.key(t.localPort, t.remoteIp, t.remotePort);
+    let head: Tcb | null = this.table.get(k);
+    if (head == t) {
+      if (t.hashNext) this.table.set(k, t.hashNext!);
       else this.table.delete(k);
     } else {
       while (head) {
-        if (head.hashNext == s) {
-          head.hashNext = s.hashNext;
+        if (head.hashNext == t) {
+          head.hashNext = t.hashNext;
           break;
         }
         head = head.hashNext;
       }
     }
-    s.hashNext = null;
+    t.hashNext = null;
   }
 
   // ---- app API ----
@@ -220,7 +161,7 @@ export class TcpStack extends TcpInput {
    */
   listen(port: u32, handler: TcpHandler | null = null, backlog: u32 = 128, cfg: TcpConfig | null = null): TcpListener | null {
     if (port == 0 || port > 65535 || this.listeners.has(port)) return null;
-    const l = new TcpListener(this, port, cfg ? cfg : this.defaults, handler, max<u32>(backlog, 1));
+    const l = new TcpListener(this.ctx, port, cfg ? cfg : this.defaults, handler, max<u32>(backlog, 1));
     this.listeners.set(port, l);
     return l;
   }
@@ -233,7 +174,7 @@ export class TcpStack extends TcpInput {
    * Opens a connection to `dst`:`port` from `src` (0: what the output says).
    * Returns null if no port or memory is left. `connected` (or `error`) follows.
    */
-  connect(dst: u32, port: u32, handler: TcpHandler | null = null, cfg: TcpConfig | null = null, src: u32 = 0, srcPort: u32 = 0): TcpSocket | null {
+  connect(dst: u32, port: u32, handler: TcpSocketHandler | null = null, cfg: TcpConfig | null = null, src: u32 = 0, srcPort: u32 = 0): TcpSocket | null {
     if (src == 0) src = this.out.sourceFor(dst);
     if (src == 0 || dst == 0 || port == 0 || port > 65535) return null;
     let lport = srcPort;
@@ -241,23 +182,23 @@ export class TcpStack extends TcpInput {
       for (let i: u32 = 0; i < EPHEMERAL_COUNT; i++) {
         const p = this.nextEphemeral;
         this.nextEphemeral = p + 1 >= EPHEMERAL_FIRST + EPHEMERAL_COUNT ? EPHEMERAL_FIRST : p + 1;
-        if (this.find(src, p, dst, port) == null && !this.listeners.has(p)) {
+        if (this.findTcb(src, p, dst, port) == null && !this.listeners.has(p)) {
           lport = p;
           break;
         }
       }
       if (lport == 0) return null;
-    } else if (this.find(src, lport, dst, port) != null) return null;
+    } else if (this.findTcb(src, lport, dst, port) != null) return null;
     const c = (cfg ? cfg : this.defaults).clone();
-    const s = new TcpSocket(this, c, src, lport, dst, port);
+    const s = new TcpSocket(this.ctx, c, src, lport, dst, port);
     s.handler = handler;
-    if (!s.allocBuffers()) {
+    if (!s.conn.allocBuffers()) {
       this.counters.memoryRefused++;
       return null;
     }
-    this.insert(s);
+    this.insert(s.conn);
     this.counters.activeOpens++;
-    s.openActive(this.fixedIsn != 0 ? this.fixedIsn : this.isn.isn(src, lport, dst, port, clock_ns()));
+    s.openActive(this.isn.isn(src, lport, dst, port, clock_ns()));
     return s;
   }
 
@@ -295,28 +236,28 @@ export class TcpStack extends TcpInput {
       return;
     }
     const payload = ptr + seg.payloadOff;
-    let s = this.find(dst, seg.dstPort, src, seg.srcPort);
+    let t = this.findTcb(dst, seg.dstPort, src, seg.srcPort);
     let reuseAbove: u32 = 0;
     let reuse = false;
-    if (s && s.state == TcpState.TimeWait && (f & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN && this.listeners.has(seg.dstPort)) {
+    if (t && t.state == TcpState.TimeWait && (f & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN && this.listeners.has(seg.dstPort)) {
       // RFC 6191 / RFC 1122 4.2.2.13: a new SYN may reopen a TIME-WAIT connection if it is
       // provably newer (a later timestamp, or a sequence number past the old one).
-      const newer = s.tsOk && seg.hasTimestamp ? seqGt(seg.tsVal, s.tsRecent) : seqGt(seg.seq, s.rcvNxt);
+      const newer = t.tsOk && seg.hasTimestamp ? seqGt(seg.tsVal, t.tsRecent) : seqGt(seg.seq, t.rcvNxt);
       if (newer) {
-        reuseAbove = s.sndMax;
+        reuseAbove = t.sndMax;
         reuse = true;
         c.timeWaitReused++;
-        s.finish(TcpError.None, false);
-        s = null;
+        t.finish(TcpError.None, false);
+        t = null;
       }
     }
-    if (s) {
-      s.input(seg, payload);
+    if (t) {
+      segmentArrives(t, seg, payload);
       this.dispatch();
       return;
     }
     const l = this.listeners.has(seg.dstPort) ? this.listeners.get(seg.dstPort) : null;
-    if (l && l.open) this.listenInput(l, seg, src, dst, payload, reuse, reuseAbove);
+    if (l && l.open) l.input(seg, src, dst, payload, reuse, reuseAbove);
     else {
       c.dropNoSocket++;
       this.resetFor(seg, src, dst);
@@ -332,14 +273,14 @@ export class TcpStack extends TcpInput {
    * whether it concerned a connection.
    */
   icmpError(lip: u32, lport: u32, rip: u32, rport: u32, seq: u32, hard: bool, mtu: u32): bool {
-    const s = this.find(lip, lport, rip, rport);
-    if (!s) return false;
-    if (!(seqGe(seq, s.sndUna) && seqLt(seq, s.sndMax))) {
+    const t = this.findTcb(lip, lport, rip, rport);
+    if (!t) return false;
+    if (!(seqGe(seq, t.sndUna) && seqLt(seq, t.sndMax))) {
       this.counters.icmpIgnored++;
       return true;
     }
     this.counters.icmpErrors++;
-    s.icmpError(hard, mtu);
+    icmpErrorArrives(t, hard, mtu);
     this.dispatch();
     return true;
   }
@@ -352,7 +293,7 @@ export class TcpStack extends TcpInput {
   }
 
   sendReset(lip: u32, lport: u32, rip: u32, rport: u32, seq: u32, ack: u32, withAck: bool): void {
-    const r = this.txRepr;
+    const r = this.ctx.tx;
     r.clearOptions();
     r.srcPort = lport;
     r.dstPort = rport;
@@ -362,154 +303,25 @@ export class TcpStack extends TcpInput {
     r.window = 0;
     r.urgent = 0;
     r.payloadLen = 0;
-    const n = r.emit(this.txBuf, lip, rip);
+    const n = r.emit(this.ctx.txBuf, lip, rip);
     this.counters.resetsSent++;
     this.counters.txSegments++;
-    this.out.send(lip, rip, this.txBuf, n);
-  }
-
-  /** RFC 9293 3.10.7.2, plus the SYN backlog and cookies. */
-  private listenInput(l: TcpListener, seg: TcpRepr, src: u32, dst: u32, payload: usize, reuse: bool, reuseAbove: u32): void {
-    const c = this.counters;
-    if (seg.has(TCP_RST)) return;
-    const now = clock_ns();
-    if (seg.has(TCP_ACK)) {
-      // Maybe the third step of a handshake we answered with a cookie.
-      if (!seg.has(TCP_SYN)) {
-        const mi = this.isn.checkCookie(dst, seg.dstPort, src, seg.srcPort, seg.seq - 1, seg.ack - 1, now);
-        if (mi >= 0) {
-          this.cookieAccept(l, seg, src, dst, payload, <u32>mi);
-          return;
-        }
-        c.cookiesRejected++;
-      }
-      c.dropNoSocket++;
-      this.sendReset(dst, seg.dstPort, src, seg.srcPort, seg.ack, 0, false);
-      return;
-    }
-    if (!seg.has(TCP_SYN)) {
-      c.dropBadFlags++;
-      return;
-    }
-    c.synReceived++;
-    const need = l.cfg.sndBuf + l.cfg.rcvBuf;
-    if (l.synCount >= l.synBacklog || l.acceptCount >= l.acceptBacklog) {
-      this.sendCookie(l, seg, src, dst, now);
-      return;
-    }
-    if (this.memUsed + need > this.memLimit) {
-      // Buffers are only taken at the handshake's end, but a stack at its limit should not promise them.
-      c.memoryRefused++;
-      return;
-    }
-    const s = new TcpSocket(this, l.cfg.clone(), dst, seg.dstPort, src, seg.srcPort);
-    s.listener = l;
-    s.handler = l.handler;
-    l.synCount++;
-    this.insert(s);
-    c.passiveOpens++;
-    let iss = this.fixedIsn != 0 ? this.fixedIsn : this.isn.isn(dst, seg.dstPort, src, seg.srcPort, now);
-    if (reuse && !seqGt(iss, reuseAbove + 65536)) iss = reuseAbove + 131072;
-    s.openPassive(seg, iss);
-    void payload;
-  }
-
-  private sendCookie(l: TcpListener, seg: TcpRepr, src: u32, dst: u32, now: u64): void {
-    const c = this.counters;
-    const cfg = l.cfg;
-    const peerMss = seg.mss != 0 ? seg.mss : 536;
-    const mi = IsnGenerator.mssIndex(min<u32>(peerMss, this.mssFor(src, cfg.mss)));
-    const cookie = this.isn.cookie(dst, seg.dstPort, src, seg.srcPort, seg.seq, mi, now);
-    const r = this.txRepr;
-    r.clearOptions();
-    r.srcPort = seg.dstPort;
-    r.dstPort = seg.srcPort;
-    r.seq = cookie;
-    r.ack = seg.seq + 1;
-    r.flags = TCP_SYN | TCP_ACK;
-    r.window = min<u32>(cfg.rcvBuf, 65535);
-    r.urgent = 0;
-    r.payloadLen = 0;
-    r.mss = this.mssFor(src, cfg.mss);
-    const useTs = cfg.timestamps && seg.hasTimestamp;
-    if (useTs) {
-      // Options the cookie cannot hold ride in the timestamp's low 5 bits:
-      // 4 bits of window scale (15: none), 1 bit SACK-permitted.
-      const ws: u32 = cfg.windowScale && seg.wscale >= 0 ? <u32>this.wscaleFor(cfg) : 15;
-      const sack: u32 = cfg.sack && seg.sackPermitted ? 1 : 0;
-      r.hasTimestamp = true;
-      r.tsVal = ((this.tsNow() - 32) & ~31) | (ws << 1) | sack;
-      r.tsEcr = seg.tsVal;
-      if (ws != 15) r.wscale = <i32>ws;
-      r.sackPermitted = sack != 0;
-    }
-    const n = r.emit(this.txBuf, dst, src);
-    c.cookiesSent++;
-    c.txSegments++;
-    this.out.send(dst, src, this.txBuf, n);
-  }
-
-  wscaleFor(cfg: TcpConfig): u32 {
-    let s: u32 = 0;
-    while (s < 14 && (cfg.rcvBuf >> s) > 65535) s++;
-    return s;
-  }
-
-  private cookieAccept(l: TcpListener, seg: TcpRepr, src: u32, dst: u32, payload: usize, mi: u32): void {
-    const c = this.counters;
-    let ws: i32 = -1;
-    let sack = false;
-    if (seg.hasTimestamp) {
-      const enc = seg.tsEcr & 31;
-      const w = enc >> 1;
-      ws = w == 15 ? -1 : <i32>w;
-      sack = (enc & 1) != 0;
-    }
-    if (l.acceptCount >= l.acceptBacklog) {
-      c.acceptQueueFull++;
-      return; // the peer retransmits its ACK or data; maybe there is room then
-    }
-    const s = new TcpSocket(this, l.cfg.clone(), dst, seg.dstPort, src, seg.srcPort);
-    s.listener = l;
-    s.handler = l.handler;
-    s.openFromCookie(seg, IsnGenerator.mssOf(mi), ws, sack);
-    l.synCount++; // released by `established`
-    this.insert(s);
-    c.cookiesAccepted++;
-    c.passiveOpens++;
-    s.input(seg, payload);
-  }
-
-  /** A passive connection finished its handshake. */
-  established(s: TcpSocket): void {
-    const l = s.listener;
-    if (!l) return;
-    if (l.synCount > 0) l.synCount--;
-    if (!l.open) {
-      s.listener = null;
-      return;
-    }
-    if (l.handler) {
-      this.post(s, EV_ACCEPTED);
-    } else {
-      if (l.acceptCount >= l.acceptBacklog) this.counters.acceptQueueFull++;
-      l.enqueue(s);
-    }
+    this.out.send(lip, rip, this.ctx.txBuf, n);
   }
 
   /** Prints one line per connection (allocates: for debugging, not per packet). */
   dump(): void {
-    const socks = this.table.values();
-    for (let i = 0; i < socks.length; i++) {
-      let s: TcpSocket | null = socks[i];
-      while (s) {
+    const all = this.table.values();
+    for (let i = 0; i < all.length; i++) {
+      let t: Tcb | null = all[i];
+      while (t) {
         print("tcp ");
-        print(tcpStateName(s.state));
-        print(" lport=" + s.localPort.toString() + " rport=" + s.remotePort.toString());
-        print(" una=" + s.sndUna.toString() + " nxt=" + s.sndNxt.toString() + " max=" + s.sndMax.toString());
-        print(" rcvnxt=" + s.rcvNxt.toString() + " snd=" + s.sndBuf.len.toString() + " rcv=" + s.rcvBuf.len.toString());
-        println(" fin=" + (s.finQueued ? "1" : "0") + " peerfin=" + (s.peerFinReceived ? "1" : "0") + " wnd=" + s.sndWnd.toString());
-        s = s.hashNext;
+        print(tcpStateName(t.state));
+        print(" lport=" + t.localPort.toString() + " rport=" + t.remotePort.toString());
+        print(" una=" + t.sndUna.toString() + " nxt=" + t.sndNxt.toString() + " max=" + t.sndMax.toString());
+        print(" rcvnxt=" + t.rcvNxt.toString() + " snd=" + t.sndBuf.len.toString() + " rcv=" + t.rcvBuf.len.toString());
+        println(" fin=" + (t.finQueued ? "1" : "0") + " peerfin=" + (t.peerFinReceived ? "1" : "0") + " wnd=" + t.sndWnd.toString());
+        t = t.hashNext;
       }
     }
   }
@@ -529,14 +341,13 @@ export class TcpStack extends TcpInput {
 
   // ---- events ----
 
-  post(s: TcpSocket, ev: u32): void {
-    s.pendingEv |= ev;
-    if (s.inEvList) return;
-    s.inEvList = true;
-    s.evNext = null;
-    if (this.evTail) this.evTail!.evNext = s;
-    else this.evHead = s;
-    this.evTail = s;
+  post(t: Tcb): void {
+    if (t.inEvList) return;
+    t.inEvList = true;
+    t.evNext = null;
+    if (this.evTail) this.evTail!.evNext = t;
+    else this.evHead = t;
+    this.evTail = t;
   }
 
   /** Calls the handlers for every event posted, until none is left. */
@@ -544,29 +355,64 @@ export class TcpStack extends TcpInput {
     if (this.dispatching) return;
     this.dispatching = true;
     for (;;) {
-      const s = this.evHead;
-      if (!s) break;
-      this.evHead = s.evNext;
+      const t = this.evHead;
+      if (!t) break;
+      this.evHead = t.evNext;
       if (!this.evHead) this.evTail = null;
-      s.evNext = null;
-      s.inEvList = false;
-      const ev = s.pendingEv;
-      s.pendingEv = 0;
-      s.event.broadcast();
-      if (ev & EV_ACCEPTED) {
-        const l = s.listener;
-        s.listener = null;
-        if (l && l.handler) l.handler!.accepted(l, s);
-      }
-      const h = s.handler;
-      if (!h) continue;
-      if (ev & EV_CONNECTED) h.connected(s);
-      if (ev & EV_READABLE) h.readable(s);
-      if (ev & EV_WRITABLE) h.writable(s);
-      if (ev & EV_ERROR) h.error(s, s.error);
-      if (ev & EV_CLOSED) h.closed(s);
+      t.evNext = null;
+      t.inEvList = false;
+      const ev = t.pendingEv;
+      t.pendingEv = 0;
+      const e = t.endpoint;
+      if (e) e.deliver(ev);
     }
     this.dispatching = false;
+  }
+}
+
+/** The stack as its connections and listeners see it. */
+class StackContext extends ListenContext {
+  constructor(private readonly stack: TcpStack, txBuf: usize) {
+    super(stack.counters, stack.sched, txBuf, stack.isn);
+  }
+  tsNow(): u32 {
+    return this.stack.tsNow();
+  }
+  mssFor(dst: u32, want: u32): u32 {
+    return this.stack.mssFor(dst, want);
+  }
+  charge(bytes: u32): bool {
+    return this.stack.charge(bytes);
+  }
+  uncharge(bytes: u32): void {
+    this.stack.uncharge(bytes);
+  }
+  fits(bytes: u32): bool {
+    return this.stack.memUsed + bytes <= this.stack.memLimit;
+  }
+  takeChallengeAck(): bool {
+    return this.stack.takeChallengeAck();
+  }
+  send(src: u32, dst: u32, len: u32): void {
+    this.stack.out.send(src, dst, this.txBuf, len);
+  }
+  sendReset(lip: u32, lport: u32, rip: u32, rport: u32, seq: u32, ack: u32, withAck: bool): void {
+    this.stack.sendReset(lip, lport, rip, rport, seq, ack, withAck);
+  }
+  post(t: Tcb): void {
+    this.stack.post(t);
+  }
+  dispatch(): void {
+    this.stack.dispatch();
+  }
+  ended(t: Tcb): void {
+    this.stack.remove(t);
+  }
+  adopt(s: TcpSocket): void {
+    this.stack.insert(s.conn);
+  }
+  unlisten(l: TcpListener): void {
+    this.stack.unlisten(l);
   }
 }
 

@@ -6,12 +6,12 @@
 // Every segment the stack sends is printed as one line:
 //   > FLAGS seq=S ack=A win=W len=L [mss=M ws=W sackok ts=V,E sack=L-R,...]
 // with FLAGS as tcpdump writes them (S F R P and '.' for ACK). The stack's
-// ISN is fixed at 1000 and its timestamp clock starts at 0, so output is exact.
+// ISN is fixed at 1000 and its timestamp clock starts at 0 (FixedIsn), so output is exact.
 import { Scheduler, Task, MS } from "../../../kernel/sched/index";
 import { print, println, printU64 } from "../../../kernel/console";
 import { cmdline } from "../../../kernel/hal";
 import { TcpStack, TcpHandler, TcpSocket, TcpListener, TcpConfig, TcpError,
-  tcpStateName, tcpErrorName, printTcpCounters } from "../../../kernel/net/tcp/index";
+  IsnGenerator, tcpStateName, tcpErrorName, printTcpCounters } from "../../../kernel/net/tcp/index";
 import { IpService, IpProtocol } from "../../../kernel/net/ip-protocol";
 import { TcpRepr, TCP_SYN, TCP_FIN, TCP_RST, TCP_PSH, TCP_ACK } from "../../../kernel/net/wire/tcp";
 import { WireError, wireErrorName } from "../../../kernel/net/wire/error";
@@ -48,11 +48,17 @@ class Capture extends IpService {
   sourceFor(dst: u32): u32 { return US_IP; }
 }
 
+/** Every ISN is 1000 and the timestamp clock starts at 0: RFC 6528 bypassed, for exact output. */
+class FixedIsn extends IsnGenerator {
+  isn(lip: u32, lport: u32, rip: u32, rport: u32, nowNs: u64): u32 { return 1000; }
+  origin(): u32 { return 0; }
+}
+
 let sock: TcpSocket | null = null;
 class App extends TcpHandler {
   accepted(l: TcpListener, s: TcpSocket): void { println("event accepted"); sock = s; }
   connected(s: TcpSocket): void { println("event connected"); }
-  readable(s: TcpSocket): void { println("event readable " + s.readable.toString() + (s.peerFinReceived ? " fin" : "")); }
+  readable(s: TcpSocket): void { println("event readable " + s.readable.toString() + (s.peerClosed ? " fin" : "")); }
   writable(s: TcpSocket): void { println("event writable"); }
   closed(s: TcpSocket): void { println("event closed"); }
   error(s: TcpSocket, e: TcpError): void { println("event error " + tcpErrorName(e)); }
@@ -70,9 +76,7 @@ function hexv(c: i32): i32 {
 
 export function main(): i32 {
   const sched = new Scheduler();
-  const stack = new TcpStack(new Capture(), sched);
-  stack.fixedIsn = 1000;
-  stack.tsOffset = 0;
+  const stack = new TcpStack(new Capture(), sched, 32 * 1024 * 1024, new FixedIsn());
   const cfg = new TcpConfig();
   cfg.timestamps = false;
   cfg.sndBuf = 8192;

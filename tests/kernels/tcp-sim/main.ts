@@ -8,7 +8,7 @@ import { Scheduler, MS, SEC } from "../../../kernel/sched/index";
 import { print, println, printU64 } from "../../../kernel/console";
 import { clock_ns } from "../../../kernel/hal";
 import { cmdlineArg, cmdlineValue } from "../../../kernel/cmdline";
-import { TcpStack, TcpHandler, TcpSocket, TcpListener, TcpConfig, TcpTracer, TcpError, Link, LinkConfig,
+import { TcpStack, TcpHandler, TcpSocket, TcpListener, TcpConfig, TcpTracer, Tcb, TcpError, Link, LinkConfig,
   NewReno, Cubic, printTcpCounters, tcpStateName, tcpErrorName } from "../../../kernel/net/tcp/index";
 
 const A: u32 = 0x0a000001;
@@ -56,7 +56,7 @@ class Sender extends TcpHandler {
     for (;;) { const n = s.recv(rbuf, 65536); if (n <= 0) return; }
   }
   closed(s: TcpSocket): void { closedA++; doneSenders++; }
-  error(s: TcpSocket, e: TcpError): void { errors++; print("sender error "); print(tcpErrorName(e)); print(" port="); printU64(s.localPort); print(" sent="); printU64(this.sent); print(" una="); printU64(s.sndUna - s.iss); print(" "); printU64(clock_ns()/MS); println(""); }
+  error(s: TcpSocket, e: TcpError): void { errors++; print("sender error "); print(tcpErrorName(e)); print(" port="); printU64(s.localPort); print(" sent="); printU64(this.sent); print(" una="); printU64(s.conn.sndUna - s.conn.iss); print(" "); printU64(clock_ns()/MS); println(""); }
 }
 class Receiver extends TcpHandler {
   got: u64 = 0;
@@ -87,10 +87,10 @@ class Receiver extends TcpHandler {
   error(s: TcpSocket, e: TcpError): void { errors++; print("receiver error "); println(tcpErrorName(e)); }
 }
 class Trace extends TcpTracer {
-  cwnd(sock: TcpSocket, what: string, now: u64, cwnd: u32, ssthresh: u32, flight: u32, acked: u32): void {
+  cwnd(conn: Tcb, what: string, now: u64, cwnd: u32, ssthresh: u32, flight: u32, acked: u32): void {
     print("T "); print(what); print(" "); printU64(now); print(" "); printU64(cwnd); print(" ");
     printU64(ssthresh == u32.MAX_VALUE ? 0 : ssthresh); print(" "); printU64(flight); print(" "); printU64(acked);
-    print(" "); printU64(sock.srttNs); print(" "); printU64(sock.mss); println("");
+    print(" "); printU64(conn.rtt.srttNs); print(" "); printU64(conn.mss); println("");
   }
 }
 

@@ -1,0 +1,309 @@
+// Output of one connection: what the windows, Nagle, the ACK policy and
+// loss recovery allow to be sent now, and the building of each segment
+// (options, SACK blocks, the advertised window with receiver SWS avoidance).
+// Segments are built in the context's one transmit buffer and handed to the
+// IP layer with a single copy of the payload out of the send ring.
+
+import { clock_ns } from "../../hal";
+import { TcpRepr, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK, TCP_PSH, TCP_HEADER_LEN } from "../wire/tcp";
+import { seqLt, seqLe, seqGt, seqMax, seqMin } from "./seq";
+import { DUP_THRESH } from "./sack";
+import { NEVER } from "./timer";
+import { Tcb, TcpState } from "./tcb";
+
+/** Sends what the windows, Nagle and the ACK policy allow. */
+export function output(t: Tcb): void {
+  const s = t.state;
+  if (s == TcpState.Closed || s == TcpState.Listen || s == TcpState.SynSent) return;
+  if (s == TcpState.SynReceived) {
+    if (t.ackNow) transmit(t, t.iss, 0, TCP_SYN | TCP_ACK);
+    return;
+  }
+  const now = clock_ns();
+  let sent = false;
+  if (s != TcpState.TimeWait && t.buffersAllocated) {
+    if (t.sndMax == t.sndUna && now - t.lastSendNs > t.rtt.rtoNs && t.cc.cwnd > 0) {
+      t.cc.onIdle(now);
+      t.trace("idle", now, 0);
+    }
+    sent = t.inRecovery && t.sackOk ? sendSackRecovery(t, now) : sendNormal(t, now);
+    // A FIN alone (no data left to carry it).
+    if (t.finQueued && !t.finSent() && t.sndNxt == t.finSeq && !t.inRecovery) {
+      transmit(t, t.sndNxt, 0, TCP_FIN | TCP_ACK);
+      advance(t, t.sndNxt + 1, now);
+      sent = true;
+    }
+    checkPersist(t, now);
+  }
+  if (!sent && (t.ackNow || t.ackPendingBytes >= 2 * t.advMss)) transmit(t, ackSeq(t), 0, TCP_ACK);
+  // Called from app calls too, outside segment processing: deadlines set here must be armed here.
+  t.timers.arm();
+}
+
+/** New data, and go-back-N retransmission after an RTO. */
+export function sendNormal(t: Tcb, now: u64): bool {
+  let sent = false;
+  const end = t.dataEnd();
+  const sb = t.sack.board;
+  for (;;) {
+    // After an RTO, skip what the peer already SACKed again.
+    if (seqLt(t.sndNxt, t.sndMax) && t.sackOk) {
+      const i = sb.find(t.sndNxt);
+      if (i >= 0) {
+        t.sndNxt = seqMin(sb.right(i), t.sndMax);
+        continue;
+      }
+    }
+    const flight = t.sndNxt - t.sndUna;
+    const extra = !t.inRecovery && t.dupAcks > 0 && t.dupAcks < DUP_THRESH ? t.dupAcks * t.mss : 0; // RFC 3042
+    const win = min(t.cc.cwnd + t.inflate + extra, t.sndWnd);
+    if (!seqLt(t.sndNxt, end)) break;
+    if (flight >= win) break;
+    const avail = end - t.sndNxt;
+    let len = min(min(t.mss, win - flight), avail);
+    const retx = seqLt(t.sndNxt, t.sndMax);
+    if (retx) len = min(len, t.sndMax - t.sndNxt);
+    if (len < t.mss && !retx) {
+      // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1): a short segment only if it is
+      // everything queued and nothing is in flight (or Nagle is off), or half the peer's max window.
+      const all = len == avail;
+      const nagleOk = t.noDelay || flight == 0 || t.finQueued;
+      if (!(all && nagleOk) && len < t.maxSndWnd / 2) break;
+      if (len == 0) break;
+    }
+    let flags = TCP_ACK;
+    if (t.sndNxt + len == end) flags |= TCP_PSH;
+    if (t.finQueued && t.sndNxt + len == t.finSeq) flags |= TCP_FIN;
+    if (retx) noteRetransmit(t, len);
+    else if (!t.tsOk) t.rtt.start(t.sndNxt, now);
+    transmit(t, t.sndNxt, len, flags);
+    advance(t, t.sndNxt + len + (flags & TCP_FIN ? 1 : 0), now);
+    sent = true;
+  }
+  return sent;
+}
+
+/** RFC 6675 5 step (C): retransmit lost data, else send new data, while cwnd - pipe >= 1 SMSS. */
+function sendSackRecovery(t: Tcb, now: u64): bool {
+  let sent = false;
+  const end = t.dataEnd();
+  const sk = t.sack;
+  for (let guard = 0; guard < 1024; guard++) {
+    const lostEdge = sk.lostEdge(t.sndUna, t.mss);
+    if (sk.pipe(t.sndUna, t.sndMax, lostEdge) + t.mss > t.cc.cwnd) break;
+    // Rule 1: the first lost, unsacked byte at or above HighRxt.
+    if (sk.nextLost(t.sndUna, t.sndMax, lostEdge, t.mss)) {
+      const seq = sk.nextSeq;
+      const len = min<u32>(sk.nextLen, t.dataEnd() - seq);
+      let flags = TCP_ACK;
+      if (len == 0) {
+        if (t.finQueued && seq == t.finSeq) flags |= TCP_FIN;
+        else break;
+      } else if (t.finQueued && seq + len == t.finSeq && seqLt(t.finSeq, t.sndMax)) flags |= TCP_FIN;
+      noteRetransmit(t, len);
+      transmit(t, seq, len, flags);
+      sk.highRxt = seq + len + (flags & TCP_FIN ? 1 : 0);
+      sent = true;
+      continue;
+    }
+    // Rule 2: new data, within the peer's window.
+    if (seqLt(t.sndNxt, end)) {
+      const flight = t.sndNxt - t.sndUna;
+      if (flight < t.sndWnd) {
+        const n = min(min(t.mss, end - t.sndNxt), t.sndWnd - flight);
+        if (n > 0) {
+          let flags = TCP_ACK;
+          if (t.finQueued && t.sndNxt + n == t.finSeq) flags |= TCP_FIN;
+          transmit(t, t.sndNxt, n, flags);
+          advance(t, t.sndNxt + n + (flags & TCP_FIN ? 1 : 0), now);
+          sent = true;
+          continue;
+        }
+      }
+    }
+    // Rule 3: the first unsacked byte above HighRxt even if not yet deemed lost.
+    if (!sk.nextUnsacked(t.sndUna, t.sndMax, t.mss)) break;
+    const s3 = sk.nextSeq;
+    const n3 = min<u32>(sk.nextLen, t.dataEnd() - s3);
+    if (n3 == 0) break;
+    noteRetransmit(t, n3);
+    transmit(t, s3, n3, TCP_ACK);
+    sk.highRxt = s3 + n3;
+    sent = true;
+  }
+  return sent;
+}
+
+/** Sends one segment from sndUna (fast retransmit, partial ACK, RTO without room). */
+export function retransmitUna(t: Tcb): void {
+  let len = min<u32>(t.mss, t.dataEnd() - t.sndUna);
+  if (t.sackOk) len = min<u32>(len, t.sack.holeEnd(t.sndUna, t.sndMax) - t.sndUna);
+  let flags = TCP_ACK;
+  if (t.finQueued && t.sndUna + len == t.finSeq && seqLt(t.finSeq, t.sndMax)) flags |= TCP_FIN;
+  if (len == 0 && !(flags & TCP_FIN)) {
+    if (t.finQueued && t.sndUna == t.finSeq) flags |= TCP_FIN;
+    else return;
+  }
+  noteRetransmit(t, len);
+  transmit(t, t.sndUna, len, flags);
+}
+
+function noteRetransmit(t: Tcb, len: u32): void {
+  t.retransmits++;
+  t.counters.retransSegments++;
+  t.counters.retransBytes += len;
+  if (!t.tsOk) t.rtt.cancel(); // Karn
+}
+
+/** SND.NXT moves to `nxt` after sending; the RTO runs while anything is in flight. */
+export function advance(t: Tcb, nxt: u32, now: u64): void {
+  t.sndNxt = nxt;
+  if (seqGt(nxt, t.sndMax)) t.sndMax = nxt;
+  if (t.timers.rtoAt == NEVER) t.timers.rtoAt = now + t.rtt.rtoNs;
+  t.lastSendNs = now;
+}
+
+/** Zero window with data waiting and nothing in flight: probe (persist timer). */
+export function checkPersist(t: Tcb, now: u64): void {
+  const tm = t.timers;
+  if (t.sndWnd == 0 && t.sndUna == t.sndMax && seqLt(t.sndNxt, t.dataEnd())) {
+    if (tm.persistAt == NEVER) {
+      const base = max<u64>(t.rtt.rtoNs, t.cfg.minRtoNs);
+      tm.persistAt = now + min<u64>(base << min<u32>(t.persistBackoff, 16), t.cfg.maxRtoNs);
+    }
+  } else if (t.sndWnd != 0) tm.persistAt = NEVER;
+}
+
+/** Sends our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED) and starts its time-out. */
+export function sendSyn(t: Tcb): void {
+  const now = clock_ns();
+  const flags = t.state == TcpState.SynSent ? TCP_SYN : TCP_SYN | TCP_ACK;
+  t.rtt.startNs = now;
+  transmit(t, t.iss, 0, flags);
+  if (seqLe(t.sndNxt, t.iss)) t.sndNxt = t.iss + 1;
+  t.sndMax = seqMax(t.sndMax, t.sndNxt);
+  if (t.timers.rtoAt == NEVER) t.timers.rtoAt = now + t.rtt.rtoNs;
+  t.timers.arm();
+}
+
+/** Builds and sends one segment: `len` bytes from the send buffer at `seq`. */
+export function transmit(t: Tcb, seq: u32, len: u32, flags: u32): void {
+  const ctx = t.ctx;
+  const r = ctx.tx;
+  r.srcPort = t.localPort;
+  r.dstPort = t.remotePort;
+  r.seq = seq;
+  r.flags = flags;
+  r.urgent = 0;
+  r.clearOptions();
+  const syn = (flags & TCP_SYN) != 0;
+  const active = t.state == TcpState.SynSent;
+  if (syn) {
+    r.mss = t.advMss;
+    if (active ? t.cfg.windowScale : t.wsOk) r.wscale = <i32>t.rcvWscale;
+    r.sackPermitted = active ? t.cfg.sack : t.sackOk;
+  }
+  if (syn && active ? t.cfg.timestamps : t.tsOk) {
+    r.hasTimestamp = true;
+    r.tsVal = ctx.tsNow();
+    r.tsEcr = active ? 0 : t.tsRecent;
+  }
+  if ((flags & TCP_ACK) != 0) {
+    r.ack = t.rcvNxt;
+    if (t.sackOk && t.ooo.count > 0 && !syn) fillSack(t, r);
+  } else r.ack = 0;
+  if (syn) {
+    r.window = min<u32>(t.cfg.rcvBuf, 65535);
+    // The SYN-ACK's window is the first the peer may fill.
+    if ((flags & TCP_ACK) != 0 && seqGt(t.rcvNxt + r.window, t.rcvAdvEdge)) t.rcvAdvEdge = t.rcvNxt + r.window;
+  } else if (flags & TCP_RST) r.window = 0;
+  else r.window = windowField(t);
+  r.payloadLen = len;
+  const buf = ctx.txBuf;
+  const hl = TCP_HEADER_LEN + r.optionsLen();
+  if (len > 0) t.sndBuf.readAt(seq - t.sndBufSeq, buf + hl, len);
+  const n = r.emit(buf, t.localIp, t.remoteIp);
+  ctx.counters.txSegments++;
+  ctx.counters.txBytes += len;
+  ctx.send(t.localIp, t.remoteIp, n);
+  if ((flags & TCP_ACK) != 0) {
+    t.lastAckSent = t.rcvNxt;
+    t.ackNow = false;
+    t.ackPendingBytes = 0;
+    t.timers.delackAt = NEVER;
+  }
+}
+
+/** SACK blocks (RFC 2018 4): the most recently changed range first, then the others. */
+function fillSack(t: Tcb, r: TcpRepr): void {
+  const o = t.ooo;
+  const maxBlocks = r.hasTimestamp ? 3 : 4;
+  let k = 0;
+  const first = o.find(t.lastOooLeft);
+  if (first >= 0) {
+    unchecked((r.sackLeft[k] = o.left(first)));
+    unchecked((r.sackRight[k] = o.right(first)));
+    k++;
+  }
+  for (let i = o.count - 1; i >= 0 && k < maxBlocks; i--) {
+    if (i == first) continue;
+    unchecked((r.sackLeft[k] = o.left(i)));
+    unchecked((r.sackRight[k] = o.right(i)));
+    k++;
+  }
+  r.sackCount = k;
+}
+
+/** The window field to advertise, with receiver SWS avoidance (RFC 9293 3.8.6.2.2). */
+function windowField(t: Tcb): u32 {
+  const cap = t.buffersAllocated ? t.rcvBuf.cap : t.cfg.rcvBuf;
+  const space = t.buffersAllocated ? t.rcvBuf.free : t.cfg.rcvBuf;
+  const cur = seqGt(t.rcvAdvEdge, t.rcvNxt) ? t.rcvAdvEdge - t.rcvNxt : 0;
+  let wnd = space;
+  // Raise the right edge only by a worthwhile amount.
+  if (wnd > cur && wnd - cur < min(cap / 2, t.advMss)) wnd = cur;
+  let field = wnd >> t.rcvWscale;
+  if (field > 65535) field = 65535;
+  const edge = t.rcvNxt + (field << t.rcvWscale);
+  if (seqGt(edge, t.rcvAdvEdge)) t.rcvAdvEdge = edge;
+  return field;
+}
+
+/** After the app read: tell the peer if the window opened a worthwhile amount. */
+export function maybeWindowUpdate(t: Tcb): void {
+  if (!t.isSynchronized() || t.peerFinReceived || !t.buffersAllocated) return;
+  const cur = seqGt(t.rcvAdvEdge, t.rcvNxt) ? t.rcvAdvEdge - t.rcvNxt : 0;
+  const space = t.rcvBuf.free;
+  const step = min(t.rcvBuf.cap / 2, 2 * t.advMss);
+  if (space > cur && space - cur >= step) {
+    t.ackNow = true;
+    output(t);
+  }
+}
+
+/**
+ * The sequence number of a pure ACK: SND.NXT, unless a probe or a shrunk
+ * window put SND.NXT past the peer's right edge. A peer with a zero window
+ * accepts only SEG.SEQ = RCV.NXT, so an ACK sent from SND.NXT would be
+ * dropped unread, and each side would keep answering the other's
+ * unacceptable ACKs while neither learns anything (Linux:
+ * tcp_acceptable_seq).
+ */
+export function ackSeq(t: Tcb): u32 {
+  const edge = t.sndUna + t.sndWnd;
+  return seqGt(t.sndNxt, edge) ? edge : t.sndNxt;
+}
+
+/** RFC 5961 challenge ACK, rate-limited stack-wide. */
+export function challengeAck(t: Tcb): void {
+  if (t.ctx.takeChallengeAck()) {
+    t.counters.challengeAcks++;
+    transmit(t, ackSeq(t), 0, TCP_ACK);
+  } else t.counters.challengeAcksLimited++;
+}
+
+/** A RST at `seq` for a segment this connection cannot accept (bad ACK in SYN-SENT/SYN-RECEIVED). */
+export function sendReset(t: Tcb, seq: u32): void {
+  t.ctx.sendReset(t.localIp, t.localPort, t.remoteIp, t.remotePort, seq, 0, false);
+}
+

@@ -1,0 +1,396 @@
+// The state of one TCP connection (RFC 9293 3.3.1's TCB) and the narrow
+// context it reaches the rest of the stack through.
+//
+// The TCB is data plus the few operations that only touch its own state
+// (buffers, endings, events). The engine is in the modules that take a TCB:
+// input.ts (a segment arrives, RFC 9293 3.10.7), output.ts (what to send),
+// timeouts.ts (a deadline is due); its parts are sack.ts (RFC 6675), rtt.ts
+// (RFC 6298) and timer.ts (the deadlines). The app sees a connection as a
+// TcpSocket (socket.ts), the listen side is listener.ts, and the stack
+// (stack.ts) implements TcpContext. Nothing here imports any of those.
+//
+// Memory: a TCB is made when the connection is created (a SYN that fits the
+// backlog, a valid cookie, or `connect`), its buffers (rings in manually
+// managed memory, sized by TcpConfig) are taken when it becomes
+// established, and both are released when it closes; nothing per segment.
+
+import { Scheduler } from "../../sched/loop";
+import { Task } from "../../sched/task";
+import { TcpRepr } from "../wire/tcp";
+import { Ring } from "./ring";
+import { SeqRanges } from "./ranges";
+import { CongestionControl } from "./cc";
+import { TcpConfig } from "./config";
+import { TcpCounters } from "./counters";
+import { RttEstimator } from "./rtt";
+import { TcpTimers } from "./timer";
+import { SackRecovery } from "./sack";
+
+export enum TcpState {
+  Closed = 0,
+  Listen = 1,
+  SynSent = 2,
+  SynReceived = 3,
+  Established = 4,
+  FinWait1 = 5,
+  FinWait2 = 6,
+  CloseWait = 7,
+  Closing = 8,
+  LastAck = 9,
+  TimeWait = 10,
+}
+
+export function tcpStateName(s: TcpState): string {
+  switch (s) {
+    case TcpState.Closed: return "CLOSED";
+    case TcpState.Listen: return "LISTEN";
+    case TcpState.SynSent: return "SYN-SENT";
+    case TcpState.SynReceived: return "SYN-RECEIVED";
+    case TcpState.Established: return "ESTABLISHED";
+    case TcpState.FinWait1: return "FIN-WAIT-1";
+    case TcpState.FinWait2: return "FIN-WAIT-2";
+    case TcpState.CloseWait: return "CLOSE-WAIT";
+    case TcpState.Closing: return "CLOSING";
+    case TcpState.LastAck: return "LAST-ACK";
+    case TcpState.TimeWait: return "TIME-WAIT";
+  }
+  return "?";
+}
+
+/** Why a connection ended abnormally; also the negative results of send/recv. */
+export enum TcpError {
+  None = 0,
+  /** The peer answered our SYN with a RST (nobody listening). */
+  Refused = 1,
+  /** The peer reset an established connection. */
+  Reset = 2,
+  /** Retransmissions or keep-alive probes went unanswered. */
+  TimedOut = 3,
+  /** This side aborted. */
+  Aborted = 4,
+  /** The connection is closed (or closing, for send). */
+  Closed = 6,
+}
+
+export function tcpErrorName(e: TcpError): string {
+  switch (e) {
+    case TcpError.None: return "none";
+    case TcpError.Refused: return "refused";
+    case TcpError.Reset: return "reset";
+    case TcpError.TimedOut: return "timed-out";
+    case TcpError.Aborted: return "aborted";
+    case TcpError.Closed: return "closed";
+  }
+  return "?";
+}
+
+/** Events a connection posts for its app (bits of Tcb.pendingEv). */
+export const EV_ACCEPTED: u32 = 1;
+export const EV_CONNECTED: u32 = 2;
+export const EV_READABLE: u32 = 4;
+export const EV_WRITABLE: u32 = 8;
+export const EV_ERROR: u32 = 16;
+export const EV_CLOSED: u32 = 32;
+
+/**
+ * What a connection needs from its stack, and all it may use of it. The
+ * stack implements it; tests can implement it around one connection.
+ */
+export abstract class TcpContext {
+  readonly counters: TcpCounters;
+  readonly sched: Scheduler;
+  /** The one segment being built for output (connections take turns: output never nests). */
+  readonly tx: TcpRepr = new TcpRepr();
+  /** Where it is built: a header and the largest payload. */
+  readonly txBuf: usize;
+
+  constructor(counters: TcpCounters, sched: Scheduler, txBuf: usize) {
+    this.counters = counters;
+    this.sched = sched;
+    this.txBuf = txBuf;
+  }
+
+  /** Our timestamp clock (RFC 7323): milliseconds, from a random origin. */
+  abstract tsNow(): u32;
+  /** The MSS to advertise toward `dst`: `want`, capped by the path. */
+  abstract mssFor(dst: u32, want: u32): u32;
+  /** Takes `bytes` of the stack's buffer memory; false (nothing taken) past the limit. */
+  abstract charge(bytes: u32): bool;
+  abstract uncharge(bytes: u32): void;
+  /** Whether one more challenge ACK may go this second (RFC 5961 7, stack-wide). */
+  abstract takeChallengeAck(): bool;
+  /** Hands the segment built at txBuf (`len` bytes) to the IP layer. */
+  abstract send(src: u32, dst: u32, len: u32): void;
+  /** Sends a RST that belongs to no connection's sequence space. */
+  abstract sendReset(lip: u32, lport: u32, rip: u32, rport: u32, seq: u32, ack: u32, withAck: bool): void;
+  /** `t.pendingEv` gained bits: queue it for the next dispatch. */
+  abstract post(t: Tcb): void;
+  /** Runs the handlers of every posted connection (unless already running). */
+  abstract dispatch(): void;
+  /** The connection is over: out of the stack's tables. */
+  abstract ended(t: Tcb): void;
+}
+
+/** The app's side of a connection: hears its events (socket.ts). */
+export abstract class TcpEndpoint {
+  /** Delivers the events `ev` (EV_* bits) to the app. */
+  abstract deliver(ev: u32): void;
+}
+
+/** The listener that created a passive connection, as the connection sees it (listener.ts). */
+export abstract class TcpListenSide {
+  /** The connection finished its handshake. */
+  abstract established(t: Tcb): void;
+  /** The connection ended (maybe before the app took it). */
+  abstract released(t: Tcb): void;
+  /** Dispatch of EV_ACCEPTED: tells the listener's handler; the app has the connection from now on. */
+  abstract announce(t: Tcb): void;
+}
+
+/** Sees congestion-control decisions (for traces and experiments). */
+export class TcpTracer {
+  /** `what`: "init", "ack", "loss", "rto", "exit", "idle". */
+  cwnd(conn: Tcb, what: string, nowNs: u64, cwnd: u32, ssthresh: u32, flight: u32, acked: u32): void {}
+}
+
+export class Tcb {
+  readonly ctx: TcpContext;
+  readonly cfg: TcpConfig;
+  state: TcpState = TcpState.Closed;
+  /** Why the connection ended, if abnormally. */
+  error: TcpError = TcpError.None;
+  /** Set by socket.ts: who hears this connection's events. */
+  endpoint: TcpEndpoint | null = null;
+  tracer: TcpTracer | null = null;
+  /** The listener that created this connection (passive open), until the app has it. */
+  listener: TcpListenSide | null = null;
+
+  localIp: u32;
+  localPort: u32;
+  remoteIp: u32;
+  remotePort: u32;
+
+  // ---- send sequence space ----
+  iss: u32 = 0;
+  sndUna: u32 = 0;
+  sndNxt: u32 = 0;
+  /** Highest sequence number sent + 1 (sndNxt goes back to sndUna on RTO). */
+  sndMax: u32 = 0;
+  sndWnd: u32 = 0;
+  maxSndWnd: u32 = 0;
+  sndWl1: u32 = 0;
+  sndWl2: u32 = 0;
+  /** Shift applied to the peer's window field (its WS option; 0 without). */
+  sndWscale: u32 = 0;
+  /** Sequence number of the first byte in sndBuf. */
+  sndBufSeq: u32 = 0;
+  finQueued: bool = false;
+  finSeq: u32 = 0;
+  /** Payload bytes per segment we send (peer's MSS, path MTU, our limit). */
+  mss: u32 = 536;
+
+  // ---- receive sequence space ----
+  irs: u32 = 0;
+  rcvNxt: u32 = 0;
+  /** rcvNxt + the window we last advertised: never moved backwards. */
+  rcvAdvEdge: u32 = 0;
+  rcvWscale: u32 = 0;
+  advMss: u32 = 536;
+  lastAckSent: u32 = 0;
+  peerFinReceived: bool = false;
+  peerFinPending: bool = false;
+  peerFinSeq: u32 = 0;
+
+  // ---- options ----
+  wsOk: bool = false;
+  sackOk: bool = false;
+  tsOk: bool = false;
+  tsRecent: u32 = 0;
+  tsRecentNs: u64 = 0;
+
+  // ---- buffers ----
+  readonly sndBuf: Ring = new Ring();
+  readonly rcvBuf: Ring = new Ring();
+  /** Out-of-order data held in rcvBuf past the readable bytes. */
+  readonly ooo: SeqRanges = new SeqRanges(8);
+  /** The out-of-order range that changed last: the first SACK block (RFC 2018 4). */
+  lastOooLeft: u32 = 0;
+  buffersAllocated: bool = false;
+  memCharged: u32 = 0;
+
+  // ---- congestion and recovery ----
+  cc: CongestionControl;
+  readonly sack: SackRecovery = new SackRecovery();
+  inRecovery: bool = false;
+  /** RecoveryPoint (RFC 6675) / recover (RFC 6582). */
+  recover: u32 = 0;
+  dupAcks: u32 = 0;
+  /** NewReno (no SACK) window inflation during recovery, on top of cc.cwnd. */
+  inflate: u32 = 0;
+  lastSendNs: u64 = 0;
+  readonly rtt: RttEstimator;
+  /** Retransmissions of the same thing in a row (SYN, SYN-ACK, RTO). */
+  retries: u32 = 0;
+
+  // ---- ACK policy ----
+  ackNow: bool = false;
+  ackPendingBytes: u32 = 0;
+  quickAcks: u32;
+  noDelay: bool;
+  /** A send came up short: post EV_WRITABLE when there is room. */
+  wantWrite: bool = false;
+
+  // ---- timers ----
+  readonly timers: TcpTimers;
+  persistBackoff: u32 = 0;
+  keepProbes: u32 = 0;
+  lastRecvNs: u64 = 0;
+
+  // ---- the stack's bookkeeping ----
+  hashNext: Tcb | null = null;
+  evNext: Tcb | null = null;
+  pendingEv: u32 = 0;
+  inEvList: bool = false;
+  inTable: bool = false;
+  /** Counted in its listener's SYN backlog (listener.ts). */
+  halfOpen: bool = false;
+
+  // ---- per-connection statistics ----
+  bytesSent: u64 = 0;
+  bytesReceived: u64 = 0;
+  retransmits: u64 = 0;
+  fastRecoveries: u64 = 0;
+  timeouts: u64 = 0;
+
+  /** `timer`: the task that runs when a deadline is due (it calls timeouts.ts). */
+  constructor(ctx: TcpContext, cfg: TcpConfig, timer: Task, localIp: u32, localPort: u32, remoteIp: u32, remotePort: u32) {
+    this.ctx = ctx;
+    this.cfg = cfg;
+    this.localIp = localIp;
+    this.localPort = localPort;
+    this.remoteIp = remoteIp;
+    this.remotePort = remotePort;
+    this.cc = cfg.cc.fresh();
+    this.rtt = new RttEstimator(cfg.initialRtoNs, cfg.minRtoNs, cfg.maxRtoNs);
+    this.timers = new TcpTimers(ctx.sched, timer);
+    this.quickAcks = cfg.quickAcks;
+    this.noDelay = cfg.noDelay;
+  }
+
+  @inline get counters(): TcpCounters {
+    return this.ctx.counters;
+  }
+
+  isSynchronized(): bool {
+    return this.state >= TcpState.Established || this.state == TcpState.SynReceived;
+  }
+
+  /** Whether the app may still queue data. */
+  canSend(): bool {
+    const s = this.state;
+    return !this.finQueued && (s == TcpState.Established || s == TcpState.CloseWait || s == TcpState.SynSent || s == TcpState.SynReceived);
+  }
+
+  @inline finSent(): bool {
+    return this.finQueued && <i32>(this.sndNxt - this.finSeq) > 0;
+  }
+
+  @inline finAcked(): bool {
+    return this.finQueued && <i32>(this.sndUna - this.finSeq) > 0;
+  }
+
+  /** Sequence number just past the last data byte queued. */
+  @inline dataEnd(): u32 {
+    return this.sndBufSeq + this.sndBuf.len;
+  }
+
+  /** Bytes sent and not yet acknowledged (sequence space). */
+  @inline get inFlight(): u32 {
+    return this.sndNxt - this.sndUna;
+  }
+
+  /** Our window-scale shift: the smallest that lets the whole receive buffer be advertised. */
+  chooseWscale(): u32 {
+    return wscaleFor(this.cfg.rcvBuf);
+  }
+
+  queueFin(): void {
+    if (this.finQueued) return;
+    this.finQueued = true;
+    this.finSeq = this.sndBufSeq + this.sndBuf.len;
+  }
+
+  // ---- buffers ----
+
+  /** Allocates the buffers (charged to the stack's memory limit). */
+  allocBuffers(): bool {
+    if (this.buffersAllocated) return true;
+    const need = this.cfg.sndBuf + this.cfg.rcvBuf;
+    if (!this.ctx.charge(need)) return false;
+    if (!this.sndBuf.allocate(this.cfg.sndBuf)) {
+      this.ctx.uncharge(need);
+      return false;
+    }
+    if (!this.rcvBuf.allocate(this.cfg.rcvBuf)) {
+      this.sndBuf.release();
+      this.ctx.uncharge(need);
+      return false;
+    }
+    this.memCharged = need;
+    this.buffersAllocated = true;
+    return true;
+  }
+
+  freeBuffers(): void {
+    if (!this.buffersAllocated) return;
+    this.sndBuf.release();
+    this.rcvBuf.release();
+    this.ctx.uncharge(this.memCharged);
+    this.memCharged = 0;
+    this.buffersAllocated = false;
+  }
+
+  /** Frees the buffers once nothing in them matters: closed or TIME-WAIT, and nothing left to read. */
+  maybeFreeBuffers(): void {
+    const s = this.state;
+    if ((s == TcpState.Closed || s == TcpState.TimeWait) && (this.rcvBuf.len == 0 || this.error != TcpError.None)) this.freeBuffers();
+  }
+
+  // ---- endings and events ----
+
+  /** The connection is over: out of the tables, timers off, buffers freed, the app told. */
+  finish(err: TcpError, notify: bool): void {
+    if (this.state == TcpState.Closed) return;
+    const wasSync = this.isSynchronized() && this.state != TcpState.TimeWait;
+    this.error = err;
+    this.state = TcpState.Closed;
+    this.timers.disarm();
+    const l = this.listener;
+    if (l) l.released(this);
+    this.ctx.ended(this);
+    this.counters.closed++;
+    if (notify) {
+      if (err != TcpError.None) this.post(EV_ERROR);
+      else if (wasSync || this.state == TcpState.Closed) this.post(EV_CLOSED);
+    }
+    // The app may still read what arrived before a graceful end; otherwise free now.
+    this.maybeFreeBuffers();
+  }
+
+  post(ev: u32): void {
+    this.pendingEv |= ev;
+    this.ctx.post(this);
+  }
+
+  trace(what: string, now: u64, acked: u32): void {
+    const t = this.tracer;
+    if (t) t.cwnd(this, what, now, this.cc.cwnd, this.cc.ssthresh, this.sndMax - this.sndUna, acked);
+  }
+}
+
+/** The smallest window-scale shift that lets a `rcvBuf`-byte window be advertised. */
+export function wscaleFor(rcvBuf: u32): u32 {
+  let s: u32 = 0;
+  while (s < 14 && (rcvBuf >> s) > 65535) s++;
+  return s;
+}

@@ -138,13 +138,7 @@ export class RespParser {
             i += 2;
             continue;
           }
-          if (c == 34) {
-            // a closing quote must be followed by a space or the end
-            if (i + 1 < end && !isSpace(load<u8>(p + i + 1))) return this.fail("ERR Protocol error: unbalanced quotes in request");
-            done = true;
-            i++;
-            break;
-          }
+          if (c == 34) break; // the closing quote
           store<u8>(o++, c);
           i++;
         } else if (inSq) {
@@ -153,12 +147,7 @@ export class RespParser {
             i += 2;
             continue;
           }
-          if (c == 39) {
-            if (i + 1 < end && !isSpace(load<u8>(p + i + 1))) return this.fail("ERR Protocol error: unbalanced quotes in request");
-            done = true;
-            i++;
-            break;
-          }
+          if (c == 39) break; // the closing quote
           store<u8>(o++, c);
           i++;
         } else {
@@ -168,6 +157,11 @@ export class RespParser {
           else store<u8>(o++, c);
           i++;
         }
+      }
+      if (inDq || inSq) {
+        // at a closing quote, which must be followed by a space or the end
+        i++;
+        if (i < end && !isSpace(load<u8>(p + i))) return this.fail("ERR Protocol error: unbalanced quotes in request");
       }
       this.push(start, <u32>(o - start));
     }

@@ -16,7 +16,7 @@ import { StageCache } from "./cache.ts";
 import { UserError } from "./errors.ts";
 import { BOUNDS_CHECKS, buildImage, type BoundsChecks, type ImageOptions } from "./image.ts";
 import { ARCHES, ROOT, type Arch } from "./paths.ts";
-import { boot, parseMemory, type BootOptions } from "./qemu.ts";
+import { ACCELS, boot, hostfwdProblem, parseMemory, sizeBytes, type Accel, type BootOptions } from "./qemu.ts";
 import { ensureTools, type ToolName } from "./toolchain.ts";
 import { buildWasm, type Log } from "./wasm-build.ts";
 import { EXIT_USAGE, one, overview, parseArgs, suggest, usageError, verbHelp, type OptionSpec, type Parsed, type VerbSpec } from "./verbs.ts";
@@ -83,11 +83,11 @@ async function cmdBoot(p: Parsed): Promise<number> {
     netns: one(p, "--netns"),
     hostfwd: p.flags.get("--hostfwd"),
     pcap: one(p, "--pcap"),
+    accel: one(p, "--accel") as Accel | undefined,
     timeout: timeout ? Number(timeout) : 0,
     extraArgs: p.rest,
   });
-  if (r.reason) process.stderr.write(`uniwasm: ${r.reason}\n`);
-  process.stderr.write(`uniwasm: guest exited with code ${r.exitCode}\n`);
+  process.stderr.write(r.reason ? `uniwasm: ${r.reason} (exit ${r.exitCode})\n` : `uniwasm: guest exited with code ${r.exitCode}\n`);
   return r.exitCode;
 }
 
@@ -98,7 +98,7 @@ async function cmdNode(p: Parsed): Promise<number> {
   const mem = parseMemory(one(p, "--mem") ?? app.config.memory ?? "16M");
   const seed = one(p, "--seed");
   const machine = new Machine({
-    memory: memoryBytes(mem),
+    memory: sizeBytes(mem),
     cmdline: one(p, "--append") ?? app.config.cmdline,
     seed: seed ? BigInt(seed) : undefined,
     clock: (one(p, "--clock") ?? "virtual") as "virtual" | "real",
@@ -129,11 +129,6 @@ function attachSimulatedNetwork(machine: Machine, pcap?: string): void {
     link.tee(w);
     process.once("exit", () => w.save(pcap));
   }
-}
-
-export function memoryBytes(s: string): number {
-  const m = /^(\d+)([KMG]?)$/.exec(s)!;
-  return Number(m[1]) * { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2] as "" | "K" | "M" | "G"];
 }
 
 const NATIVE: ToolName[] = ["clang", "lld", "objcopy", "qemuX86"];
@@ -168,8 +163,9 @@ export const VERBS: VerbSpec[] = [
       OPT.arch,
       { name: "--machine", value: "<type>", choices: ["pc", "q35", "microvm"], default: "pc", help: "the QEMU machine type" },
       OPT.mem,
+      { name: "--accel", value: "<kind>", choices: ACCELS, default: "auto", help: "KVM, TCG (QEMU's emulator), or KVM when /dev/kvm works here and TCG otherwise, saying so" },
       { name: "--net", value: "<kind>", choices: ["none", "user", "tap"], default: "none", help: "the network: QEMU's user networking (NAT, port forwards) or a host TAP device" },
-      { name: "--hostfwd", value: "<rule>", repeat: true, needs: { option: "--net", values: ["user"], implies: true }, help: "forward a host port to the guest, e.g. tcp:127.0.0.1:8080-:80 (implies --net user)" },
+      { name: "--hostfwd", value: "<rule>", repeat: true, check: hostfwdProblem, needs: { option: "--net", values: ["user"], implies: true }, help: "forward a host port to the guest, e.g. tcp:127.0.0.1:8080-:80 (implies --net user)" },
       { name: "--tap", value: "<if>", needs: { option: "--net", values: ["tap"], implies: true }, help: "the host TAP interface (implies --net tap)" },
       { name: "--netns", value: "<ns>", help: "run QEMU inside this network namespace (where the TAP device lives)" },
       { name: "--pcap", value: "<file>", needs: { option: "--net", values: ["user", "tap"] }, help: "write the guest's Ethernet frames to a pcap file" },

@@ -13,6 +13,7 @@ import { type App } from "./app.ts";
 import { StageCache, hashOf, hashTree } from "./cache.ts";
 import { Elf64 } from "./elf.ts";
 import { UserError } from "./errors.ts";
+import { IMAGE_INFO_TAG } from "./image-format.ts";
 import { BOOT, type Arch } from "./paths.ts";
 import { requireTool, toolVersion } from "./toolchain.ts";
 import { buildWasm, type Log } from "./wasm-build.ts";
@@ -202,6 +203,10 @@ export function entrySource(header: string, memory: MemoryLimits | undefined): s
 #include "kernel.h"
 
 static w2c_kernel instance;
+
+/* Read by uniwasm boot (tools/image-format.ts) to refuse too little RAM: tag, initial and maximum wasm pages. */
+__attribute__((used, retain)) static const struct { char tag[8]; uint32_t initial, maximum; } uw_image_info = {
+  {${[...IMAGE_INFO_TAG].map((c) => `'${c}'`).join(", ")}}, ${memory?.initial ?? 0}u, ${memory?.maximum ?? 65536}u};
 
 uint32_t rt_run_kernel(void) {
 ${memory ? `  rt_memory_setup(${memory.initial}u, ${memory.maximum ?? 65536}u);\n` : ""}  wasm2c_kernel_instantiate(&instance${importArgs.map((a) => ", " + a).join("")});

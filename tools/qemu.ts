@@ -2,6 +2,10 @@
 // terminal, and turns QEMU's exit status back into the guest's exit code.
 
 import { spawn } from "node:child_process";
+import { createSocket } from "node:dgram";
+import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { checkImage } from "./image-format.ts";
 import { UserError } from "./errors.ts";
 import { type Arch } from "./paths.ts";
 import { requireTool } from "./toolchain.ts";
@@ -24,6 +28,10 @@ export interface BootOptions {
   /** Seconds before QEMU is killed (0: never). */
   timeout?: number;
   extraArgs?: string[];
+  /** KVM, TCG, or KVM when it works here (the default). */
+  accel?: Accel;
+  /** One-line notes about the run (the accelerator chosen); default: this process's stderr. */
+  onNotice?: (text: string) => void;
   /** Where the guest's console goes (default: this process's stdout). */
   onOutput?: (chunk: string) => void;
 }
@@ -45,7 +53,7 @@ export function parseMemory(s: string): string {
   return s.toUpperCase();
 }
 
-export function qemuArgs(o: BootOptions): string[] {
+export function qemuArgs(o: BootOptions & { accel?: "kvm" | "tcg" }): string[] {
   const machine = o.machine ?? "pc";
   const args = [
     // microvm without ACPI lists its virtio-mmio devices on the kernel command
@@ -53,6 +61,7 @@ export function qemuArgs(o: BootOptions): string[] {
     // share with the Node platform; with ACPI they are only in the DSDT (AML).
     "-M", machine === "microvm" ? "microvm,acpi=off" : machine,
     "-m", o.memory ?? "16M",
+    "-accel", o.accel === "kvm" ? "kvm" : "tcg",
     "-cpu", "max",
     "-display", "none", "-vga", "none",
     "-serial", "stdio", "-monitor", "none",
@@ -72,7 +81,8 @@ export function qemuArgs(o: BootOptions): string[] {
     if (net === "user") args.push("-netdev", `user,id=n0${fwd}`);
     else {
       if (!o.tap) throw new UserError("--net tap needs --tap <interface>");
-      args.push("-netdev", `tap,id=n0,ifname=${o.tap},script=no,downscript=no`);
+      // vnet_hdr=off: frames cross the TAP device (and the pcap filter) as plain Ethernet, without the virtio-net header
+      args.push("-netdev", `tap,id=n0,ifname=${o.tap},script=no,downscript=no,vnet_hdr=off`);
     }
     args.push("-device", machine === "microvm" ? "virtio-net-device,netdev=n0" : "virtio-net-pci,netdev=n0,disable-legacy=on");
     if (o.pcap) args.push("-object", `filter-dump,id=dump0,netdev=n0,file=${o.pcap}`);
@@ -80,16 +90,47 @@ export function qemuArgs(o: BootOptions): string[] {
   return args.concat(o.extraArgs ?? []);
 }
 
-export function boot(o: BootOptions): Promise<BootResult> {
+/** Exit codes of a run stopped by a signal: the shell's 128 + signal number. */
+export const EXIT_SIGNAL: Record<"SIGINT" | "SIGTERM", number> = { SIGINT: 130, SIGTERM: 143 };
+/** How long QEMU gets to exit after a forwarded signal before it is killed. */
+const SIGNAL_GRACE_MS = 5000;
+
+/**
+ * Runs the image under QEMU. Everything that can be checked first is: the
+ * image's format, the RAM it needs, the accelerator, the forwarded ports.
+ * QEMU's own errors reject with a UserError (never a guest exit code);
+ * SIGINT/SIGTERM to this process are forwarded to QEMU and waited for.
+ */
+export async function boot(o: BootOptions): Promise<BootResult> {
   const qemu = requireTool("qemuX86");
-  const args = qemuArgs(o);
+  const image = checkImage(o.image, o.arch);
+  const memory = o.memory ?? "16M";
+  if (sizeBytes(memory) < image.minMemory) {
+    throw new UserError(`--mem ${memory} is too little for ${o.image}: it needs at least ${image.minMemory >> 20}M (its code, data and initial linear memory)`);
+  }
+  const accel = chooseAccel(o.accel ?? "auto");
+  if (accel.note) (o.onNotice ?? ((t) => process.stderr.write(`uniwasm: ${t}\n`)))(accel.note);
+  const rules = (o.hostfwd ?? []).map(parseHostfwd);
+  for (const r of rules) await checkPortFree(r);
+  const args = qemuArgs({ ...o, memory, accel: accel.accel });
   return new Promise((resolve, reject) => {
     const [cmd, argv] = o.netns ? ["ip", ["netns", "exec", o.netns, qemu, ...args]] : [qemu, args];
     const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     let stderr = "";
     let timedOut = false;
+    let stoppedBy: "SIGINT" | "SIGTERM" | undefined;
     const timer = o.timeout ? setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, o.timeout * 1000) : undefined;
+    let grace: NodeJS.Timeout | undefined;
+    const onSignal = (sig: "SIGINT" | "SIGTERM") => {
+      stoppedBy ??= sig;
+      child.kill(sig);
+      grace ??= setTimeout(() => child.kill("SIGKILL"), SIGNAL_GRACE_MS);
+    };
+    const onInt = () => onSignal("SIGINT");
+    const onTerm = () => onSignal("SIGTERM");
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (d: string) => {
       // the serial line ends in \r\n, and a chunk may end between the two
@@ -102,13 +143,122 @@ export function boot(o: BootOptions): Promise<BootResult> {
     child.on("error", (e) => reject(new UserError(`could not start ${qemu}: ${e.message}`)));
     child.on("close", (status, signal) => {
       if (timer) clearTimeout(timer);
+      if (grace) clearTimeout(grace);
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      const errors = qemuErrors(stderr);
+      for (const line of stderr.split("\n")) if (line.trim() && !errors.includes(line) && !/terminating on signal/.test(line)) process.stderr.write(line + "\n");
+      if (stoppedBy) return resolve({ exitCode: EXIT_SIGNAL[stoppedBy], output, reason: `stopped by signal ${stoppedBy}` });
       if (timedOut) return resolve({ exitCode: EXIT_TIMEOUT, output, reason: `timed out after ${o.timeout} s` });
-      if (stderr.trim() && /qemu-system|could not|failed/i.test(stderr) && (status ?? 1) <= 1 && !output) {
-        return reject(new UserError(`QEMU failed: ${stderr.trim()}\n  command: ${qemu} ${args.join(" ")}`));
-      }
+      // QEMU's own failures exit 1, which is also the guest's exit(0) through isa-debug-exit: QEMU's message tells them apart
+      if (errors.length && (status === 1 || status === 0)) return reject(new UserError(`QEMU failed: ${explainQemuError(errors, rules)}`));
       if (signal) return resolve({ exitCode: EXIT_NO_CODE, output, reason: `QEMU was killed by ${signal}` });
       if (status !== null && status % 2 === 1) return resolve({ exitCode: status >> 1, output });
       resolve({ exitCode: EXIT_NO_CODE, output, reason: "the machine reset or powered off without an exit code (a triple fault?)" });
     });
   });
+}
+
+/** QEMU's error lines (not its warnings, not the note of a forwarded signal). */
+function qemuErrors(stderr: string): string[] {
+  return stderr.split("\n").filter((l) => /^qemu(-system-\w+)?: /.test(l) && !/warning:|terminating on signal/.test(l));
+}
+
+/** QEMU's words, or ours where they mislead. */
+function explainQemuError(errors: string[], rules: Hostfwd[]): string {
+  const fwd = errors.map((l) => /Could not set up host forwarding rule '([^']*)'/.exec(l)?.[1]).find(Boolean);
+  if (fwd) {
+    const r = rules.find((x) => x.rule === fwd);
+    return r ? busyPort(r) : `host forwarding rule ${fwd} could not be set up (its host port is in use, or the address is not this machine's)`;
+  }
+  return errors.map((l) => l.replace(/^qemu(-system-\w+)?: (-\w+ \S+: )?/, "")).join("; ");
+}
+
+export interface Hostfwd {
+  rule: string;
+  proto: "tcp" | "udp";
+  hostAddr: string;
+  hostPort: number;
+}
+
+const HOSTFWD = /^(tcp|udp):(\d{1,3}(?:\.\d{1,3}){3})?:(\d+)-(\d{1,3}(?:\.\d{1,3}){3})?:(\d+)$/;
+
+/** Why a --hostfwd rule is malformed, or undefined. */
+export function hostfwdProblem(rule: string): string | undefined {
+  const m = HOSTFWD.exec(rule);
+  if (!m) return "expected tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport, e.g. tcp:127.0.0.1:8080-:80";
+  for (const port of [m[3], m[5]]) if (Number(port) < 1 || Number(port) > 65535) return `port ${port} is out of range 1-65535`;
+  return undefined;
+}
+
+export function parseHostfwd(rule: string): Hostfwd {
+  const bad = hostfwdProblem(rule);
+  if (bad) throw new UserError(`--hostfwd ${rule}: ${bad}`);
+  const m = HOSTFWD.exec(rule)!;
+  return { rule, proto: m[1] as "tcp" | "udp", hostAddr: m[2] ?? "", hostPort: Number(m[3]) };
+}
+
+function busyPort(r: Hostfwd): string {
+  return `--hostfwd ${r.rule}: host port ${r.proto} ${r.hostAddr || "*"}:${r.hostPort} is already in use (another program, or a boot still running, holds it)`;
+}
+
+/** Binds the forwarded host port for a moment, as QEMU will, so a taken port is named before QEMU starts. */
+async function checkPortFree(r: Hostfwd): Promise<void> {
+  const host = r.hostAddr || "0.0.0.0";
+  const free = await new Promise<boolean | string>((done) => {
+    if (r.proto === "tcp") {
+      const srv = createServer();
+      srv.once("error", (e: any) => done(e.code === "EADDRINUSE" ? false : e.code));
+      srv.listen({ host, port: r.hostPort, exclusive: true }, () => srv.close(() => done(true)));
+    } else {
+      const sock = createSocket("udp4");
+      sock.once("error", (e: any) => done(e.code === "EADDRINUSE" ? false : e.code));
+      sock.bind({ address: host, port: r.hostPort, exclusive: true }, () => sock.close(() => done(true)));
+    }
+  });
+  if (free === false) throw new UserError(busyPort(r));
+  if (free !== true) throw new UserError(`--hostfwd ${r.rule}: cannot listen on ${host}:${r.hostPort} (${free})`);
+}
+
+export const ACCELS = ["auto", "kvm", "tcg"] as const;
+export type Accel = (typeof ACCELS)[number];
+
+/**
+ * The accelerator for a run. "kvm" needs a /dev/kvm this process can open
+ * and a CPU with hardware virtualisation; "auto" takes KVM when both hold and
+ * TCG otherwise, saying why. A nested KVM without VMX/SVM (this project's
+ * build host) opens /dev/kvm but cannot run the images, so the CPU flags are
+ * checked too.
+ */
+export function chooseAccel(want: Accel): { accel: "kvm" | "tcg"; note?: string } {
+  if (want === "tcg") return { accel: "tcg" };
+  const why = kvmProblem();
+  if (!why) return { accel: "kvm" };
+  if (want === "kvm") throw new UserError(`--accel kvm: KVM is not usable here: ${why} (use --accel tcg)`);
+  return { accel: "tcg", note: `running under TCG, QEMU's emulator: KVM is not usable here (${why})` };
+}
+
+function kvmProblem(): string | undefined {
+  if (process.platform !== "linux") return "not Linux";
+  if (!existsSync("/dev/kvm")) return "no /dev/kvm";
+  try {
+    accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
+  } catch {
+    return "/dev/kvm is not readable and writable by this user (add it to group kvm)";
+  }
+  let cpuinfo = "";
+  try {
+    cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
+  } catch {
+    return undefined;
+  }
+  if (!/^flags\s*:.*\b(vmx|svm)\b/m.test(cpuinfo)) return "/dev/kvm exists but the CPU shows no VMX/SVM, as under a nested paravirtual KVM";
+  return undefined;
+}
+
+/** Bytes of a size such as 16M (already checked by parseMemory). */
+export function sizeBytes(s: string): number {
+  const m = /^(\d+)([KMG]?)$/i.exec(s);
+  if (!m) throw new UserError(`--mem ${s}: expected a size such as 16M, 512M or 2G`);
+  return Number(m[1]) * { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2].toUpperCase() as "" | "K" | "M" | "G"];
 }

@@ -5,7 +5,7 @@
 // (binaryen alone is 13 MB of JavaScript) would pass through the hook thread.
 import { buildSync } from "esbuild";
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, renameSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -17,6 +17,8 @@ export async function runTypeScript(entry) {
   const dir = join(ROOT, "node_modules", ".cache", "uniwasm", key);
   mkdirSync(dir, { recursive: true });
   const outfile = join(dir, "entry.mjs");
+  // written aside and renamed: CLIs started together must never import a half-written bundle
+  const partial = join(dir, `entry.${process.pid}.tmp.mjs`);
   buildSync({
     entryPoints: [entry],
     bundle: true,
@@ -24,9 +26,10 @@ export async function runTypeScript(entry) {
     format: "esm",
     target: "node20",
     packages: "external",
-    outfile,
+    outfile: partial,
     logLevel: "error",
   });
+  renameSync(partial, outfile);
   globalThis.UNIWASM_ROOT = ROOT;
   await import(pathToFileURL(outfile).href);
 }

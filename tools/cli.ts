@@ -19,6 +19,7 @@ import { ARCHES, ROOT, type Arch } from "./paths.ts";
 import { ACCELS, boot, hostfwdProblem, parseMemory, sizeBytes, type Accel, type BootOptions } from "./qemu.ts";
 import { ensureTools, type ToolName } from "./toolchain.ts";
 import { buildWasm, type Log } from "./wasm-build.ts";
+import { cmdExperiment, cmdHunt, SIM_OPT } from "./sim-cli.ts";
 import { EXIT_USAGE, one, overview, parseArgs, suggest, usageError, verbHelp, type OptionSpec, type Parsed, type VerbSpec } from "./verbs.ts";
 
 const consoleLog: Log = {
@@ -27,6 +28,7 @@ const consoleLog: Log = {
 };
 
 const sizeCheck = (v: string) => (/^\d+[KMG]?$/i.test(v) ? undefined : "expected a size such as 16M, 512M or 2G");
+const intCheck = (v: string) => (/^\d+$/.test(v) ? undefined : "expected a non-negative integer");
 const secondsCheck = (v: string) => (/^\d+(\.\d+)?$/.test(v) ? undefined : "expected seconds");
 
 // Options several verbs share, so each is described once.
@@ -204,6 +206,44 @@ export const VERBS: VerbSpec[] = [
       ["uniwasm node apps/netdemo --net sim --pcap sim.pcap", "runs on the simulated network and captures it"],
     ],
     run: cmdNode,
+  },
+  {
+    name: "experiment",
+    args: "<scenario>",
+    positional: { min: 1, max: 1 },
+    summary: "sweep a scenario's parameters over seeds in simulation; CSV and SVG charts",
+    description:
+      "A scenario (.json, or .ts/.js exporting it: docs/simulation.md) names kernels, parameters to sweep and how to build and measure one run. Every point runs over the scenario's seeds on worker threads; finished runs are kept in <out>/runs.jsonl, so an interrupted sweep resumes. Writes points.csv (mean, sd, min, max per metric), runs.csv and one SVG chart with error bars per chart spec.",
+    options: [{ name: "--out", value: "<dir>", help: "where the results go", default: "results/<scenario name>" }, SIM_OPT.workers, SIM_OPT.kernel],
+    examples: [
+      ["uniwasm experiment bench/experiments/cc-loss-rtt.ts", "NewReno vs CUBIC goodput over loss and RTT"],
+      ["uniwasm experiment my.json --out results/my --workers 1", "a JSON scenario, in this thread only"],
+    ],
+    run: cmdExperiment,
+  },
+  {
+    name: "hunt",
+    args: "<scenario>",
+    positional: { min: 1, max: 1 },
+    summary: "run a scenario over many seeds, checking invariants; print any failing seed with its replay command",
+    description:
+      "Built-in invariants: no kernel trapped, aborted or exited non-zero; none is still running at the scenario's `until` (unless it is a daemon); linear memory within maxMemory. The scenario adds its own (every byte delivered once and in order, say). A failing run is replayed exactly by its seed: --replay <seed> with --set for its point writes one pcap per link and the kernels' trace.",
+    options: [
+      { name: "--seeds", value: "<n>", check: intCheck, help: "how many seeds", default: "1000" },
+      { name: "--from", value: "<seed>", check: intCheck, help: "the first seed", default: "1" },
+      { name: "--stop-after", value: "<n>", check: intCheck, help: "stop after this many failing runs", default: "1" },
+      SIM_OPT.set,
+      SIM_OPT.workers,
+      SIM_OPT.kernel,
+      { name: "--replay", value: "<seed>", check: intCheck, help: "run this seed once (at the point chosen with --set), with captures" },
+      { name: "--pcap", value: "<dir>", help: "with --replay: the folder for one pcap per link", default: "replay-<seed>" },
+      { name: "--trace", value: "<file>", help: "with --replay: the kernels' event trace (JSON lines)", default: "replay-<seed>.jsonl" },
+    ],
+    examples: [
+      ["uniwasm hunt bench/experiments/tcp-invariants.ts --seeds 5000", "5000 seeds of lossy TCP transfers, checked"],
+      ["uniwasm hunt bench/experiments/tcp-invariants.ts --replay 1234", "one seed again, with pcaps and the trace"],
+    ],
+    run: cmdHunt,
   },
   {
     name: "start",

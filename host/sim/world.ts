@@ -12,6 +12,7 @@
 
 import { closeSync, openSync, writeSync } from "node:fs";
 import { World as KernelWorld } from "../world.ts";
+import { VirtualClock } from "../clock.ts";
 import type { Machine, RunResult } from "../machine.ts";
 import { Network, type Link, type LinkOptions, type DirectionStats, type Port, type Switch } from "../netsim/index.ts";
 import { PcapWriter } from "../pcap.ts";
@@ -28,6 +29,13 @@ const NS_PER_MS = 1e6;
 export interface WorldOptions {
   /** Seeds every random draw: link impairments and each machine's entropy. Default 1. */
   seed?: number | bigint;
+  /**
+   * Virtual nanoseconds every clock read by a kernel costs. 0 (the default)
+   * makes computation free, which is right for network experiments; a cost
+   * lets CPU-bound work take time (scheduling experiments), as a crude model
+   * of a CPU.
+   */
+  clockReadNs?: number;
 }
 
 export interface NodeOptions {
@@ -209,7 +217,7 @@ type Endpoint = SimNode | SimSwitch | { port: Port; name: string };
 
 export class World {
   readonly seed: bigint;
-  readonly kernels: KernelWorld = new KernelWorld();
+  readonly kernels: KernelWorld;
   readonly network: Network;
   readonly nodes: SimNode[] = [];
   readonly links: SimLink[] = [];
@@ -223,6 +231,9 @@ export class World {
     const seed = opts.seed ?? 1;
     if (typeof seed === "number" && !(Number.isSafeInteger(seed) && seed >= 0)) throw new Error(`world seed ${seed}: a non-negative integer`);
     this.seed = BigInt(seed);
+    const cost = opts.clockReadNs ?? 0;
+    if (!(Number.isInteger(cost) && cost >= 0)) throw new Error(`clockReadNs ${cost}: a whole, non-negative number of nanoseconds`);
+    this.kernels = new KernelWorld(new VirtualClock(BigInt(cost)));
     this.network = new Network(this.kernels, { seed: this.seed });
     this.seeds = new SplitMix64(this.seed ^ 0x5eed_5eed_5eed_5eedn);
   }

@@ -1,0 +1,146 @@
+// The experiment runner and failure hunting (uniwasm experiment / hunt):
+// a JSON scenario swept over seeds on worker threads, to CSV and SVG with
+// error bars, resumed from its cache after an interruption; and the
+// invariant checker catching a deliberately broken kernel (an off-by-one in
+// the receive window, built here, never shipped), printing its seed and a
+// replay command that reproduces the failure with captures.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runExperiment } from "../host/sim/experiment.ts";
+import { parsePcap } from "../host/pcap.ts";
+import { ROOT } from "../tools/paths.ts";
+import { brokenKernel, RECEIVE_WINDOW_OFF_BY_ONE } from "./helpers/broken-kernel.ts";
+import { scratchDir } from "./helpers/kernel.ts";
+
+const uniwasm = (args: string[], cwd = ROOT) => spawnSync(join(ROOT, "uniwasm"), args, { cwd, encoding: "utf8", timeout: 600_000 });
+
+/** A declarative scenario: two tcp-peer kernels, loss swept, goodput measured. */
+function jsonScenario(dir: string): string {
+  const file = join(dir, "loss.json");
+  writeFileSync(file, JSON.stringify({
+    name: "loss",
+    kernels: { peer: join(ROOT, "tests/kernels/tcp-peer") },
+    params: { loss: [0, 0.03], delay: [2, 8] },
+    seeds: 2,
+    until: 60,
+    nodes: [
+      { name: "client", kernel: "peer", cmdline: "ip=10.0.0.1/24 role=client peer=10.0.0.2 bytes=200000 modes=up linger_ms=10" },
+      { name: "server", kernel: "peer", cmdline: "ip=10.0.0.2/24 role=server expect=1" },
+    ],
+    links: [{ a: "client", b: "server", delayMs: "${delay}", bandwidth: 10e6, queue: 40, loss: "${loss}" }],
+    metrics: { elapsed_us: "client.cli_elapsed_us", retransmits: "client.tcp.retransSegments", ok: "client.cli_ok" },
+    charts: [{ x: "loss", y: "elapsed_us", series: "delay" }],
+  }));
+  return file;
+}
+
+describe("uniwasm experiment", () => {
+  it("sweeps a JSON scenario over seeds on workers, writes CSV and SVG, and resumes an interrupted sweep", async () => {
+    const dir = scratchDir("experiment");
+    const file = jsonScenario(dir);
+    const out = join(dir, "out");
+    const cli = uniwasm(["experiment", file, "--out", out, "--workers", "2"]);
+    expect(cli.status, cli.stderr).toBe(0);
+    expect(cli.stderr).toMatch(/experiment \[#+\] 8\/8 runs/);
+    expect(cli.stderr).toContain("8 runs (0 reused from an earlier sweep) of 4 points");
+    const points = readFileSync(join(out, "points.csv"), "utf8").trimEnd().split("\n");
+    expect(points[0]).toBe("loss,delay,runs,failures,elapsed_us_mean,elapsed_us_sd,elapsed_us_min,elapsed_us_max,retransmits_mean,retransmits_sd,retransmits_min,retransmits_max,ok_mean,ok_sd,ok_min,ok_max");
+    expect(points.length).toBe(5);
+    const rows = points.slice(1).map((l) => l.split(","));
+    for (const r of rows) {
+      expect(r[2]).toBe("2"); // two seeds
+      expect(r[3]).toBe("0"); // no run broke an invariant
+      expect(r[12]).toBe("1"); // every upload completed
+    }
+    // loss costs time: the lossy points are slower than the clean ones at the same delay
+    const at = (loss: string, delay: string) => Number(rows.find((r) => r[0] === loss && r[1] === delay)![4]);
+    expect(at("0.03", "8")).toBeGreaterThan(at("0", "8"));
+    // a clean link is the same for every seed (sd 0); a lossy one varies
+    expect(rows.find((r) => r[0] === "0" && r[1] === "2")![5]).toBe("0");
+    expect(Number(rows.find((r) => r[0] === "0.03" && r[1] === "8")![5])).toBeGreaterThan(0);
+    const svg = readFileSync(join(out, "elapsed_us-by-loss.svg"), "utf8");
+    expect(svg).toMatch(/^<svg xmlns/);
+    expect(svg).toContain("delay=2");
+    expect(svg).toContain("delay=8");
+    expect(svg.match(/<polyline/g)?.length).toBe(2);
+    expect(svg).toContain("±1 sd");
+    const csv = readFileSync(join(out, "points.csv"), "utf8");
+
+    // resume: everything cached
+    const again = await runExperiment(file, { outDir: out, workers: 1 });
+    expect(again.reused).toBe(8);
+    expect(readFileSync(join(out, "points.csv"), "utf8")).toBe(csv);
+
+    // an interruption: three runs lost, the last line cut short
+    const lines = readFileSync(join(out, "runs.jsonl"), "utf8").trimEnd().split("\n");
+    writeFileSync(join(out, "runs.jsonl"), lines.slice(0, 5).join("\n") + "\n" + lines[5].slice(0, 40));
+    const done: number[] = [];
+    const resumed = await runExperiment(file, { outDir: out, workers: 2, onProgress: (d) => done.push(d) });
+    expect(resumed.reused).toBe(5);
+    expect(done[0]).toBe(5);
+    expect(done.at(-1)).toBe(8);
+    expect(readFileSync(join(out, "points.csv"), "utf8")).toBe(csv); // the same numbers: runs are pure functions of point and seed
+  }, 600_000);
+
+  it("refuses a bad scenario with a message that says what is wrong", () => {
+    const dir = scratchDir("experiment-bad");
+    const cases: [object, RegExp][] = [
+      [{ kernels: {}, nodes: [], metrics: {} }, /"kernels" must name at least one app folder/],
+      [{ kernels: { a: "x" }, nodes: [], metrics: {}, colour: 1 }, /unknown field "colour"/],
+      [{ kernels: { a: "x" }, nodes: [{ name: "n", kernel: "b" }], metrics: {} }, /kernel "b" is not in "kernels"/],
+      [{ kernels: { a: "x" }, nodes: [], metrics: { m: "nodot" } }, /"nodot" is not "node.counter"/],
+      [{ kernels: { a: "x" }, params: { p: [] }, nodes: [], metrics: {} }, /params.p must be a non-empty list/],
+    ];
+    for (const [s, re] of cases) {
+      const f = join(dir, "s.json");
+      writeFileSync(f, JSON.stringify(s));
+      const r = uniwasm(["experiment", f, "--out", join(dir, "o")]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr).not.toMatch(/internal error/);
+    }
+    writeFileSync(join(dir, "bad.json"), "{ nope");
+    expect(uniwasm(["experiment", join(dir, "bad.json")]).stderr).toMatch(/not valid JSON/);
+    expect(uniwasm(["experiment", join(dir, "missing.json")]).stderr).toMatch(/no scenario file at/);
+    expect(uniwasm(["hunt", join(ROOT, "bench/experiments/tcp-invariants.ts"), "--pcap", "x"]).stderr).toMatch(/--pcap goes with --replay/);
+  }, 120_000);
+});
+
+describe("uniwasm hunt", () => {
+  const scenario = join(ROOT, "bench/experiments/tcp-invariants.ts");
+  const point = ["--set", "buf=32768", "--set", "partition=0"];
+
+  it("holds every invariant for the shipped kernel over the seeds that break the broken one", () => {
+    const r = uniwasm(["hunt", scenario, "--seeds", "4", ...point, "--workers", "2"]);
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    expect(r.stderr).toContain("4 runs, every invariant held");
+  }, 600_000);
+
+  it("catches a kernel with an off-by-one in the receive window, prints its seed, and the replay reproduces it with captures", () => {
+    const broken = brokenKernel("tests/kernels/tcp-peer", RECEIVE_WINDOW_OFF_BY_ONE);
+    expect(broken.file).toMatch(/^kernel\/net\/tcp\//);
+    const dir = scratchDir("hunt");
+    const r = uniwasm(["hunt", scenario, "--seeds", "4", ...point, "--workers", "2", "--kernel", `peer=${broken.appDir}`], dir);
+    expect(r.status, r.stderr).toBe(1);
+    const m = /^FAIL seed (\d+) at buf=32768 partition=0$/m.exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    expect(r.stdout).toMatch(/the client checked \d+ bytes, not 120000|not the ones sent/);
+    const replay = /^ {4}(uniwasm hunt .*)$/m.exec(r.stdout)![1];
+    expect(replay).toContain(`--replay ${m![1]}`);
+    // the printed command, run as printed (from the same folder)
+    const args = replay.split(" ").slice(1);
+    const again = uniwasm(args, dir);
+    expect(again.status, again.stderr).toBe(1);
+    expect(again.stderr).toContain(`seed ${m![1]} at buf=32768 partition=0: FAILS`);
+    const pcapDir = join(dir, `replay-${m![1]}`);
+    const pcaps = readdirSync(pcapDir);
+    expect(pcaps).toEqual(["client-server.pcap"]);
+    expect(parsePcap(readFileSync(join(pcapDir, pcaps[0]))).records.length).toBeGreaterThan(50);
+    const trace = readFileSync(join(dir, `replay-${m![1]}.jsonl`), "utf8").trimEnd().split("\n").map((l) => JSON.parse(l));
+    expect(trace.length).toBeGreaterThan(100);
+    expect(trace[0]).toMatchObject({ node: expect.stringMatching(/client|server/), event: expect.any(String), t: expect.any(Number) });
+    expect(existsSync(join(dir, "build"))).toBe(true); // kernels were built where the command ran
+  }, 600_000);
+});

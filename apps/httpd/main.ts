@@ -19,12 +19,13 @@ import { cmdlineArg } from "../../kernel/cmdline";
 import { packetPool } from "../../kernel/mem/pktbuf";
 import { Scheduler, Task, MS, SEC } from "../../kernel/sched/index";
 import { firstNetDevice, netUpError } from "../../drivers/virtio/index";
-import { Interface, AddressWait, Addressing, printCounters, ipString, parseNetConfig, applyStatic, parseIp, parsedIp } from "../../kernel/net/index";
+import { NetStack, AddressWait, Addressing, printCounters, ipString, parseNetConfig, applyStatic, parseIp, parsedIp } from "../../kernel/net/index";
+import { NetStackOptions } from "../../kernel/net/stack";
 import { TcpStack, TcpConfig, Cubic, printTcpCounters } from "../../kernel/net/tcp/index";
 import { startServers, serverStats, clientStats, Client, ClientMode, quitRequested, allowQuit } from "./services";
 
 let sched!: Scheduler;
-let iface!: Interface;
+let iface!: NetStack;
 let stack!: TcpStack;
 let failed = 0;
 
@@ -45,7 +46,7 @@ class Main extends Task {
       const a = this.addressing!.poll(this, now);
       if (a == Addressing.TimedOut) { println("httpd: error: no DHCP lease within 30 s"); failed = 3; sched.stop(); return; }
       if (a == Addressing.Waiting) return;
-      println("httpd: address " + ipString(iface.addr) + "/" + iface.prefixLen.toString() + " gateway " + ipString(iface.gateway) + " mtu " + iface.mtu.toString());
+      println("httpd: address " + ipString(iface.addr) + "/" + iface.ip.prefixLen.toString() + " gateway " + ipString(iface.ip.gateway) + " mtu " + iface.ip.mtu.toString());
       const target = cmdlineArg("connect", "");
       if (target.length > 0) {
         if (!this.startClients(target)) { failed = 2; sched.stop(); return; }
@@ -99,12 +100,14 @@ export function main(): i32 {
   sched = new Scheduler(null, 1024);
   const dev = firstNetDevice(sched, pool);
   if (!dev) { println("httpd: error: " + netUpError); return 2; }
-  iface = new Interface(dev, sched);
+  const netOpts = new NetStackOptions();
+  netOpts.tcpMemory = <u64>I32.parseInt(cmdlineArg("tcpmem", "64")) << 20;
+  iface = new NetStack(dev, sched, netOpts);
   println("httpd: " + dev.name + " mac " + dev.macString() + " mtu " + dev.mtu.toString());
   const cfg = parseNetConfig();
   if (cfg.error.length > 0) { println("httpd: error: " + cfg.error); return 2; }
   applyStatic(iface, cfg);
-  stack = new TcpStack(iface.ipService, sched, <u64>I32.parseInt(cmdlineArg("tcpmem", "64")) << 20);
+  stack = iface.tcp!;
   const tcfg = new TcpConfig();
   const buf = <u32>I32.parseInt(cmdlineArg("buf", "262144"));
   tcfg.sndBuf = buf;

@@ -13,12 +13,13 @@ import { packetPool } from "../../kernel/mem/pktbuf";
 import { Scheduler, Task, MS, SEC } from "../../kernel/sched/index";
 import { firstNetDevice, netUpError } from "../../drivers/virtio/index";
 import {
-  Interface, EchoHandler, UdpSocket, AddressWait, Addressing, DnsResolver, DnsStatus, printCounters, ipString,
+  NetStack, EchoHandler, UdpSocket, AddressWait, Addressing, DnsResolver, DnsStatus, printCounters, ipString,
   parseNetConfig, applyStatic, parseIp, parsedIp,
 } from "../../kernel/net/index";
+import { NetStackOptions } from "../../kernel/net/stack";
 
 let sched!: Scheduler;
-let iface!: Interface;
+let iface!: NetStack;
 let failed = 0;
 
 class Pinger extends EchoHandler {
@@ -62,14 +63,14 @@ class Main extends Task {
       if (a == Addressing.TimedOut) { println("netdemo: error: no DHCP lease within 30 s"); failed = 3; sched.stop(); return; }
       if (a == Addressing.Waiting) return;
       const dhcp = this.addressing!.dhcp;
-      if (dhcp != null) println("netdemo: dhcp lease " + ipString(iface.addr) + "/" + iface.prefixLen.toString() + " from " + ipString(dhcp.server) +
+      if (dhcp != null) println("netdemo: dhcp lease " + ipString(iface.addr) + "/" + iface.ip.prefixLen.toString() + " from " + ipString(dhcp.server) +
         " for " + dhcp.lease.toString() + " s (" + ((now - this.t0) / MS).toString() + " ms)");
-      println("netdemo: address " + ipString(iface.addr) + "/" + iface.prefixLen.toString() + " gateway " + ipString(iface.gateway) + " dns " + ipString(iface.dns0));
+      println("netdemo: address " + ipString(iface.addr) + "/" + iface.ip.prefixLen.toString() + " gateway " + ipString(iface.ip.gateway) + " dns " + ipString(iface.dns0));
       const pingTo = cmdlineArg("ping", "");
-      const target = pingTo.length > 0 && parseIp(pingTo) ? parsedIp : iface.gateway;
+      const target = pingTo.length > 0 && parseIp(pingTo) ? parsedIp : iface.ip.gateway;
       if (target) {
-        iface.echoHandler = this.pinger;
-        iface.ping(target, 0x4e44, 1, 56);
+        iface.icmp.echoHandler = this.pinger;
+        iface.icmp.ping(target, 0x4e44, 1, 56);
       }
       const name = cmdlineArg("resolve", "");
       if (name.length > 0) {
@@ -103,13 +104,13 @@ export function main(): i32 {
   sched = new Scheduler();
   const dev = firstNetDevice(sched, pool);
   if (!dev) { println("netdemo: error: " + netUpError); return 2; }
-  iface = new Interface(dev, sched);
+  iface = new NetStack(dev, sched, noTcp());
   println("netdemo: " + dev.name + " mac " + dev.macString() + " mtu " + dev.mtu.toString());
   const cfg = parseNetConfig();
   if (cfg.error.length > 0) { println("netdemo: error: " + cfg.error); return 2; }
   const useDhcp = !cfg.present || cfg.dhcp;
   applyStatic(iface, cfg);
-  sched.spawn(new UdpEcho(iface.udpBind(7, 16, 2048)!));
+  sched.spawn(new UdpEcho(iface.udp.bind(7, 16, 2048)!));
   const runS = I32.parseInt(cmdlineArg("run", "10"));
   sched.spawn(new Main(useDhcp, <u64>runS * SEC));
   sched.run();
@@ -119,4 +120,11 @@ export function main(): i32 {
   println("");
   println(failed == 0 ? "netdemo: ok" : "netdemo: FAILED");
   return failed;
+}
+
+/** This kernel speaks no TCP. */
+function noTcp(): NetStackOptions {
+  const o = new NetStackOptions();
+  o.tcp = false;
+  return o;
 }

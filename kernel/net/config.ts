@@ -2,7 +2,7 @@
 // line: `ip=10.0.2.15/24 gw=10.0.2.2 dns=10.0.2.3`, or `ip=dhcp`.
 
 import { commandLine, cmdlineValue } from "../cmdline";
-import { Interface } from "./iface";
+import { NetStack } from "./stack";
 import { DhcpClient, DhcpState } from "./dhcp";
 import { Task } from "../sched/task";
 import { SEC } from "../sched/time";
@@ -60,13 +60,13 @@ export function parseNetConfig(line: string | null = null): NetConfig {
   return c;
 }
 
-/** Applies a static configuration (not `dhcp`) to `iface`. */
-export function applyStatic(iface: Interface, c: NetConfig): void {
-  if (c.mtu) iface.mtu = min<u32>(iface.mtu, c.mtu);
+/** Applies a static configuration (not `dhcp`; its `mtu=` applies either way) to `net`. */
+export function applyStatic(net: NetStack, c: NetConfig): void {
+  if (c.mtu) net.ip.mtu = min<u32>(net.ip.mtu, c.mtu);
   if (c.dhcp) return;
-  iface.setAddress(c.addr, c.prefixLen);
-  if (c.gateway) iface.setGateway(c.gateway);
-  if (c.dns) iface.dns0 = c.dns;
+  net.setAddress(c.addr, c.prefixLen);
+  if (c.gateway) net.setGateway(c.gateway);
+  if (c.dns) net.dns0 = c.dns;
 }
 
 export enum Addressing {
@@ -76,7 +76,7 @@ export enum Addressing {
 }
 
 /**
- * A task's wait for its interface's address: at once when it is static,
+ * A task's wait for its stack's address: at once when it is static,
  * else a DHCP lease (the client starts here). The task calls `poll` from
  * its `run` until it stops saying Waiting.
  */
@@ -84,8 +84,8 @@ export class AddressWait {
   /** The DHCP client, when the address comes from a lease. */
   readonly dhcp: DhcpClient | null;
 
-  constructor(iface: Interface, useDhcp: bool, readonly since: u64, readonly timeoutNs: u64 = 30 * SEC) {
-    const d = useDhcp ? new DhcpClient(iface) : null;
+  constructor(net: NetStack, useDhcp: bool, readonly since: u64, readonly timeoutNs: u64 = 30 * SEC) {
+    const d = useDhcp ? new DhcpClient(net) : null;
     if (d) d.start();
     this.dhcp = d;
   }

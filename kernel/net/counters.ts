@@ -1,4 +1,4 @@
-// Per-protocol counters, readable by apps (`iface.counters`). Every frame the
+// Per-protocol counters, readable by apps (`net.counters`, or each layer's own). Every frame the
 // stack drops is counted under exactly one reason, so a test (or an operator)
 // can tell a checksum failure from a full queue from an attack.
 
@@ -37,6 +37,8 @@ export class ArpCounters {
   dropUnresolved: u64 = 0;
   /** Packets dropped because no cache entry could be had for their next hop. */
   dropNoEntry: u64 = 0;
+  /** ARP messages not sent: the packet pool was empty. */
+  dropNoBuffer: u64 = 0;
 }
 
 export class Ipv4Counters {
@@ -107,12 +109,15 @@ export class UdpCounters {
   dropTooBig: u64 = 0;
 }
 
+/** One stack's counters, by layer: the objects each layer counts in. */
 export class NetCounters {
-  readonly eth: EthCounters = new EthCounters();
-  readonly arp: ArpCounters = new ArpCounters();
-  readonly ip: Ipv4Counters = new Ipv4Counters();
-  readonly icmp: IcmpCounters = new IcmpCounters();
-  readonly udp: UdpCounters = new UdpCounters();
+  constructor(
+    readonly eth: EthCounters,
+    readonly arp: ArpCounters,
+    readonly ip: Ipv4Counters,
+    readonly icmp: IcmpCounters,
+    readonly udp: UdpCounters,
+  ) {}
 }
 
 function kv(k: string, v: u64): void {
@@ -142,6 +147,7 @@ export function printCounters(c: NetCounters): void {
   if (a.dropPendingFull) kv("drop_pending_full", a.dropPendingFull);
   if (a.dropUnresolved) kv("drop_unresolved", a.dropUnresolved);
   if (a.dropNoEntry) kv("drop_no_entry", a.dropNoEntry);
+  if (a.dropNoBuffer) kv("drop_no_buffer", a.dropNoBuffer);
   println("");
   const i = c.ip;
   print("net ip:");

@@ -11,7 +11,8 @@ import { clock_ns, entropy } from "../hal";
 import { Task } from "../sched/task";
 import { Event } from "../sched/event";
 import { SEC } from "../sched/time";
-import { Interface } from "./iface";
+import { NetStack } from "./stack";
+import { TimerTask } from "../sched/timer-task";
 import { UdpSocket, UdpHandler } from "./udp";
 import { WireError } from "./wire/error";
 import { IPV4_BROADCAST } from "./wire/ipv4";
@@ -48,17 +49,8 @@ const FIRST_RETRY_NS: u64 = 2 * SEC;
 const MAX_RETRY_NS: u64 = 32 * SEC;
 const MSG_CAP: u32 = 576;
 
-class DhcpTimer extends Task {
-  constructor(readonly client: DhcpClient) {
-    super("dhcp");
-  }
-  run(): void {
-    this.client.onTimer();
-  }
-}
-
 export class DhcpClient extends UdpHandler {
-  readonly iface: Interface;
+  readonly net: NetStack;
   readonly counters: DhcpCounters = new DhcpCounters();
   state: DhcpState = DhcpState.Idle;
   /** Signalled each time a lease is bound (first time and after renewals). */
@@ -69,7 +61,7 @@ export class DhcpClient extends UdpHandler {
   private offered: u32 = 0;
   private xid: u32 = 0;
   private sock: UdpSocket | null = null;
-  private timer!: DhcpTimer;
+  private timer!: TimerTask<DhcpClient>;
   private retryNs: u64 = FIRST_RETRY_NS;
   private leaseStart: u64 = 0;
   private t1At: u64 = 0;
@@ -79,17 +71,17 @@ export class DhcpClient extends UdpHandler {
   private readonly rx: DhcpRepr = new DhcpRepr();
   private readonly tx: DhcpRepr = new DhcpRepr();
 
-  constructor(iface: Interface) {
+  constructor(net: NetStack) {
     super();
-    this.iface = iface;
-    this.bound = new Event(iface.sched);
-    this.timer = new DhcpTimer(this);
+    this.net = net;
+    this.bound = new Event(net.sched);
+    this.timer = new TimerTask<DhcpClient>(net.sched, "dhcp", this);
   }
 
   /** Starts from scratch: binds port 68 and broadcasts a DISCOVER. False if the port is taken. */
   start(): bool {
     if (!this.sock) {
-      const s = this.iface.udpBind(DHCP_CLIENT_PORT, 1, 64);
+      const s = this.net.udp.bind(DHCP_CLIENT_PORT, 1, 64);
       if (!s) return false;
       s.handler = this;
       this.sock = s;
@@ -110,7 +102,7 @@ export class DhcpClient extends UdpHandler {
     this.retryNs = FIRST_RETRY_NS;
     this.send(DHCPDISCOVER, 0, 0, 0, IPV4_BROADCAST);
     this.counters.discovers++;
-    this.iface.sched.sleepUntil(this.timer, clock_ns() + this.retryNs);
+    this.net.sched.sleepUntil(this.timer, clock_ns() + this.retryNs);
   }
 
   private send(type: u32, requested: u32, serverId: u32, ciaddr: u32, dst: u32): void {
@@ -118,7 +110,7 @@ export class DhcpClient extends UdpHandler {
     m.reset();
     m.op = BOOTREQUEST;
     m.xid = this.xid;
-    m.chaddr = this.iface.mac;
+    m.chaddr = this.net.mac;
     m.msgType = type;
     m.requestedIp = requested;
     m.serverId = serverId;
@@ -132,7 +124,7 @@ export class DhcpClient extends UdpHandler {
     unchecked((m.params[3] = 51)); // lease time
     const n = m.emit(this.msg, MSG_CAP);
     if (n == 0) return;
-    this.iface.sendUdp(DHCP_CLIENT_PORT, dst, DHCP_SERVER_PORT, this.msg, n, ciaddr);
+    this.net.udp.send(DHCP_CLIENT_PORT, dst, DHCP_SERVER_PORT, this.msg, n, ciaddr);
   }
 
   datagram(sock: UdpSocket, srcIp: u32, srcPort: u32, dstIp: u32, ptr: usize, len: u32): void {
@@ -142,7 +134,7 @@ export class DhcpClient extends UdpHandler {
       c.dropMalformed++;
       return;
     }
-    if (m.op != BOOTREPLY || m.xid != this.xid || m.chaddr != this.iface.mac) {
+    if (m.op != BOOTREPLY || m.xid != this.xid || m.chaddr != this.net.mac) {
       c.dropMismatch++;
       return;
     }
@@ -167,7 +159,7 @@ export class DhcpClient extends UdpHandler {
     }
     if (m.msgType == DHCPNAK && st != DhcpState.Selecting && st != DhcpState.Idle && st != DhcpState.Bound) {
       c.naks++;
-      this.iface.setAddress(0, 0);
+      this.net.setAddress(0, 0);
       this.discover();
       return;
     }
@@ -178,9 +170,9 @@ export class DhcpClient extends UdpHandler {
     this.counters.requests++;
     const st = this.state;
     if (st == DhcpState.Requesting) this.send(DHCPREQUEST, this.offered, this.server, 0, IPV4_BROADCAST);
-    else if (st == DhcpState.Renewing) this.send(DHCPREQUEST, 0, 0, this.iface.addr, this.server);
-    else this.send(DHCPREQUEST, 0, 0, this.iface.addr, IPV4_BROADCAST);
-    this.iface.sched.sleepUntil(this.timer, this.nextRetry());
+    else if (st == DhcpState.Renewing) this.send(DHCPREQUEST, 0, 0, this.net.ip.addr, this.server);
+    else this.send(DHCPREQUEST, 0, 0, this.net.ip.addr, IPV4_BROADCAST);
+    this.net.sched.sleepUntil(this.timer, this.nextRetry());
   }
 
   /** The next retransmission: backing off, but never past the next state change. */
@@ -194,15 +186,15 @@ export class DhcpClient extends UdpHandler {
   }
 
   private bind(m: DhcpRepr): void {
-    const iface = this.iface;
+    const net = this.net;
     const now = clock_ns();
     let prefix = 0;
     const mask = m.subnetMask ? m.subnetMask : 0xffffff00;
     while (prefix < 32 && (mask << prefix) & 0x8000_0000) prefix++;
-    iface.setAddress(m.yiaddr, prefix);
-    if (m.router) iface.setGateway(m.router);
-    if (m.dnsCount > 0) iface.dns0 = unchecked(m.dns[0]);
-    if (m.dnsCount > 1) iface.dns1 = unchecked(m.dns[1]);
+    net.setAddress(m.yiaddr, prefix);
+    if (m.router) net.setGateway(m.router);
+    if (m.dnsCount > 0) net.dns0 = unchecked(m.dns[0]);
+    if (m.dnsCount > 1) net.dns1 = unchecked(m.dns[1]);
     if (m.serverId) this.server = m.serverId;
     const lease = m.leaseTime ? m.leaseTime : 3600;
     this.lease = lease;
@@ -212,11 +204,11 @@ export class DhcpClient extends UdpHandler {
     this.t2At = now + (m.rebindingTime ? <u64>m.rebindingTime * SEC : (l * 7) / 8);
     this.endAt = now + l;
     this.state = DhcpState.Bound;
-    iface.sched.sleepUntil(this.timer, this.t1At);
+    net.sched.sleepUntil(this.timer, this.t1At);
     this.bound.broadcast();
   }
 
-  onTimer(): void {
+  onTimer(task: Task): void {
     const now = clock_ns();
     const c = this.counters;
     switch (this.state) {
@@ -224,7 +216,7 @@ export class DhcpClient extends UdpHandler {
         c.retransmits++;
         this.send(DHCPDISCOVER, 0, 0, 0, IPV4_BROADCAST);
         c.discovers++;
-        this.iface.sched.sleepUntil(this.timer, this.nextRetry());
+        this.net.sched.sleepUntil(this.timer, this.nextRetry());
         break;
       case DhcpState.Requesting:
         // RFC 2131 3.1.5: after a few unanswered REQUESTs, start over.
@@ -253,7 +245,7 @@ export class DhcpClient extends UdpHandler {
       case DhcpState.Rebinding:
         if (now >= this.endAt) {
           c.expirations++;
-          this.iface.setAddress(0, 0);
+          this.net.setAddress(0, 0);
           this.discover();
           break;
         }

@@ -10,7 +10,8 @@ import { clock_ns, entropy } from "../hal";
 import { Task } from "../sched/task";
 import { Event } from "../sched/event";
 import { SEC } from "../sched/time";
-import { Interface } from "./iface";
+import { NetStack } from "./stack";
+import { TimerTask } from "../sched/timer-task";
 import { UdpSocket, UdpHandler } from "./udp";
 import { WireError } from "./wire/error";
 import { DnsName, DnsResponse, emitQuery, DNS_PORT, DNS_TYPE_A, DNS_RCODE_NXDOMAIN } from "./wire/dns";
@@ -47,17 +48,8 @@ export class DnsCounters {
   dropMismatch: u64 = 0;
 }
 
-class DnsTimer extends Task {
-  constructor(readonly r: DnsResolver) {
-    super("dns");
-  }
-  run(): void {
-    this.r.onTimer();
-  }
-}
-
 export class DnsResolver extends UdpHandler {
-  readonly iface: Interface;
+  readonly net: NetStack;
   readonly counters: DnsCounters = new DnsCounters();
   status: DnsStatus = DnsStatus.Idle;
   /** The first address of the answer, and all of them. */
@@ -71,17 +63,17 @@ export class DnsResolver extends UdpHandler {
   private id: u32 = 0;
   private tries: i32 = 0;
   private server: u32 = 0;
-  private timer!: DnsTimer;
+  private timer!: TimerTask<DnsResolver>;
   private readonly buf: usize = heap.alloc(512);
   private readonly cacheName: StaticArray<DnsName> = new StaticArray<DnsName>(DNS_CACHE);
   private readonly cacheAddr: StaticArray<u32> = new StaticArray<u32>(DNS_CACHE);
   private readonly cacheExp: StaticArray<u64> = new StaticArray<u64>(DNS_CACHE);
 
-  constructor(iface: Interface) {
+  constructor(net: NetStack) {
     super();
-    this.iface = iface;
-    this.done = new Event(iface.sched);
-    this.timer = new DnsTimer(this);
+    this.net = net;
+    this.done = new Event(net.sched);
+    this.timer = new TimerTask<DnsResolver>(net.sched, "dns", this);
     for (let i = 0; i < DNS_CACHE; i++) this.cacheName[i] = new DnsName();
   }
 
@@ -93,7 +85,7 @@ export class DnsResolver extends UdpHandler {
   resolve(name: string): DnsStatus {
     if (this.status == DnsStatus.Pending) return DnsStatus.BadRequest;
     const q = this.query;
-    if (!q.set(name) || this.iface.dns0 == 0) {
+    if (!q.set(name) || this.net.dns0 == 0) {
       this.status = DnsStatus.BadRequest;
       return this.status;
     }
@@ -108,7 +100,7 @@ export class DnsResolver extends UdpHandler {
     }
     if (!this.sock) {
       // A random source port per resolver (and a random id per query) make blind spoofing hard.
-      const s = this.iface.udpBind(0, 1, 64);
+      const s = this.net.udp.bind(0, 1, 64);
       if (!s) {
         this.status = DnsStatus.BadRequest;
         return this.status;
@@ -127,16 +119,16 @@ export class DnsResolver extends UdpHandler {
   }
 
   private send(): void {
-    const iface = this.iface;
+    const net = this.net;
     // Alternate between the servers we have.
-    this.server = (this.tries & 1) == 1 && iface.dns1 != 0 ? iface.dns1 : iface.dns0;
+    this.server = (this.tries & 1) == 1 && net.dns1 != 0 ? net.dns1 : net.dns0;
     this.tries++;
     const n = emitQuery(this.buf, 512, this.id, this.query, DNS_TYPE_A);
-    iface.sendUdp(this.sock!.port, this.server, DNS_PORT, this.buf, n, 0);
-    iface.sched.sleepUntil(this.timer, clock_ns() + DNS_TIMEOUT_NS);
+    net.udp.send(this.sock!.port, this.server, DNS_PORT, this.buf, n, 0);
+    net.sched.sleepUntil(this.timer, clock_ns() + DNS_TIMEOUT_NS);
   }
 
-  onTimer(): void {
+  onTimer(task: Task): void {
     if (this.status != DnsStatus.Pending) return;
     if (this.tries >= DNS_TRIES) {
       this.counters.timeouts++;
@@ -149,13 +141,13 @@ export class DnsResolver extends UdpHandler {
 
   private finish(s: DnsStatus): void {
     this.status = s;
-    this.iface.sched.cancel(this.timer);
+    this.net.sched.cancel(this.timer);
     this.done.broadcast();
   }
 
   datagram(sock: UdpSocket, srcIp: u32, srcPort: u32, dstIp: u32, ptr: usize, len: u32): void {
     const c = this.counters;
-    if (this.status != DnsStatus.Pending || srcPort != DNS_PORT || (srcIp != this.iface.dns0 && srcIp != this.iface.dns1)) {
+    if (this.status != DnsStatus.Pending || srcPort != DNS_PORT || (srcIp != this.net.dns0 && srcIp != this.net.dns1)) {
       c.dropMismatch++;
       return;
     }

@@ -10,6 +10,7 @@
 // and, for TCP tests without a network, by the in-memory pipe
 // (kernel/net/tcp/pipe.ts) or a capture.
 
+import { EphemeralPorts } from "./ports";
 import { ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PROTOCOL, ICMP_UNREACH_PORT, ICMP_UNREACH_NEEDFRAG } from "./wire/icmp";
 
 /** Why `IpService.output` did not send (negative; 0 is success). */
@@ -91,6 +92,16 @@ export class IcmpErrorReport {
   }
 }
 
+/**
+ * Sends ICMP errors for the IPv4 layer (the ICMP layer registers one): a
+ * protocol that finds no taker for a datagram reports it through
+ * `Ipv4.unreachable`, which applies RFC 1122's rules first.
+ */
+export abstract class IpErrorSender {
+  /** Destination unreachable (`code`) about `p`, quoting its header and 8 bytes of its payload. */
+  abstract unreachable(code: u32, p: IpPacket): void;
+}
+
 /** What an upper protocol implements to hear from the IPv4 layer. */
 export abstract class IpProtocol {
   /** A datagram for this protocol arrived (see IpPacket for what it may assume). */
@@ -101,6 +112,9 @@ export abstract class IpProtocol {
 
 /** What the IPv4 layer offers the protocols above it. */
 export abstract class IpService {
+  /** The ephemeral-port allocator every transport on this layer draws from (implementations seed it randomly). */
+  ports: EphemeralPorts = new EphemeralPorts(0);
+
   /**
    * Makes `p` the receiver of protocol number `protocol`. A number has one
    * receiver: registering a second is a programming error and aborts, so a
@@ -118,4 +132,10 @@ export abstract class IpService {
   abstract mtuFor(dst: u32): u32;
   /** The source address for traffic to `dst` (0: none yet). */
   abstract sourceFor(dst: u32): u32;
+  /**
+   * A protocol had no taker for `p` (no socket on the port): sends a
+   * destination unreachable with `code` unless RFC 1122 3.2.2 forbids it
+   * (broadcasts, fragments). Layers without ICMP ignore it.
+   */
+  unreachable(code: u32, p: IpPacket): void {}
 }

@@ -1,13 +1,12 @@
 // The routing table: longest prefix wins; an on-link route (gateway 0) means
 // "ARP for the destination itself", any other route "ARP for the gateway".
-// The interface keeps the on-link route of its own address and the default
+// The IPv4 layer keeps the on-link route of its own address and the default
 // route of its gateway here; apps may add more.
 
-export const MAX_ROUTES: i32 = 8;
+import { prefixMask } from "./wire/ipv4";
+export { prefixMask } from "./wire/ipv4";
 
-@inline export function prefixMask(len: i32): u32 {
-  return len <= 0 ? 0 : len >= 32 ? 0xffff_ffff : ~((<u32>0xffff_ffff) >>> len);
-}
+export const MAX_ROUTES: i32 = 8;
 
 export class RouteTable {
   private dest: StaticArray<u32> = new StaticArray<u32>(MAX_ROUTES);

@@ -52,6 +52,17 @@ export class IcmpRepr {
     return WireError.Ok;
   }
 
+  /** Writes the 8-byte header at `p` for the `dataLen` bytes at `data` (anywhere), the checksum covering both. */
+  emitHeader(p: usize, data: usize): void {
+    store<u8>(p, <u8>this.type);
+    store<u8>(p + 1, <u8>this.code);
+    put16(p + 2, 0);
+    put32(p + 4, this.rest);
+    const c = fold(sum16(data, this.dataLen, sum16(p, ICMP_HEADER_LEN)));
+    put16(p + 2, c);
+    this.checksum = c;
+  }
+
   /** Writes the header in front of `dataLen` bytes already at `p + 8`, and the checksum over both. */
   emit(p: usize): void {
     store<u8>(p, <u8>this.type);

@@ -13,6 +13,19 @@ export const IP_PROTO_TCP: u32 = 6;
 export const IP_PROTO_UDP: u32 = 17;
 export const IPV4_BROADCAST: u32 = 0xffff_ffff;
 
+/** The netmask of a prefix length (0..32). */
+@inline export function prefixMask(len: i32): u32 {
+  return len <= 0 ? 0 : len >= 32 ? 0xffff_ffff : ~((<u32>0xffff_ffff) >>> len);
+}
+
+/** Whether `ip` is a broadcast address on the subnet `addr`/`prefixLen`: limited, or the directed one (none on /31 and /32, RFC 3021). */
+export function isBroadcastOn(ip: u32, addr: u32, prefixLen: i32): bool {
+  if (ip == IPV4_BROADCAST) return true;
+  if (addr == 0 || prefixLen >= 31) return false;
+  const m = prefixMask(prefixLen);
+  return (ip & m) == (addr & m) && (ip | m) == IPV4_BROADCAST;
+}
+
 export class Ipv4Repr {
   /** Header length in bytes, options included (parse); emit always writes 20. */
   headerLen: u32 = IPV4_HEADER_LEN;
@@ -68,6 +81,26 @@ export class Ipv4Repr {
     this.ttl = ttl;
     this.protocol = load<u8>(p + 9);
     this.checksum = be16(p + 10);
+    this.src = be32(p + 12);
+    this.dst = be32(p + 16);
+    return WireError.Ok;
+  }
+
+  /**
+   * Reads the header an ICMP error quotes (`len` bytes at `p`: the header
+   * and at least 8 bytes after it). Only the version, header length,
+   * protocol and addresses are checked and read: the quote is cut short, so
+   * its total length and checksum describe the original, not these bytes.
+   */
+  parseQuoted(p: usize, len: u32): WireError {
+    if (len < IPV4_HEADER_LEN) return WireError.Truncated;
+    const vihl = <u32>load<u8>(p);
+    if (vihl >> 4 != 4) return WireError.BadVersion;
+    const hl = (vihl & 15) << 2;
+    if (hl < IPV4_HEADER_LEN) return WireError.BadHeaderLen;
+    if (hl + 8 > len) return WireError.Truncated;
+    this.headerLen = hl;
+    this.protocol = load<u8>(p + 9);
     this.src = be32(p + 12);
     this.dst = be32(p + 16);
     return WireError.Ok;

@@ -35,6 +35,22 @@ export class UdpRepr {
   }
 
   /**
+   * Writes the 8-byte header at `p` for the payload at `data` (anywhere,
+   * `length` - 8 bytes), with the checksum over the pseudo-header, header and
+   * payload: what a sender needs before fragmentation splits the datagram.
+   */
+  emitHeader(p: usize, src: u32, dst: u32, data: usize): void {
+    put16(p, this.srcPort);
+    put16(p + 2, this.dstPort);
+    put16(p + 4, this.length);
+    put16(p + 6, 0);
+    let c = fold(sum16(data, this.length - UDP_HEADER_LEN, sum16(p, UDP_HEADER_LEN, pseudoSum(src, dst, IP_PROTO_UDP, this.length))));
+    if (c == 0) c = 0xffff;
+    put16(p + 6, c);
+    this.checksum = c;
+  }
+
+  /**
    * Writes the header in front of the payload already at `p + 8` (`length`
    * covers both). With `withChecksum`, computes it over the pseudo-header;
    * otherwise leaves the pseudo-header sum for a device to complete

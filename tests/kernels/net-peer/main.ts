@@ -8,13 +8,14 @@ import { clock_ns } from "../../../kernel/hal";
 import { packetPool, PacketPool } from "../../../kernel/mem/pktbuf";
 import { Scheduler, Task, MS, SEC } from "../../../kernel/sched/index";
 import { VirtioNet, firstNetDevice, netUpError } from "../../../drivers/virtio/index";
-import { Interface, EchoHandler, UdpSocket, printCounters, ipString, parseIp, parsedIp, parseNetConfig, applyStatic } from "../../../kernel/net/index";
+import { NetStack, EchoHandler, UdpSocket, printCounters, ipString, parseIp, parsedIp, parseNetConfig, applyStatic } from "../../../kernel/net/index";
+import { NetStackOptions } from "../../../kernel/net/stack";
 import { out, num, arg, commandLine } from "../common/report";
 
 
 
 let sched!: Scheduler;
-let iface!: Interface;
+let iface!: NetStack;
 let nic!: VirtioNet;
 let pool!: PacketPool;
 let baseline: u32 = 0; // buffers the receive ring holds for good
@@ -24,8 +25,8 @@ function report(): void {
   printCounters(iface.counters);
   nic.poll(0); // transmit completions are reclaimed lazily
   num("pool_in_use", pool.inUse - baseline);
-  num("reasm_in_use", iface.reasm.inUse);
-  num("arp_entries", iface.arp.size);
+  num("reasm_in_use", iface.ip.reasm.inUse);
+  num("arp_entries", iface.link.arp.size);
 }
 
 class Pings extends EchoHandler {
@@ -84,10 +85,10 @@ class Client extends Task {
       parseIp(arg("peer", "10.0.0.2"));
       this.peer = parsedIp;
       this.big = <u32>I32.parseInt(arg("big", "4000"));
-      iface.echoHandler = this.pings;
-      this.sock = iface.udpBind(5000, 8, 16384);
+      iface.icmp.echoHandler = this.pings;
+      this.sock = iface.udp.bind(5000, 8, 16384);
       this.t0 = now;
-      iface.ping(this.peer, 7, 1, 56);
+      iface.icmp.ping(this.peer, 7, 1, 56);
       this.step = 1;
     } else if (this.step == 1 && this.pings.replies >= 1) {
       num("ping_rtt_us", (now - this.t0) / 1000);
@@ -124,13 +125,20 @@ export function main(): i32 {
   const dev = firstNetDevice(sched, pool);
   if (!dev) { out("error", netUpError); return 2; }
   nic = dev;
-  iface = new Interface(nic, sched);
+  iface = new NetStack(nic, sched, noTcp());
   baseline = pool.inUse;
   const cfg = parseNetConfig(commandLine());
   if (cfg.error != "") { out("error", cfg.error); return 2; }
   applyStatic(iface, cfg);
-  if (arg("role", "client") == "server") sched.spawn(new Server(iface.udpBind(7, 8, 16384)!));
+  if (arg("role", "client") == "server") sched.spawn(new Server(iface.udp.bind(7, 8, 16384)!));
   else sched.spawn(new Client());
   sched.run();
   return 0;
+}
+
+/** This kernel speaks no TCP. */
+function noTcp(): NetStackOptions {
+  const o = new NetStackOptions();
+  o.tcp = false;
+  return o;
 }

@@ -6,7 +6,8 @@ import { clock_ns } from "../../../kernel/hal";
 import { packetPool, PacketPool } from "../../../kernel/mem/pktbuf";
 import { Scheduler, Task, MS, SEC } from "../../../kernel/sched/index";
 import { virtioDevices, VirtioNet, InitResult, initResultName, routeNetIrq, DEVICE_NET } from "../../../drivers/virtio/index";
-import { Interface, EchoHandler, UdpSocket, DhcpClient, DhcpState, DnsResolver, DnsStatus, printCounters, ipString, parseIp, parsedIp } from "../../../kernel/net/index";
+import { NetStack, EchoHandler, UdpSocket, DhcpClient, DhcpState, DnsResolver, DnsStatus, printCounters, ipString, parseIp, parsedIp } from "../../../kernel/net/index";
+import { NetStackOptions } from "../../../kernel/net/stack";
 import { out, num, arg } from "../common/report";
 
 function ip(s: string): u32 { parseIp(s); return parsedIp; }
@@ -15,7 +16,7 @@ function ip(s: string): u32 { parseIp(s); return parsedIp; }
 let sched!: Scheduler;
 let baseline: u32 = 0;
 let pool!: PacketPool;
-const stacks = new Array<Interface>();
+const stacks = new Array<NetStack>();
 const nics = new Array<VirtioNet>();
 
 class Pings extends EchoHandler {
@@ -66,17 +67,17 @@ class Basic extends Task {
     const b = stacks[1];
     const now = clock_ns();
     if (this.step == 0) {
-      a.echoHandler = this.pings;
-      this.sock = a.udpBind(5000, 8, 16384);
+      a.icmp.echoHandler = this.pings;
+      this.sock = a.udp.bind(5000, 8, 16384);
       this.big = <u32>I32.parseInt(arg("big", "4000"));
-      a.ping(b.addr, 7, 1, 56);
+      a.icmp.ping(b.addr, 7, 1, 56);
       this.t0 = now;
       this.step = 1;
     } else if (this.step == 1 && this.pings.replies >= 1) {
       num("ping1_rtt_us", (now - this.t0) / 1000);
       num("ping1_len", this.pings.lastLen);
-      num("arp_entries_a", a.arp.size);
-      num("arp_entries_b", b.arp.size);
+      num("arp_entries_a", a.link.arp.size);
+      num("arp_entries_b", b.link.arp.size);
       const msg = "hello over udp";
       const n = String.UTF8.encodeUnsafe(changetype<usize>(msg), msg.length, this.buf, false);
       num("udp_send", this.sock!.sendTo(b.addr, 7, this.buf, <u32>n));
@@ -93,7 +94,7 @@ class Basic extends Task {
       const n = this.sock!.recvFrom(this.buf, 16384);
       num("big_echo_len", n);
       num("big_echo_ok", check(this.buf, this.big, 3) ? 1 : 0);
-      a.ping(b.addr, 7, 2, 3000);
+      a.icmp.ping(b.addr, 7, 2, 3000);
       this.step = 4;
     } else if (this.step == 4 && this.pings.replies >= 2) {
       num("ping2_seq", this.pings.lastSeq);
@@ -142,8 +143,8 @@ class Dhcp extends Task {
       num("bound_ms", (now - this.t0) / MS);
       for (let i = 0; i < stacks.length; i++) {
         const s = stacks[i];
-        out("addr" + i.toString(), ipString(s.addr) + "/" + s.prefixLen.toString());
-        out("gw" + i.toString(), ipString(s.gateway));
+        out("addr" + i.toString(), ipString(s.addr) + "/" + s.ip.prefixLen.toString());
+        out("gw" + i.toString(), ipString(s.ip.gateway));
         out("dns" + i.toString(), ipString(s.dns0));
         num("lease" + i.toString(), this.clients[i].lease);
       }
@@ -164,8 +165,8 @@ class Dhcp extends Task {
     } else if (this.step == 3 && this.dns!.status != DnsStatus.Pending) {
       num("dns_missing_status", <u64>this.dns!.status);
       if (stacks.length > 1) {
-        stacks[0].echoHandler = this.pings;
-        stacks[0].ping(stacks[1].addr, 1, 1, 32);
+        stacks[0].icmp.echoHandler = this.pings;
+        stacks[0].icmp.ping(stacks[1].addr, 1, 1, 32);
         this.step = 4;
       } else this.step = 5; // one stack: nobody to ping
     } else if (this.step == 4 && this.pings.replies >= 1) {
@@ -207,7 +208,7 @@ function finish(): void {
   for (let i = 0; i < stacks.length; i++) {
     println("-- stack " + i.toString());
     printCounters(stacks[i].counters);
-    num("reasm_in_use" + i.toString(), stacks[i].reasm.inUse);
+    num("reasm_in_use" + i.toString(), stacks[i].ip.reasm.inUse);
   }
   // Transmit completions are reclaimed lazily: collect them before counting buffers.
   for (let i = 0; i < nics.length; i++) nics[i].poll(0);
@@ -226,9 +227,9 @@ export function main(): i32 {
     if (r != InitResult.Ok) { out("init_failed", initResultName(r)); return 1; }
     routeNetIrq(sched, d);
     nics.push(d);
-    const s = new Interface(d, sched);
+    const s = new NetStack(d, sched, noTcp());
     const mtu = I32.parseInt(arg("mtu", "0"));
-    if (mtu > 0) s.mtu = <u32>mtu;
+    if (mtu > 0) s.ip.mtu = <u32>mtu;
     stacks.push(s);
   }
   num("nics", nics.length);
@@ -241,12 +242,12 @@ export function main(): i32 {
   let script: Task;
   if (mode == "basic") {
     script = new Basic();
-    const echo = new UdpEcho(stacks[1].udpBind(7, 8, 16384)!);
+    const echo = new UdpEcho(stacks[1].udp.bind(7, 8, 16384)!);
     sched.spawn(echo);
   } else if (mode == "dhcp") script = new Dhcp();
   else {
     script = new Idle();
-    const echo = new UdpEcho(stacks[0].udpBind(7, 4, 2048)!);
+    const echo = new UdpEcho(stacks[0].udp.bind(7, 4, 2048)!);
     sched.spawn(echo);
     sched.after(script, <u64>I32.parseInt(arg("run_ms", "1000")) * MS);
     sched.run();
@@ -255,4 +256,11 @@ export function main(): i32 {
   sched.spawn(script);
   sched.run();
   return 0;
+}
+
+/** This kernel speaks no TCP. */
+function noTcp(): NetStackOptions {
+  const o = new NetStackOptions();
+  o.tcp = false;
+  return o;
 }

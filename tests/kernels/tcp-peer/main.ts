@@ -11,7 +11,7 @@ import { clock_ns } from "../../../kernel/hal";
 import { packetPool, PacketPool } from "../../../kernel/mem/pktbuf";
 import { Scheduler, Task, MS, SEC } from "../../../kernel/sched/index";
 import { VirtioNet, firstNetDevice, netUpError } from "../../../drivers/virtio/index";
-import { Interface, printCounters, parseIp, parsedIp, parseNetConfig, applyStatic } from "../../../kernel/net/index";
+import { NetStack, printCounters, parseIp, parsedIp, parseNetConfig, applyStatic } from "../../../kernel/net/index";
 import { TcpStack, TcpConfig, Cubic, printTcpCounters } from "../../../kernel/net/tcp/index";
 import { out, num, arg, commandLine } from "../common/report";
 import { startServers, serverStats, clientStats, Client, ClientMode, PORT_ECHO, PORT_DISCARD, PORT_CHARGEN } from "../../../apps/httpd/services";
@@ -19,7 +19,7 @@ import { startServers, serverStats, clientStats, Client, ClientMode, PORT_ECHO, 
 
 
 let sched!: Scheduler;
-let iface!: Interface;
+let iface!: NetStack;
 let nic!: VirtioNet;
 let pool!: PacketPool;
 let stack!: TcpStack;
@@ -80,12 +80,12 @@ export function main(): i32 {
   const dev = firstNetDevice(sched, pool);
   if (!dev) { out("error", netUpError); return 2; }
   nic = dev;
-  iface = new Interface(nic, sched);
+  iface = new NetStack(nic, sched);
   baseline = pool.inUse;
   const cfg = parseNetConfig(commandLine());
   if (cfg.error != "") { out("error", cfg.error); return 2; }
   applyStatic(iface, cfg);
-  stack = new TcpStack(iface.ipService, sched);
+  stack = iface.tcp!;
 
   const tc = new TcpConfig();
   const buf = <u32>I32.parseInt(arg("buf", "131072"));

@@ -38,8 +38,6 @@ export const LAYERS: Layer[] = [
 const KNOWN_CYCLES: string[][] = [
   // A task knows its scheduler and the event it waits on; both know tasks.
   ["kernel/sched/event.ts", "kernel/sched/irq.ts", "kernel/sched/loop.ts", "kernel/sched/policy.ts", "kernel/sched/task.ts", "kernel/sched/timers.ts"],
-  // A connection holds a back-pointer to its stack (the TCP split replaces it with a narrow context).
-  ["kernel/net/tcp/socket.ts", "kernel/net/tcp/stack.ts"],
 ];
 
 function layerOf(file: string): Layer | undefined {

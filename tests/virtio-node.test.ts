@@ -23,7 +23,7 @@ import { commandLine, cmdlineValue } from "../../../kernel/cmdline";
 import { PacketPool, PKT_HEADROOM } from "../../../kernel/mem/pktbuf";
 import { NetDevice, NetReceiver, TxResult } from "../../../kernel/net/device";
 import { Scheduler, Task, MS } from "../../../kernel/sched/index";
-import { virtioDevices, VirtioNet, VirtioRng, InitResult, initResultName, featureNames, routeNetIrq, routeIrq, NET_WANTED, NET_F_MRG_RXBUF, DEVICE_NET, DEVICE_RNG } from "../../../drivers/virtio/index";
+import { virtioDevices, VirtioNet, VirtioRng, InitResult, initResultName, featureNames, routeNetIrq, routeIrq, irqWatchdog, NET_WANTED, NET_F_MRG_RXBUF, DEVICE_NET, DEVICE_RNG } from "../../../drivers/virtio/index";
 
 function arg(name: string, def: i32): i32 {
   const v = cmdlineValue(name);
@@ -215,6 +215,8 @@ export function main(): i32 {
   out("rx_dropped", st.rxDropped);
   out("rx_no_buffer", st.rxNoBuffer);
   out("interrupts", st.interrupts);
+  const wd = irqWatchdog(sched, dev.line);
+  if (wd) out("irq_recoveries", wd.recoveries);
   out("rx_bad_id", dev.rx!.stats.badId);
   out("rx_bad_len", dev.rx!.stats.badLen);
   out("rx_not_in_flight", dev.rx!.stats.notInFlight);
@@ -372,6 +374,47 @@ describe("virtio drivers on the Node platform's device models", () => {
     expect(v.interrupts).toBeGreaterThan(0);
     expect(nic.warnings).toEqual([]);
   }, 300_000);
+
+  it("liveness: with interrupts dropped (1 in 5) and late (3 ms), an echo ping-pong of 3000 frames completes through the watchdog's polling, and stalls without it", async () => {
+    const n = 3000;
+    const run = async (cmdline: string) => {
+      const s = machine({ cmdline: `mode=echo n=${n} rxq=32 txq=32 timeout_ms=20000 ${cmdline}`, queueSize: 32 });
+      let seq = 0;
+      // 8 frames at a time, the next burst when this one's echoes are back: a lost
+      // interrupt leaves nothing else that would raise the line.
+      const burst = () => {
+        for (let k = 0; k < 8 && seq < n; k++, seq++) s.host.send(testFrame(parseMac("52:54:00:12:34:56"), s.host.mac, seq, 60 + (seq % 300)));
+      };
+      let back = 0;
+      s.host.onFrame = () => {
+        if (++back % 8 === 0) burst();
+      };
+      s.m.events.schedule(1_000_000n, () => {
+        s.nic.inject = { ...s.nic.inject, dropInterruptRate: 0.2, delayInterruptsNs: 3_000_000n };
+        burst();
+      });
+      const r = await s.m.run(wasm);
+      return { r, v: results(r.output), nic: s.nic, back };
+    };
+    const on = await run("");
+    expect(on.r.exitCode).toBe(0);
+    expect(on.r.output).not.toContain("timeout");
+    expect(on.v.received).toBe(n);
+    expect(on.back).toBe(n);
+    expect(on.v.bad_payload).toBe(0);
+    expect(on.nic.stats.interruptsDropped).toBeGreaterThan(10);
+    expect(on.nic.stats.interruptsDelayed).toBeGreaterThan(10);
+    expect(on.v.irq_recoveries).toBeGreaterThan(0);
+    expect(on.r.output).toMatch(/^irq16: completed device work waited 20 ms with no interrupt; serviced by polling \(1 time\)$/m);
+    expect(on.nic.warnings).toEqual([]);
+
+    // The same without the watchdog: the first lost interrupt stalls the exchange until the deadline.
+    const off = await run("irq_watchdog=0");
+    expect(off.r.output).toContain("timeout");
+    expect(off.v.received).toBeLessThan(n);
+    expect(off.v.irq_recoveries).toBeUndefined();
+    expect(off.nic.stats.interruptsDropped).toBeGreaterThan(0);
+  }, 120_000);
 
   it("notification suppression: a polling driver gets no interrupts, with EVENT_IDX and with the flags", async () => {
     const n = 2000;

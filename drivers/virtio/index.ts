@@ -6,7 +6,7 @@ export { VirtioMmioTransport, MmioSlot, parseMmioSlots, findVirtioMmio } from ".
 export { Virtqueue, QueueStats } from "./virtqueue";
 export { VirtioNet, NET_WANTED, NET_F_CSUM, NET_F_GUEST_CSUM, NET_F_MTU, NET_F_MAC, NET_F_MRG_RXBUF, NET_F_STATUS, finishChecksum } from "./net";
 export { VirtioRng, randomBytes, setDefaultRng } from "./rng";
-export { IrqHandler, NetIrqHandler, routeIrq, routeNetIrq } from "./irq";
+export { IrqHandler, NetIrqHandler, IrqWatchdog, IRQ_WATCHDOG_MS, routeIrq, routeNetIrq, irqWatchdog } from "./irq";
 
 import { pciBus } from "../pci/pci";
 import { Scheduler } from "../../kernel/sched/loop";

@@ -1,4 +1,5 @@
-// Interrupt routing from the scheduler to drivers.
+// Interrupt routing from the scheduler to drivers, and the watchdog that
+// keeps a line alive when an interrupt is lost.
 //
 // The scheduler wakes one task per interrupt line and unmasks the line after
 // that task's run. Lines are shared (QEMU pc puts every PCI INTx on GSI 10 or
@@ -6,13 +7,41 @@
 // driver acknowledges its own device (reading the virtio ISR deasserts INTx)
 // before the line is unmasked. AssemblyScript has no closures, so a handler
 // is a small object whose `handle` calls into its driver.
+//
+// Liveness: an interrupt can be lost (an edge/level mismatch, a platform or
+// hypervisor bug) or come late, and a driver that only waits for interrupts
+// then stalls for good: the device has completed work, and nobody looks. So
+// each routed line has a watchdog: every `period` it asks the line's handlers
+// whether their device has completed work the driver has not taken (a look
+// at the used rings in memory, no register access, so it costs nothing on the
+// device). Work that was already waiting at the previous check, with the line
+// not serviced in between, has waited a whole period without an interrupt:
+// the watchdog then services the line as the interrupt would have (its task
+// runs, and the line is unmasked after it), counts it, and says so on the
+// console (the 1st, 10th, 100th... time). The period is `irq_watchdog=<ms>`
+// on the command line (default IRQ_WATCHDOG_MS; 0 turns the watchdog off).
 
-import { Task } from "../../kernel/sched/task";
+import { Task, TaskState, WakeReason } from "../../kernel/sched/task";
 import { Scheduler } from "../../kernel/sched/loop";
+import { MS } from "../../kernel/sched/time";
+import { print, println, printU64 } from "../../kernel/console";
+import { cmdlineValue } from "../../kernel/cmdline";
 import { NetDevice } from "../../kernel/net/device";
+import { VirtioNet } from "./net";
+
+/** Default watchdog period, in milliseconds. */
+export const IRQ_WATCHDOG_MS: u32 = 20;
 
 export abstract class IrqHandler {
   abstract handle(): void;
+  /**
+   * Whether the device has completed work its driver has not taken yet, from
+   * memory only (used rings), never a device register. The watchdog calls it
+   * once a period; a handler that cannot tell answers false (the default).
+   */
+  workWaiting(): bool {
+    return false;
+  }
 }
 
 /** Calls `handleInterrupt` of a NetDevice. */
@@ -22,6 +51,10 @@ export class NetIrqHandler extends IrqHandler {
   }
   handle(): void {
     this.dev.handleInterrupt();
+  }
+  workWaiting(): bool {
+    const d = this.dev;
+    return d instanceof VirtioNet ? (<VirtioNet>d).completionsWaiting() : false;
   }
 }
 
@@ -34,9 +67,70 @@ class LineTask extends Task {
     const hs = this.handlers;
     for (let i = 0; i < hs.length; i++) unchecked(hs[i]).handle();
   }
+  workWaiting(): bool {
+    const hs = this.handlers;
+    for (let i = 0; i < hs.length; i++) if (unchecked(hs[i]).workWaiting()) return true;
+    return false;
+  }
+}
+
+/** The periodic check of one line (see the top of this file). */
+export class IrqWatchdog extends Task {
+  /** Times the watchdog serviced the line because no interrupt came. */
+  recoveries: u64 = 0;
+  private waiting: bool = false;
+  private runsAtCheck: u64 = 0;
+  constructor(private readonly lineTask: LineTask, readonly periodNs: u64) {
+    super("irq" + lineTask.line.toString() + "-watchdog");
+  }
+  run(): void {
+    const t = this.lineTask;
+    // The interrupt came and its task is about to run: nothing was lost.
+    if (t.state == TaskState.Ready) {
+      this.waiting = false;
+      return;
+    }
+    const w = t.workWaiting();
+    if (w && this.waiting && t.runs == this.runsAtCheck) this.recover();
+    this.waiting = w;
+    this.runsAtCheck = t.runs;
+  }
+  private recover(): void {
+    const t = this.lineTask;
+    this.recoveries++;
+    const n = this.recoveries;
+    let p: u64 = 1;
+    while (p < n) p *= 10;
+    if (p == n) {
+      print("irq");
+      printU64(<u64>t.line);
+      print(": completed device work waited ");
+      printU64(this.periodNs / MS);
+      print(" ms with no interrupt; serviced by polling (");
+      printU64(n);
+      println(n == 1 ? " time)" : " times)");
+    }
+    // As an interrupt would: the line's task runs, then the line is unmasked.
+    t.irqLines |= (<u64>1) << t.line;
+    t._sched!.wake(t, WakeReason.Irq);
+    this.waiting = false;
+  }
 }
 
 const tasks = new Map<Scheduler, StaticArray<LineTask | null>>();
+const watchdogs = new Map<Scheduler, StaticArray<IrqWatchdog | null>>();
+
+/** The watchdog period from `irq_watchdog=<ms>` (0: off). */
+function watchdogPeriodNs(): u64 {
+  const v = cmdlineValue("irq_watchdog");
+  let ms = <u64>IRQ_WATCHDOG_MS;
+  if (v != null) {
+    const n = I64.parseInt(v);
+    if (n >= 0 && n <= 60_000 && n.toString() == v) ms = <u64>n;
+    else println("irq_watchdog=" + v + ": expected milliseconds 0..60000; using " + IRQ_WATCHDOG_MS.toString());
+  }
+  return ms * MS;
+}
 
 /** Runs `h` on every interrupt of `line` (0..63); several handlers may share a line. */
 export function routeIrq(sched: Scheduler, line: i32, h: IrqHandler): void {
@@ -46,12 +140,19 @@ export function routeIrq(sched: Scheduler, line: i32, h: IrqHandler): void {
   else {
     perLine = new StaticArray<LineTask | null>(64);
     tasks.set(sched, perLine);
+    watchdogs.set(sched, new StaticArray<IrqWatchdog | null>(64));
   }
   let t = perLine[line];
   if (!t) {
     t = new LineTask(line);
     perLine[line] = t;
     sched.onIrq(line, t);
+    const period = watchdogPeriodNs();
+    if (period > 0) {
+      const w = new IrqWatchdog(t, period);
+      watchdogs.get(sched)[line] = w;
+      sched.every(w, period);
+    }
   }
   t.handlers.push(h);
   // The device may have raised its line before the line was routed, while
@@ -59,6 +160,12 @@ export function routeIrq(sched: Scheduler, line: i32, h: IrqHandler): void {
   // edge it then ignored): acknowledge and service the device once now, so
   // that its next interrupt is a fresh one.
   h.handle();
+}
+
+/** The watchdog of `line` under `sched`, or null (not routed, or the watchdog is off). */
+export function irqWatchdog(sched: Scheduler, line: i32): IrqWatchdog | null {
+  if (line < 0 || line >= 64 || !watchdogs.has(sched)) return null;
+  return watchdogs.get(sched)[line];
 }
 
 /** Routes a NIC's interrupt (nothing if it has no line: it is then only polled). */

@@ -306,6 +306,18 @@ export class VirtioNet extends NetDevice {
     }
   }
 
+  /**
+   * Whether the device has completed work the driver has not taken, from the
+   * used rings in memory: a received frame, or a transmit completion while
+   * the transmit ring is full (the only time the driver waits for one). The
+   * interrupt watchdog (irq.ts) asks; a polling driver is never waiting.
+   */
+  completionsWaiting(): bool {
+    if (!this.running || this.polling) return false;
+    const tx = this.tx!;
+    return this.rx!.hasUsed() || (tx.numFree == 0 && tx.hasUsed());
+  }
+
   /** Counters of device misbehaviour across both queues. */
   badCompletions(): u64 {
     let n: u64 = 0;

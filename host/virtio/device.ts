@@ -47,6 +47,10 @@ export interface VirtioInject {
   queue?: number;
   /** While set: InterruptStatus is still updated, but the interrupt line is not raised. */
   dropInterrupts?: boolean;
+  /** While set (0..1): each interrupt is dropped like that with this probability (drawn from the machine's seeded generator). */
+  dropInterruptRate?: number;
+  /** While set: the line is raised this many ns after InterruptStatus is updated (a late interrupt). */
+  delayInterruptsNs?: bigint;
   /** One-shot: the device hits an internal error at its next queue work and sets DEVICE_NEEDS_RESET. */
   deviceError?: boolean;
   /** The next N device-config reads each bump ConfigGeneration first (a config change racing the reads). */
@@ -56,8 +60,10 @@ export interface VirtioInject {
 export interface VirtioStats {
   /** Interrupts raised on the line. */
   interrupts: number;
-  /** Interrupts swallowed by inject.dropInterrupts. */
+  /** Interrupts swallowed by inject.dropInterrupts or dropInterruptRate. */
   interruptsDropped: number;
+  /** Interrupts raised late by inject.delayInterruptsNs. */
+  interruptsDelayed: number;
   /** Device resets (Status written 0). */
   resets: number;
   /** FEATURES_OK writes the device refused (left FEATURES_OK clear). */
@@ -110,6 +116,7 @@ export abstract class VirtioDevice implements QueueOwner {
   readonly stats: VirtioStats = {
     interrupts: 0,
     interruptsDropped: 0,
+    interruptsDelayed: 0,
     resets: 0,
     featureRefusals: 0,
     needsReset: 0,
@@ -207,15 +214,21 @@ export abstract class VirtioDevice implements QueueOwner {
 
   // ---- interrupts ----------------------------------------------------------
 
-  /** Sets `bits` in InterruptStatus and raises the line (unless inject.dropInterrupts). */
+  /** Sets `bits` in InterruptStatus and raises the line (unless an injected fault drops or delays it). */
   interrupt(bits: number): void {
     this.interruptStatus |= bits;
-    if (this.inject.dropInterrupts) {
+    const inj = this.inject;
+    if (inj.dropInterrupts || (inj.dropInterruptRate && this.machine.rng.float() < inj.dropInterruptRate)) {
       this.stats.interruptsDropped++;
       return;
     }
     this.stats.interrupts++;
-    if (this.line >= 0) this.machine.raise(this.line);
+    if (this.line < 0) return;
+    const line = this.line;
+    if (inj.delayInterruptsNs && inj.delayInterruptsNs > 0n) {
+      this.stats.interruptsDelayed++;
+      this.machine.events.schedule(this.machine.clock.peek() + inj.delayInterruptsNs, () => this.machine.raise(line));
+    } else this.machine.raise(line);
   }
 
   /** After publishing used elements on `q`: notifies the driver if it asked to be. */

@@ -76,10 +76,45 @@ const SYN = seg({ seq: 5000, flags: "S", opts: MSS });
 const ACK3 = seg({ seq: 5001, ack: 1001, flags: "A" });
 const OPEN = ["listen 80", `in ${SYN}`, `in ${ACK3}`, "state"];
 
+describe("tcp MSS (RFC 6691: MTU - 40, options not counted)", () => {
+  // The script's IP layer says 1480 bytes of IP payload (a 1500-byte link); no
+  // Nagle, so the short tail goes at once too.
+  const lens = (lines: string[]) => lines.filter((l) => l.startsWith(">")).map((l) => Number(/len=(\d+)/.exec(l)![1]));
+
+  it("advertises 1460 on a 1500-byte link and sends full 1460-byte segments", async () => {
+    const out = await run(["opt nodelay 1", ...OPEN, "send 3000"]);
+    expect(after(out, "in " + SYN.slice(0, 50))[0]).toContain(" mss=1460");
+    expect(lens(after(out, "send 3000"))).toEqual([1460, 1460, 80]);
+  });
+
+  it("with timestamps, each segment's 12 option bytes come out of the 1460 (1448 of data)", async () => {
+    const syn = seg({ seq: 5000, flags: "S", opts: MSS + "0101080a0000100000000000" });
+    const ack = seg({ seq: 5001, ack: 1001, flags: "A", opts: "0101080a0000100100000000" });
+    const out = await run(["opt ts 1", "opt nodelay 1", "listen 80", `in ${syn}`, `in ${ack}`, "send 3000"]);
+    expect(after(out, "in " + syn.slice(0, 50))[0]).toMatch(/ mss=1460 .*ts=/);
+    expect(lens(after(out, "send 3000"))).toEqual([1448, 1448, 104]);
+  });
+
+  it("a data segment that carries SACK blocks carries that much less data, so it still fits the MTU", async () => {
+    const syn = seg({ seq: 5000, flags: "S", opts: MSS + "01010402" });
+    const ooo = seg({ seq: 5101, ack: 1001, flags: "PA", data: "hello" }); // 100 bytes missing before it
+    const out = await run(["opt nodelay 1", "listen 80", `in ${syn}`, `in ${ACK3}`, `in ${ooo}`, "send 3000"]);
+    const sent = after(out, "send 3000").filter((l) => l.startsWith(">"));
+    expect(sent[0]).toContain("sack=5101-5106");
+    expect(lens(sent)).toEqual([1448, 1448, 104]); // 1460 less one block (4 + 8 bytes)
+  });
+
+  it("a peer's smaller MSS wins", async () => {
+    const syn = seg({ seq: 5000, flags: "S", opts: "02040218" }); // 536
+    const out = await run(["opt nodelay 1", "listen 80", `in ${syn}`, `in ${ACK3}`, "send 1200"]);
+    expect(lens(after(out, "send 1200"))).toEqual([536, 536, 128]);
+  });
+});
+
 describe("tcp state machine: LISTEN and SYN-RECEIVED", () => {
   it("answers a SYN with a SYN-ACK, completes on the ACK, and accepts", async () => {
     const out = await run(OPEN);
-    expect(after(out, "in " + SYN.slice(0, 50))).toEqual(["> S. seq=1000 ack=5001 win=8192 len=0 mss=1440"]);
+    expect(after(out, "in " + SYN.slice(0, 50))).toEqual(["> S. seq=1000 ack=5001 win=8192 len=0 mss=1460"]);
     expect(after(out, "in " + ACK3.slice(0, 50))).toEqual(["event accepted"]);
     expect(after(out, "state")).toEqual(["state ESTABLISHED conns=1"]);
   });
@@ -97,8 +132,8 @@ describe("tcp state machine: LISTEN and SYN-RECEIVED", () => {
 
   it("SYN-RECEIVED: retransmits the SYN-ACK on timeout, gives up after the retries", async () => {
     const out = await run(["listen 80", `in ${SYN}`, "wait 1100", "wait 2100", "wait 200000", "counters"]);
-    expect(after(out, "wait 1100")).toEqual(["> S. seq=1000 ack=5001 win=8192 len=0 mss=1440"]);
-    expect(after(out, "wait 2100")).toEqual(["> S. seq=1000 ack=5001 win=8192 len=0 mss=1440"]);
+    expect(after(out, "wait 1100")).toEqual(["> S. seq=1000 ack=5001 win=8192 len=0 mss=1460"]);
+    expect(after(out, "wait 2100")).toEqual(["> S. seq=1000 ack=5001 win=8192 len=0 mss=1460"]);
     expect(out).toContain("tcp.synAckRetransmits=5");
     expect(out).toContain("tcp.timeouts=1");
   });
@@ -118,7 +153,7 @@ describe("tcp state machine: LISTEN and SYN-RECEIVED", () => {
     const out = await run(["listen 80", ...syns.map((s) => `in ${s}`), "counters"]);
     const fifth = after(out, "in " + syns[4].slice(0, 50));
     expect(fifth.length).toBe(1);
-    const m = /^> S\. seq=(\d+) ack=9401 win=8192 len=0 mss=1440$/.exec(fifth[0]);
+    const m = /^> S\. seq=(\d+) ack=9401 win=8192 len=0 mss=1460$/.exec(fifth[0]);
     expect(m, fifth[0]).not.toBeNull();
     expect(out).toContain("tcp.cookiesSent=1");
     const cookie = Number(m![1]);
@@ -138,12 +173,12 @@ describe("tcp state machine: the memory limit", () => {
     const ack2 = seg({ sp: 5556, seq: 7001, ack: 1001, flags: "A" });
     // room for one connection's buffers (8 KiB each way) but not two
     const out = await run(["listen 80", "opt memlimit 20000", `in ${SYN}`, `in ${syn2}`, `in ${ACK3}`, `in ${ack2}`, "counters", "abort", "wait 1100", `in ${ack2}`, "counters"]);
-    expect(after(out, "in " + syn2.slice(0, 50))).toEqual(["> S. seq=1000 ack=7001 win=8192 len=0 mss=1440"]);
+    expect(after(out, "in " + syn2.slice(0, 50))).toEqual(["> S. seq=1000 ack=7001 win=8192 len=0 mss=1460"]);
     expect(after(out, "in " + ACK3.slice(0, 50))).toEqual(["event accepted"]);
     expect(after(out, "in " + ack2.slice(0, 50), 0)).toEqual([]); // ignored: no RST, no accept
     expect(after(out, "counters", 0)).toContain("tcp.memoryRefused=1");
     // the first connection goes away; the SYN-ACK is sent again and the ACK now completes
-    expect(after(out, "wait 1100")).toContain("> S. seq=1000 ack=7001 win=8192 len=0 mss=1440");
+    expect(after(out, "wait 1100")).toContain("> S. seq=1000 ack=7001 win=8192 len=0 mss=1460");
     expect(after(out, "in " + ack2.slice(0, 50), 1)).toEqual(["event accepted"]);
   });
 });
@@ -152,7 +187,7 @@ describe("tcp state machine: SYN-SENT", () => {
   const SYNACK = seg({ sp: 5555, dp: 40000, seq: 5000, ack: 1001, flags: "SA", opts: MSS });
   it("sends a SYN with our options and completes on the SYN-ACK", async () => {
     const out = await run(["opt ts 1", "connect 5555 40000", `in ${seg({ sp: 5555, dp: 40000, seq: 5000, ack: 1001, flags: "SA", opts: MSS + "0402080a0000006400000000" + "01030307" })}`, "state"]);
-    expect(after(out, "connect")).toEqual(["> S seq=1000 ack=0 win=8192 len=0 mss=1440 ws=0 sackok ts=0,0"]);
+    expect(after(out, "connect")).toEqual(["> S seq=1000 ack=0 win=8192 len=0 mss=1460 ws=0 sackok ts=0,0"]);
     expect(after(out, "in ")).toEqual(["> . seq=1001 ack=5001 win=8192 len=0 ts=0,100", "event connected", "event writable"]);
     expect(after(out, "state")).toEqual(["state ESTABLISHED conns=1"]);
   });
@@ -177,16 +212,16 @@ describe("tcp state machine: SYN-SENT", () => {
     const syn = seg({ sp: 5555, dp: 40000, seq: 5000, flags: "S", opts: MSS });
     const ack = seg({ sp: 5555, dp: 40000, seq: 5001, ack: 1001, flags: "A" });
     const out = await run(["opt ws 0", "opt sack 0", "connect 5555 40000", `in ${syn}`, "state", `in ${ack}`, "state"]);
-    expect(after(out, "in " + syn.slice(0, 50))).toEqual(["> S. seq=1000 ack=5001 win=8192 len=0 mss=1440"]);
+    expect(after(out, "in " + syn.slice(0, 50))).toEqual(["> S. seq=1000 ack=5001 win=8192 len=0 mss=1460"]);
     expect(after(out, "state", 0)).toEqual(["state SYN-RECEIVED conns=1"]);
     expect(after(out, "state", 1)).toEqual(["state ESTABLISHED conns=1"]);
   });
   it("retransmits the SYN with back-off (1 s, then 2 s) and times out", async () => {
     const out = await run(["opt ws 0", "opt sack 0", "connect 5555 40000", "wait 999", "wait 2", "wait 1998", "wait 2", "wait 300000", "state"]);
     expect(after(out, "wait 999")).toEqual([]);
-    expect(after(out, "wait 2", 0)).toEqual(["> S seq=1000 ack=0 win=8192 len=0 mss=1440"]);
+    expect(after(out, "wait 2", 0)).toEqual(["> S seq=1000 ack=0 win=8192 len=0 mss=1460"]);
     expect(after(out, "wait 1998")).toEqual([]);
-    expect(after(out, "wait 2", 1)).toEqual(["> S seq=1000 ack=0 win=8192 len=0 mss=1440"]);
+    expect(after(out, "wait 2", 1)).toEqual(["> S seq=1000 ack=0 win=8192 len=0 mss=1460"]);
     expect(after(out, "wait 300000").at(-1)).toBe("event error timed-out");
   });
 });
@@ -231,7 +266,7 @@ describe("tcp state machine: ESTABLISHED", () => {
     const d2 = seg({ seq: 5006, ack: 1001, flags: "A", data: "world" });
     const d1 = seg({ seq: 5001, ack: 1001, flags: "A", data: "hello" });
     const out = await run(["listen 80", `in ${syn}`, `in ${ACK3}`, `in ${d2}`, `in ${d1}`, "read"]);
-    expect(after(out, "in " + syn.slice(0, 50))).toEqual(["> S. seq=1000 ack=5001 win=8192 len=0 mss=1440 sackok"]);
+    expect(after(out, "in " + syn.slice(0, 50))).toEqual(["> S. seq=1000 ack=5001 win=8192 len=0 mss=1460 sackok"]);
     expect(after(out, "in " + d2.slice(0, 50))).toEqual(["> . seq=1001 ack=5001 win=8192 len=0 sack=5006-5011"]);
     expect(after(out, "in " + d1.slice(0, 50))).toEqual(["> . seq=1001 ack=5011 win=8182 len=0", "event readable 10"]);
     expect(after(out, "read")).toEqual(["read 10"]);
@@ -321,7 +356,7 @@ describe("tcp state machine: closing", () => {
     const syn2 = seg({ seq: 9000, flags: "S", opts: MSS });
     const out = await run([...OPEN, "close", `in ${fin}`, "state", `in ${syn2}`, "counters"]);
     expect(after(out, "state", 1)).toEqual(["state TIME-WAIT conns=1"]);
-    expect(after(out, "in " + syn2.slice(0, 50))).toEqual([`> S. seq=${1002 + 131072} ack=9001 win=8192 len=0 mss=1440`]);
+    expect(after(out, "in " + syn2.slice(0, 50))).toEqual([`> S. seq=${1002 + 131072} ack=9001 win=8192 len=0 mss=1460`]);
     expect(out).toContain("tcp.timeWaitReused=1");
   });
 

@@ -515,8 +515,8 @@ function enterRecovery(t: Tcb, now: u64): void {
     const sk = t.sack;
     sk.highRxt = t.sndUna;
     // The first retransmission goes out whatever pipe says (RFC 6675 5 step 4.3).
-    retransmitUna(t);
-    sk.highRxt = seqMax(sk.highRxt, t.sndUna + min(t.mss, sk.holeEnd(t.sndUna, t.sndMax) - t.sndUna));
+    const n = retransmitUna(t);
+    sk.highRxt = seqMax(sk.highRxt, t.sndUna + n);
   } else {
     c.fastRetransmits++;
     retransmitUna(t);

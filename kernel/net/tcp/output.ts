@@ -45,6 +45,7 @@ export function sendNormal(t: Tcb, now: u64): bool {
   let sent = false;
   const end = t.dataEnd();
   const sb = t.sack.board;
+  const mss = segmentRoom(t);
   for (;;) {
     // After an RTO, skip what the peer already SACKed again.
     if (seqLt(t.sndNxt, t.sndMax) && t.sackOk) {
@@ -55,15 +56,15 @@ export function sendNormal(t: Tcb, now: u64): bool {
       }
     }
     const flight = t.sndNxt - t.sndUna;
-    const extra = !t.inRecovery && t.dupAcks > 0 && t.dupAcks < DUP_THRESH ? t.dupAcks * t.mss : 0; // RFC 3042
+    const extra = !t.inRecovery && t.dupAcks > 0 && t.dupAcks < DUP_THRESH ? t.dupAcks * mss : 0; // RFC 3042
     const win = min(t.cc.cwnd + t.inflate + extra, t.sndWnd);
     if (!seqLt(t.sndNxt, end)) break;
     if (flight >= win) break;
     const avail = end - t.sndNxt;
-    let len = min(min(t.mss, win - flight), avail);
+    let len = min(min(mss, win - flight), avail);
     const retx = seqLt(t.sndNxt, t.sndMax);
     if (retx) len = min(len, t.sndMax - t.sndNxt);
-    if (len < t.mss && !retx) {
+    if (len < mss && !retx) {
       // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1): a short segment only if it is
       // everything queued and nothing is in flight (or Nagle is off), or half the peer's max window.
       const all = len == avail;
@@ -88,11 +89,12 @@ function sendSackRecovery(t: Tcb, now: u64): bool {
   let sent = false;
   const end = t.dataEnd();
   const sk = t.sack;
+  const mss = segmentRoom(t);
   for (let guard = 0; guard < 1024; guard++) {
     const lostEdge = sk.lostEdge(t.sndUna, t.mss);
     if (sk.pipe(t.sndUna, t.sndMax, lostEdge) + t.mss > t.cc.cwnd) break;
     // Rule 1: the first lost, unsacked byte at or above HighRxt.
-    if (sk.nextLost(t.sndUna, t.sndMax, lostEdge, t.mss)) {
+    if (sk.nextLost(t.sndUna, t.sndMax, lostEdge, mss)) {
       const seq = sk.nextSeq;
       const len = min<u32>(sk.nextLen, t.dataEnd() - seq);
       let flags = TCP_ACK;
@@ -110,7 +112,7 @@ function sendSackRecovery(t: Tcb, now: u64): bool {
     if (seqLt(t.sndNxt, end)) {
       const flight = t.sndNxt - t.sndUna;
       if (flight < t.sndWnd) {
-        const n = min(min(t.mss, end - t.sndNxt), t.sndWnd - flight);
+        const n = min(min(mss, end - t.sndNxt), t.sndWnd - flight);
         if (n > 0) {
           let flags = TCP_ACK;
           if (t.finQueued && t.sndNxt + n == t.finSeq) flags |= TCP_FIN;
@@ -122,7 +124,7 @@ function sendSackRecovery(t: Tcb, now: u64): bool {
       }
     }
     // Rule 3: the first unsacked byte above HighRxt even if not yet deemed lost.
-    if (!sk.nextUnsacked(t.sndUna, t.sndMax, t.mss)) break;
+    if (!sk.nextUnsacked(t.sndUna, t.sndMax, mss)) break;
     const s3 = sk.nextSeq;
     const n3 = min<u32>(sk.nextLen, t.dataEnd() - s3);
     if (n3 == 0) break;
@@ -134,18 +136,32 @@ function sendSackRecovery(t: Tcb, now: u64): bool {
   return sent;
 }
 
-/** Sends one segment from sndUna (fast retransmit, partial ACK, RTO without room). */
-export function retransmitUna(t: Tcb): void {
-  let len = min<u32>(t.mss, t.dataEnd() - t.sndUna);
+/** Sends one segment from sndUna (fast retransmit, partial ACK, RTO without room); returns its data bytes. */
+export function retransmitUna(t: Tcb): u32 {
+  let len = min<u32>(segmentRoom(t), t.dataEnd() - t.sndUna);
   if (t.sackOk) len = min<u32>(len, t.sack.holeEnd(t.sndUna, t.sndMax) - t.sndUna);
   let flags = TCP_ACK;
   if (t.finQueued && t.sndUna + len == t.finSeq && seqLt(t.finSeq, t.sndMax)) flags |= TCP_FIN;
   if (len == 0 && !(flags & TCP_FIN)) {
     if (t.finQueued && t.sndUna == t.finSeq) flags |= TCP_FIN;
-    else return;
+    else return 0;
   }
   noteRetransmit(t, len);
   transmit(t, t.sndUna, len, flags);
+  return len;
+}
+
+/**
+ * The data a segment can carry now: the MSS less the SACK blocks it will
+ * carry (Linux's tcp_current_mss). The MSS already excludes the timestamp
+ * option; SACK blocks come and go, and a full segment with them would not
+ * fit the path (IP sends TCP with don't-fragment).
+ */
+export function segmentRoom(t: Tcb): u32 {
+  if (!t.sackOk || t.ooo.count == 0) return t.mss;
+  const k = min<u32>(<u32>t.ooo.count, t.tsOk ? 3 : 4);
+  const room: u32 = 4 + 8 * k;
+  return t.mss > room + 64 ? t.mss - room : 64;
 }
 
 function noteRetransmit(t: Tcb, len: u32): void {

@@ -80,10 +80,16 @@ export class TcpStack extends TcpInput {
     return <u32>(clock_ns() / 1_000_000) + this.tsOffset;
   }
 
-  /** The MSS to advertise toward `dst`: the config's, capped by the path. */
+  /**
+   * The MSS to advertise toward `dst`: the config's, capped by the path.
+   * `mtuFor` is the largest IP payload (the link MTU less the IP header), so
+   * the MSS is that less the fixed TCP header: MTU - 40, 1460 on Ethernet
+   * (RFC 6691: options are not counted; a connection that uses timestamps
+   * takes their 12 bytes out of each segment itself).
+   */
   mssFor(dst: u32, want: u32): u32 {
     const path = this.out.mtuFor(dst);
-    const m = path > 40 ? path - 40 : 536;
+    const m = path > 20 + 64 ? path - 20 : 536;
     return max<u32>(min<u32>(want, m), 64);
   }
 

@@ -94,8 +94,8 @@ function retransmissionTimeout(t: Tcb, now: u64): void {
     }
     if (t.sndNxt == t.sndUna) {
       // nothing went (window): retransmit anyway
-      retransmitUna(t);
-      t.sndNxt = seqMax(t.sndNxt, t.sndUna + min<u32>(t.mss, t.sndMax - t.sndUna));
+      t.sndNxt = seqMax(t.sndNxt, t.sndUna + retransmitUna(t));
+      t.sndMax = seqMax(t.sndMax, t.sndNxt);
     }
   } else {
     retransmitUna(t);

@@ -106,7 +106,7 @@ describe("uniwasm CLI errors", () => {
   it("has help for every verb, with examples, as --help and as help <verb>", () => {
     const top = cli(["--help"]);
     expect(top.code).toBe(0);
-    for (const verb of ["image", "boot", "node", "start", "setup", "test", "bench", "help"]) {
+    for (const verb of ["image", "boot", "node", "new", "start", "setup", "test", "bench", "help"]) {
       expect(top.out).toMatch(new RegExp(`^  ${verb} `, "m"));
       const h = cli([verb, "--help"]);
       expect(h.code).toBe(0);

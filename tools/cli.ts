@@ -2,7 +2,7 @@
 // Each verb is one entry of VERBS (tools/verbs.ts reads the table: parsing,
 // help, errors); a new verb or option is a new entry there.
 
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { spawnSync } from "node:child_process";
 import { Machine } from "../host/machine.ts";
@@ -15,8 +15,9 @@ import { loadApp, type App } from "./app.ts";
 import { StageCache } from "./cache.ts";
 import { UserError } from "./errors.ts";
 import { BOUNDS_CHECKS, buildImage, type BoundsChecks, type ImageOptions } from "./image.ts";
-import { ARCHES, ROOT, type Arch } from "./paths.ts";
+import { ARCHES, packageVersion, ROOT, type Arch } from "./paths.ts";
 import { ACCELS, boot, hostfwdProblem, parseMemory, sizeBytes, type Accel, type BootOptions } from "./qemu.ts";
+import { createProject, findTemplate, TEMPLATES } from "./new.ts";
 import { ensureTools, type ToolName } from "./toolchain.ts";
 import { buildWasm, type Log } from "./wasm-build.ts";
 import { cmdExperiment, cmdHunt, SIM_OPT } from "./sim-cli.ts";
@@ -271,20 +272,52 @@ export const VERBS: VerbSpec[] = [
     },
   },
   {
-    name: "test",
-    args: "[vitest args]",
-    positional: { min: 0, max: Infinity },
-    passThrough: true,
-    summary: "install what is missing and run the test suite",
-    checkoutOnly: "the test suite is not part of the installed package (git clone the repository to run it)",
-    options: [],
+    name: "new",
+    args: "<dir>",
+    positional: { min: 1, max: 1 },
+    summary: "start a project: an app from a template, with scripts, an editor config and a test",
+    description: "Makes <dir> (new or empty) a project that depends on the uniwasm package: package.json (scripts image, boot, sim, test), main.ts importing the kernel from \"uniwasm\", uniwasm.json, tsconfig.json for the editor (AssemblyScript's types), test/boot.test.mjs (builds, boots and talks to it) and a README. The templates are the apps shipped in apps/.",
+    options: [
+      { name: "--template", value: "<name>", default: "hello", help: `the app to start from: ${TEMPLATES.map((t) => `${t.name} (${t.summary})`).join(", ")}` },
+      { name: "--dependency", value: "<spec>", help: "how package.json names uniwasm (an npm version range, a tarball or a folder)", default: "^<this version>" },
+    ],
     examples: [
-      ["uniwasm test", "the whole suite"],
-      ["uniwasm test tests/cli.test.ts", "one test file (vitest's arguments)"],
+      ["uniwasm new myapp --template echo", "an echo server in myapp/; then: cd myapp && npm install && npm run boot"],
+      ["npx uniwasm new site --template http", "a static web site, from a project that already has uniwasm installed"],
     ],
     run: async (p) => {
-      ensureTools([...NATIVE, "ping", "ip", "curl"], log);
-      const r = spawnSync(process.execPath, [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", ...p.positional], { stdio: "inherit", cwd: ROOT });
+      const t = findTemplate(one(p, "--template") ?? "hello");
+      const project = createProject(p.positional[0], t, one(p, "--dependency"));
+      const rel = relative(process.cwd(), project.dir).startsWith("..") ? project.dir : relative(process.cwd(), project.dir) || ".";
+      log(`new project ${project.name} in ${rel} from the ${t.name} template: ${project.files.join(", ")}`);
+      process.stdout.write(`next:\n  cd ${rel}\n  npm install\n  npm run boot${t.client ? `\n  ${t.client}      # from another terminal` : ""}\n`);
+      return 0;
+    },
+  },
+  {
+    name: "test",
+    args: "[args]",
+    positional: { min: 0, max: Infinity },
+    passThrough: true,
+    summary: "run the tests: uniwasm's suite in a checkout, a project's test/ folder in a project",
+    description: "In a source checkout of uniwasm: installs what is missing and runs the vitest suite (arguments go to vitest). In a project (made by uniwasm new): runs the project's test/*.test.mjs with node --test (arguments go to node --test).",
+    options: [],
+    examples: [
+      ["uniwasm test", "the whole suite, or the project's tests"],
+      ["uniwasm test tests/cli.test.ts", "one test file of the suite (vitest's arguments)"],
+    ],
+    run: async (p) => {
+      ensureTools(isCheckout() ? [...NATIVE, "ping", "ip", "curl"] : NATIVE, log);
+      if (isCheckout() && resolve(process.cwd()).startsWith(ROOT)) {
+        const r = spawnSync(process.execPath, [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", ...p.positional], { stdio: "inherit", cwd: ROOT });
+        return r.status ?? 1;
+      }
+      const dir = resolve("test");
+      const files = existsSync(dir) ? readdirSync(dir).filter((n) => /\.test\.(mjs|js)$/.test(n)).map((n) => join("test", n)) : [];
+      if (!files.length) {
+        throw new UserError(`no tests here: uniwasm test runs a project's test/*.test.mjs (uniwasm new makes one), or uniwasm's own suite from a source checkout`);
+      }
+      const r = spawnSync(process.execPath, ["--test", ...p.positional, ...files], { stdio: "inherit" });
       return r.status ?? 1;
     },
   },
@@ -313,15 +346,11 @@ export const VERBS: VerbSpec[] = [
     examples: [["uniwasm help boot", "the options of boot"]],
     run: async (p) => {
       const name = p.positional[0];
-      process.stdout.write((name ? verbHelp(findVerb(name)) : overview(VERBS, version())) + "\n");
+      process.stdout.write((name ? verbHelp(findVerb(name)) : overview(VERBS, packageVersion())) + "\n");
       return 0;
     },
   },
 ];
-
-export function version(): string {
-  return JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
-}
 
 function findVerb(name: string): VerbSpec {
   const v = VERBS.find((x) => x.name === name);
@@ -334,12 +363,12 @@ function findVerb(name: string): VerbSpec {
 export async function runVerb(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined) {
-    process.stderr.write(overview(VERBS, version()) + "\n");
+    process.stderr.write(overview(VERBS, packageVersion()) + "\n");
     return EXIT_USAGE;
   }
   if (name === "--help" || name === "-h") return runVerb(["help"]);
   if (name === "--version" || name === "-V") {
-    process.stdout.write(`uniwasm ${version()}\n`);
+    process.stdout.write(`uniwasm ${packageVersion()}\n`);
     return 0;
   }
   const verb = findVerb(name);

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -7,3 +8,8 @@ export const ROOT: string = (globalThis as any).UNIWASM_ROOT ?? resolve(dirname(
 export const BOOT = join(ROOT, "boot");
 export const ARCHES = ["x86_64"] as const;
 export type Arch = (typeof ARCHES)[number];
+
+/** This package's version (package.json). */
+export function packageVersion(): string {
+  return JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
+}

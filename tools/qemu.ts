@@ -30,6 +30,8 @@ export interface BootOptions {
   extraArgs?: string[];
   /** KVM, TCG, or KVM when it works here (the default). */
   accel?: Accel;
+  /** Stops QEMU (SIGTERM, waited for) when aborted; the result then says "stopped". */
+  signal?: AbortSignal;
   /** One-line notes about the run (the accelerator chosen); default: this process's stderr. */
   onNotice?: (text: string) => void;
   /** Where the guest's console goes (default: this process's stdout). */
@@ -131,6 +133,13 @@ export async function boot(o: BootOptions): Promise<BootResult> {
     const onTerm = () => onSignal("SIGTERM");
     process.on("SIGINT", onInt);
     process.on("SIGTERM", onTerm);
+    const onAbort = () => {
+      aborted = true;
+      onSignal("SIGTERM");
+    };
+    let aborted = false;
+    if (o.signal?.aborted) onAbort();
+    else o.signal?.addEventListener("abort", onAbort, { once: true });
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (d: string) => {
       // the serial line ends in \r\n, and a chunk may end between the two
@@ -146,8 +155,10 @@ export async function boot(o: BootOptions): Promise<BootResult> {
       if (grace) clearTimeout(grace);
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
+      o.signal?.removeEventListener("abort", onAbort);
       const errors = qemuErrors(stderr);
       for (const line of stderr.split("\n")) if (line.trim() && !errors.includes(line) && !/terminating on signal/.test(line)) process.stderr.write(line + "\n");
+      if (aborted) return resolve({ exitCode: EXIT_SIGNAL.SIGTERM, output, reason: "stopped by its caller" });
       if (stoppedBy) return resolve({ exitCode: EXIT_SIGNAL[stoppedBy], output, reason: `stopped by signal ${stoppedBy}` });
       if (timedOut) return resolve({ exitCode: EXIT_TIMEOUT, output, reason: `timed out after ${o.timeout} s` });
       // QEMU's own failures exit 1, which is also the guest's exit(0) through isa-debug-exit: QEMU's message tells them apart

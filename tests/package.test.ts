@@ -1,0 +1,112 @@
+// The package as a user gets it: `npm pack`, a project made by `uniwasm new`
+// in a temporary folder installing the tarball, and that project's own test
+// (build, boot under QEMU, talk to it) run by `npm test`, for every template.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { availableTemplates } from "../tools/new.ts";
+import { ROOT } from "../tools/paths.ts";
+import { scratchDir } from "./helpers/kernel.ts";
+
+const CLI = join(ROOT, "tools/cli.js");
+const TSC = join(ROOT, "node_modules/typescript/bin/tsc");
+
+function run(cmd: string, args: string[], cwd: string) {
+  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", timeout: 600_000, env: { ...process.env, npm_config_yes: "true" } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+let tmp: string;
+let tarball: string;
+let first: string;
+const templates = availableTemplates().map((t) => t.name);
+
+beforeAll(() => {
+  tmp = scratchDir("package");
+  const pack = run("npm", ["pack", "--pack-destination", tmp, "--silent"], ROOT);
+  expect(pack.code, pack.err).toBe(0);
+  tarball = join(tmp, pack.out.trim().split("\n").pop()!);
+  first = join(tmp, templates[0]);
+  const made = run(process.execPath, [CLI, "new", first, "--template", templates[0], "--dependency", `file:${tarball}`], tmp);
+  expect(made.code, made.err).toBe(0);
+  const install = run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], first);
+  expect(install.code, install.err).toBe(0);
+}, 900_000);
+
+describe("the npm package", () => {
+  it("ships the kernel, the shim, the tools, the built API and the templates, not tests, benchmarks or CI", () => {
+    const files = execFileSync("tar", ["tzf", tarball], { encoding: "utf8" }).trim().split("\n").map((f) => f.replace(/^package\//, ""));
+    for (const f of ["index.ts", "kernel/hal.ts", "boot/x86_64/linker.ld", "tools/cli.js", "dist/build.js", "dist/build.d.ts", "dist/qemu.js", "dist/qemu.d.ts", "apps/hello/main.ts", "README.md"]) expect(files).toContain(f);
+    expect(files.filter((f) => /^(tests|bench|\.ci)\/|\.test\.ts$|^uniwasm$/.test(f))).toEqual([]);
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+    for (const entry of Object.keys(pkg.exports).filter((e) => /^\.\/(build|qemu|sim)$/.test(e))) expect(files).toContain(pkg.exports[entry].default.replace(/^\.\//, ""));
+  });
+
+  it("is imported by plain Node, with its types", () => {
+    const entries = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).exports;
+    const names = ["build", "qemu", "sim"].filter((n) => entries[`./${n}`]);
+    const script = names.map((n) => `const ${n} = await import("uniwasm/${n}");`).join(" ") + ` console.log(JSON.stringify({ build: typeof build.buildImage, qemu: typeof qemu.boot, same: build.UserError === qemu.UserError }));`;
+    const r = run(process.execPath, ["--input-type=module", "-e", script], first);
+    expect(r.err).toBe("");
+    expect(JSON.parse(r.out)).toEqual({ build: "function", qemu: "function", same: true });
+    // a TypeScript user of the API sees its types
+    writeFileSync(join(first, "use-api.mts"), `import { boot, type BootOptions } from "uniwasm/qemu";\nimport { loadApp } from "uniwasm/build";\nconst o: BootOptions = { arch: "x86_64", image: loadApp(".").entry, memory: 16 };\nvoid boot(o);\n`);
+    const tsc = run(process.execPath, [TSC, "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--skipLibCheck", "--typeRoots", join(ROOT, "node_modules/@types"), "--types", "node", "use-api.mts"], first);
+    expect(tsc.out).toMatch(/^use-api\.mts\(3,\d+\): error TS2322: Type 'number' is not assignable to type 'string'/);
+    expect(tsc.out.split("\n").filter(Boolean)).toHaveLength(1);
+  });
+
+  it("its CLI answers in a project: --version, checkout-only verbs say so, test without tests says what it runs", () => {
+    const version = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
+    expect(run("npx", ["uniwasm", "--version"], first)).toMatchObject({ code: 0, out: `uniwasm ${version}\n` });
+    expect(run("npx", ["uniwasm", "bench"], first)).toMatchObject({ code: 2, err: "uniwasm: bench works only from a source checkout of uniwasm: the benchmarks are not part of the installed package (git clone the repository to run them)\n" });
+    const empty = join(first, "build", "empty");
+    mkdirSync(empty, { recursive: true });
+    const t = run("npx", ["uniwasm", "test"], empty);
+    expect(t.code).toBe(1);
+    expect(t.err).toBe("uniwasm: no tests here: uniwasm test runs a project's test/*.test.mjs (uniwasm new makes one), or uniwasm's own suite from a source checkout\n");
+  });
+});
+
+describe("uniwasm new", () => {
+  it("makes the files the project needs, importing the kernel only by package name, with editor types", () => {
+    for (const f of ["package.json", "main.ts", "uniwasm.json", "tsconfig.json", "test/boot.test.mjs", "README.md", ".gitignore"]) expect(existsSync(join(first, f)), f).toBe(true);
+    const pkg = JSON.parse(readFileSync(join(first, "package.json"), "utf8"));
+    expect(Object.keys(pkg.scripts)).toEqual(["image", "boot", "sim", "test"]);
+    expect(pkg.scripts.boot).toMatch(/^uniwasm boot \. (--net user|--hostfwd tcp:127\.0\.0\.1:\d+-:\d+)$/);
+    expect(pkg.dependencies.uniwasm).toBe(`file:${tarball}`);
+    // the editor's view: AssemblyScript's types are known in the app's own files
+    writeFileSync(join(first, "types-check.ts"), "export function f(p: usize): i32 { const s = changetype<string>(p); return <i32>s.length + i32(1); }\n");
+    const tsc = run(process.execPath, [TSC, "-p", "tsconfig.json", "--noEmit"], first);
+    const own = tsc.out.split("\n").filter((l) => l && !l.startsWith("node_modules/") && !l.startsWith(" "));
+    expect(own).toEqual([]);
+    expect(tsc.out).not.toContain("types-check.ts");
+  });
+
+  it("refuses a folder that is not empty, and a template that does not exist", () => {
+    expect(run(process.execPath, [CLI, "new", first], tmp)).toMatchObject({ code: 1, err: `uniwasm: ${first} already exists and is not an empty folder; uniwasm new makes a new project\n` });
+    const r = run(process.execPath, [CLI, "new", join(tmp, "x"), "--template", "nope"], tmp);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`uniwasm: --template nope: no such template; templates: ${templates.join(", ")}\n`);
+  });
+
+  for (const name of templates) {
+    it(`the ${name} template builds, boots and answers its client (npm test in the project)`, () => {
+      let dir = first;
+      if (name !== templates[0]) {
+        dir = join(tmp, name);
+        const made = run(process.execPath, [CLI, "new", dir, "--template", name, "--dependency", `file:${tarball}`], tmp);
+        expect(made.code, made.err).toBe(0);
+        symlinkSync(join(first, "node_modules"), join(dir, "node_modules"));
+      }
+      for (const f of readdirSync(dir).filter((n) => n.endsWith(".ts") && n !== "types-check.ts")) {
+        const imports = [...readFileSync(join(dir, f), "utf8").matchAll(/(?:from|import)\s+"([^"]+)"/g)].map((m) => m[1]);
+        expect(imports.filter((i) => !/^(uniwasm(\/.*)?|\.\/[^/]+)$/.test(i)), f).toEqual([]);
+      }
+      const r = run("npm", ["test"], dir);
+      expect(r.code, r.out + r.err).toBe(0);
+      expect(r.out).toMatch(/^# pass 1$/m);
+    });
+  }
+});

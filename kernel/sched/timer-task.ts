@@ -33,6 +33,12 @@ export class TimerTask<T> extends Task {
     this.sleepUntil(t);
   }
 
+  /** Not armed any more: the task does not run until armed again (an owner that is done with it). */
+  cancel(): void {
+    this.armedAt = u64.MAX_VALUE;
+    this.sched.cancel(this);
+  }
+
   /** From the owner's onTimer: runs again at `t` (u64.MAX_VALUE: not until armed again). */
   rearm(t: u64): void {
     if (t == u64.MAX_VALUE) return;

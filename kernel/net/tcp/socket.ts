@@ -36,21 +36,9 @@ export class TcpSocketHandler {
   error(sock: TcpSocket, err: TcpError): void {}
 }
 
-/** The connection's scheduler task: runs when its earliest deadline is due. */
-class ConnTimer extends Task {
-  conn: Tcb | null = null;
-  constructor() {
-    super("tcp");
-  }
-  run(): void {
-    const t = this.conn;
-    if (t) timerFired(t);
-  }
-}
-
 export class TcpSocket extends TcpEndpoint {
   /** The connection's state and engine (for inspection and experiments; apps need only this class). */
-  readonly conn: Tcb;
+  readonly conn!: Tcb;
   handler: TcpSocketHandler | null = null;
   /** Signalled on every event (for tasks that wait instead of using a handler). */
   readonly event: Event;
@@ -60,10 +48,7 @@ export class TcpSocket extends TcpEndpoint {
   constructor(ctx: TcpContext, cfg: TcpConfig, localIp: u32, localPort: u32, remoteIp: u32, remotePort: u32) {
     super();
     this.event = new Event(ctx.sched);
-    const timer = new ConnTimer();
-    this.conn = new Tcb(ctx, cfg, timer, localIp, localPort, remoteIp, remotePort);
-    timer.conn = this.conn;
-    this.conn.endpoint = this;
+    this.conn = new Tcb(ctx, cfg, this, localIp, localPort, remoteIp, remotePort);
   }
 
   @inline get state(): TcpState {
@@ -250,6 +235,11 @@ export class TcpSocket extends TcpEndpoint {
     t.rcvWscale = t.cfg.windowScale ? t.chooseWscale() : 0;
     t.state = TcpState.SynSent;
     sendSyn(t);
+  }
+
+  /** The connection's timer: a deadline is due. */
+  onTimer(task: Task): void {
+    timerFired(this.conn);
   }
 
   /** The stack's dispatch: calls the handlers for the events `ev`. */

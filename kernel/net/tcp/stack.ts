@@ -11,6 +11,7 @@ import { Scheduler } from "../../sched/loop";
 import { WireError } from "../wire/error";
 import { TcpRepr, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "../wire/tcp";
 import { IpService } from "../ip-protocol";
+import { EphemeralPorts } from "../ports";
 import { IP_PROTO_TCP } from "../wire/ipv4";
 import { TcpOutput, TcpInput, TcpReceiver } from "./ip";
 import { TcpConfig } from "./config";
@@ -22,8 +23,6 @@ import { TcpSocket, TcpSocketHandler } from "./socket";
 import { TcpListener, TcpHandler, ListenContext } from "./listener";
 import { segmentArrives, icmpErrorArrives } from "./input";
 
-const EPHEMERAL_FIRST: u32 = 49152;
-const EPHEMERAL_COUNT: u32 = 16384;
 const TX_BUF: u32 = 65536 + 256;
 
 export class TcpStack extends TcpInput {
@@ -51,7 +50,11 @@ export class TcpStack extends TcpInput {
   private readonly table: Map<u64, Tcb> = new Map<u64, Tcb>();
   private readonly listeners: Map<u32, TcpListener> = new Map<u32, TcpListener>();
   private readonly rx: TcpRepr = new TcpRepr();
-  private nextEphemeral: u32;
+  private readonly ports: EphemeralPorts;
+  /** The connection `connect` looks for a free port for (what `portInUse` checks against). */
+  private probeSrc: u32 = 0;
+  private probeDst: u32 = 0;
+  private probePort: u32 = 0;
   private challengeWindow: u64 = 0;
   private challengeCount: u32 = 0;
   private evHead: Tcb | null = null;
@@ -68,9 +71,9 @@ export class TcpStack extends TcpInput {
     this.sched = sched;
     this.memLimit = memLimit;
     this.isn = isn;
-    // Timestamps start at a random offset (RFC 7323 5.4), ports at a random place.
+    // Timestamps start at a random offset (RFC 7323 5.4); ports come from the IP layer's one allocator.
     this.tsOffset = isn.origin();
-    this.nextEphemeral = EPHEMERAL_FIRST + (this.tsOffset >>> 8) % EPHEMERAL_COUNT;
+    this.ports = ip.ports;
     this.ctx = new StackContext(this, heap.alloc(TX_BUF));
     ip.register(IP_PROTO_TCP, new TcpReceiver(this, this.counters));
   }
@@ -185,14 +188,10 @@ export class TcpStack extends TcpInput {
     if (src == 0 || dst == 0 || port == 0 || port > 65535) return null;
     let lport = srcPort;
     if (lport == 0) {
-      for (let i: u32 = 0; i < EPHEMERAL_COUNT; i++) {
-        const p = this.nextEphemeral;
-        this.nextEphemeral = p + 1 >= EPHEMERAL_FIRST + EPHEMERAL_COUNT ? EPHEMERAL_FIRST : p + 1;
-        if (this.findTcb(src, p, dst, port) == null && !this.listeners.has(p)) {
-          lport = p;
-          break;
-        }
-      }
+      this.probeSrc = src;
+      this.probeDst = dst;
+      this.probePort = port;
+      lport = this.ports.allocate<TcpStack>(this);
       if (lport == 0) return null;
     } else if (this.findTcb(src, lport, dst, port) != null) return null;
     const c = (cfg ? cfg : this.defaults).clone();
@@ -206,6 +205,11 @@ export class TcpStack extends TcpInput {
     this.counters.activeOpens++;
     s.openActive(this.isn.isn(src, lport, dst, port, clock_ns()));
     return s;
+  }
+
+  /** For the port allocator: whether `port` is taken for the connection `connect` is opening. */
+  portInUse(port: u32): bool {
+    return this.findTcb(this.probeSrc, port, this.probeDst, this.probePort) != null || this.listeners.has(port);
   }
 
   // ---- input ----
@@ -369,8 +373,7 @@ export class TcpStack extends TcpInput {
       t.inEvList = false;
       const ev = t.pendingEv;
       t.pendingEv = 0;
-      const e = t.endpoint;
-      if (e) e.deliver(ev);
+      t.endpoint.deliver(ev);
     }
     this.dispatching = false;
   }

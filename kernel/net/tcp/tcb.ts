@@ -15,7 +15,6 @@
 // established, and both are released when it closes; nothing per segment.
 
 import { Scheduler } from "../../sched/loop";
-import { Task } from "../../sched/task";
 import { TcpRepr } from "../wire/tcp";
 import { Ring } from "./ring";
 import { SeqRanges } from "./ranges";
@@ -23,7 +22,7 @@ import { CongestionControl } from "./cc";
 import { TcpConfig } from "./config";
 import { TcpCounters } from "./counters";
 import { RttEstimator } from "./rtt";
-import { TcpTimers } from "./timer";
+import { TcpTimers, TcpTimerOwner } from "./timer";
 import { SackRecovery } from "./sack";
 
 export enum TcpState {
@@ -131,8 +130,8 @@ export abstract class TcpContext {
   abstract ended(t: Tcb): void;
 }
 
-/** The app's side of a connection: hears its events (socket.ts). */
-export abstract class TcpEndpoint {
+/** The app's side of a connection: hears its events and its timer (socket.ts). */
+export abstract class TcpEndpoint extends TcpTimerOwner {
   /** Delivers the events `ev` (EV_* bits) to the app. */
   abstract deliver(ev: u32): void;
 }
@@ -159,8 +158,8 @@ export class Tcb {
   state: TcpState = TcpState.Closed;
   /** Why the connection ended, if abnormally. */
   error: TcpError = TcpError.None;
-  /** Set by socket.ts: who hears this connection's events. */
-  endpoint: TcpEndpoint | null = null;
+  /** Who hears this connection's events and timer (its TcpSocket). */
+  readonly endpoint: TcpEndpoint;
   tracer: TcpTracer | null = null;
   /** The listener that created this connection (passive open), until the app has it. */
   listener: TcpListenSide | null = null;
@@ -262,17 +261,17 @@ export class Tcb {
   fastRecoveries: u64 = 0;
   timeouts: u64 = 0;
 
-  /** `timer`: the task that runs when a deadline is due (it calls timeouts.ts). */
-  constructor(ctx: TcpContext, cfg: TcpConfig, timer: Task, localIp: u32, localPort: u32, remoteIp: u32, remotePort: u32) {
+  constructor(ctx: TcpContext, cfg: TcpConfig, endpoint: TcpEndpoint, localIp: u32, localPort: u32, remoteIp: u32, remotePort: u32) {
     this.ctx = ctx;
     this.cfg = cfg;
+    this.endpoint = endpoint;
     this.localIp = localIp;
     this.localPort = localPort;
     this.remoteIp = remoteIp;
     this.remotePort = remotePort;
     this.cc = cfg.cc.fresh();
     this.rtt = new RttEstimator(cfg.initialRtoNs, cfg.minRtoNs, cfg.maxRtoNs);
-    this.timers = new TcpTimers(ctx.sched, timer);
+    this.timers = new TcpTimers(ctx.sched, endpoint);
     this.quickAcks = cfg.quickAcks;
     this.noDelay = cfg.noDelay;
   }

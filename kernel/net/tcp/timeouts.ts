@@ -13,7 +13,6 @@ import { output, sendNormal, retransmitUna, transmit, advance, checkPersist } fr
 /** The connection's timer fired: handles every deadline that is due. */
 export function timerFired(t: Tcb): void {
   const tm = t.timers;
-  tm.fired();
   if (t.state == TcpState.Closed) return;
   const now = clock_ns();
   if (tm.lingerAt <= now) {

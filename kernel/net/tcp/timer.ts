@@ -1,17 +1,23 @@
 // The deadlines of one connection and the one scheduler timer that serves
 // them (the shape of smoltcp's Timer, with every deadline kept at once).
 //
-// Each deadline is an absolute time, NEVER when off. One scheduler timer is
-// armed at the earliest; moving a deadline later does not touch the timer
-// queue: the timer fires early, finds nothing due and re-arms. So an ACK
-// that restarts the RTO costs a store, not a heap operation. What happens
-// when a deadline is due is timeouts.ts's business, reached through the
-// Task given here.
+// Each deadline is an absolute time, NEVER when off. One scheduler timer
+// (the kernel's TimerTask adaptor) is armed at the earliest; moving a
+// deadline later does not touch the timer queue: the timer fires early,
+// finds nothing due and re-arms. So an ACK that restarts the RTO costs a
+// store, not a heap operation. What happens when a deadline is due is
+// timeouts.ts's business, reached through the owner (the socket).
 
 import { Scheduler } from "../../sched/loop";
 import { Task } from "../../sched/task";
+import { TimerTask } from "../../sched/timer-task";
 
 export const NEVER: u64 = u64.MAX_VALUE;
+
+/** Hears the connection's timer (TcpSocket, which hands it to timeouts.ts). */
+export abstract class TcpTimerOwner {
+  abstract onTimer(task: Task): void;
+}
 
 export class TcpTimers {
   /** Retransmission (SYN, SYN-ACK, data, FIN). */
@@ -24,10 +30,11 @@ export class TcpTimers {
   keepAt: u64 = NEVER;
   /** TIME-WAIT's end, FIN-WAIT-2's limit. */
   lingerAt: u64 = NEVER;
-  private armedAt: u64 = NEVER;
-  private timerId: u64 = 0;
+  private readonly task: TimerTask<TcpTimerOwner>;
 
-  constructor(private readonly sched: Scheduler, private readonly task: Task) {}
+  constructor(sched: Scheduler, owner: TcpTimerOwner) {
+    this.task = new TimerTask<TcpTimerOwner>(sched, "tcp", owner);
+  }
 
   /** The earliest deadline. */
   next(): u64 {
@@ -42,21 +49,12 @@ export class TcpTimers {
   /** Arms the scheduler timer at the earliest deadline, if that moved earlier. */
   arm(): void {
     const t = this.next();
-    if (t >= this.armedAt) return;
-    if (this.armedAt != NEVER) this.sched.cancelTimer(this.timerId);
-    this.armedAt = t;
-    this.timerId = this.sched.at(this.task, t);
-  }
-
-  /** The scheduler timer fired (it is no longer armed). */
-  @inline fired(): void {
-    this.armedAt = NEVER;
+    if (t != NEVER) this.task.armBy(t);
   }
 
   /** Every deadline off, the scheduler timer cancelled. */
   disarm(): void {
-    if (this.armedAt != NEVER) this.sched.cancelTimer(this.timerId);
-    this.armedAt = NEVER;
+    this.task.cancel();
     this.rtoAt = NEVER;
     this.delackAt = NEVER;
     this.persistAt = NEVER;

@@ -13,6 +13,12 @@ import { Machine, type MachineOptions, type RunResult } from "./machine.ts";
 export interface WorldRunOptions {
   /** Stop when the clock would pass this time (ns); kernels still running are left as they are. */
   until?: bigint;
+  /**
+   * Asked between steps: true stops the run where it is, to be continued by
+   * another run() (a caller that must keep Node's event loop turning: signals,
+   * sockets). Virtual time is unaffected.
+   */
+  pause?: () => boolean;
 }
 
 export class World {
@@ -37,6 +43,21 @@ export class World {
     await m.startCoroutine(wasm);
   }
 
+  /** True while some kernel has not ended. */
+  get running(): boolean {
+    return this.machines.some((m) => m.wakeAt !== undefined);
+  }
+
+  /** When something next happens: the earliest kernel wake-up or event (ns), if any. */
+  get nextAt(): bigint | undefined {
+    let t = this.events.peek();
+    for (const m of this.machines) {
+      const w = m.wakeAt;
+      if (w !== undefined && (t === undefined || w < t)) t = w;
+    }
+    return t;
+  }
+
   /**
    * Runs the world until every kernel has ended (or `until`). Returns each
    * machine's result, in the order the machines were added; a kernel still
@@ -44,6 +65,7 @@ export class World {
    */
   run(opts: WorldRunOptions = {}): (RunResult | undefined)[] {
     for (;;) {
+      if (opts.pause?.()) break;
       const now = this.clock.peek();
       let ran = false;
       for (const m of this.machines) {

@@ -6,11 +6,6 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { spawnSync } from "node:child_process";
 import { Machine } from "../host/machine.ts";
-import { DhcpServer } from "../host/netsim/dhcp-server.ts";
-import { Network } from "../host/netsim/index.ts";
-import { PcapWriter } from "../host/pcap.ts";
-import { attachVirtioMmio } from "../host/virtio/attach.ts";
-import { VirtioNet } from "../host/virtio/net.ts";
 import { loadApp, type App } from "./app.ts";
 import { StageCache } from "./cache.ts";
 import { UserError } from "./errors.ts";
@@ -20,7 +15,7 @@ import { ACCELS, boot, hostfwdProblem, parseMemory, sizeBytes, type Accel, type 
 import { createProject, findTemplate, TEMPLATES } from "./new.ts";
 import { ensureTools, type ToolName } from "./toolchain.ts";
 import { buildWasm, type Log } from "./wasm-build.ts";
-import { cmdExperiment, cmdHunt, SIM_OPT } from "./sim-cli.ts";
+import { cmdExperiment, cmdHunt, hostfwdCheck, runNodeSim, SIM_OPT } from "./sim-cli.ts";
 import { EXIT_USAGE, one, overview, parseArgs, suggest, usageError, verbHelp, type OptionSpec, type Parsed, type VerbSpec } from "./verbs.ts";
 
 const consoleLog: Log = {
@@ -97,41 +92,23 @@ async function cmdBoot(p: Parsed): Promise<number> {
 async function cmdNode(p: Parsed): Promise<number> {
   const app = loadApp(p.positional[0]);
   const out = resolve(one(p, "--out") ?? join("build", app.name, "wasm"));
-  const wasm = await buildWasm(app, out, new StageCache(join(out, ".stages.json")), consoleLog, { files: one(p, "--files") });
+  const net = one(p, "--net");
+  const simulated = net === "sim" || one(p, "--until") !== undefined;
+  const wasm = await buildWasm(app, out, new StageCache(join(out, ".stages.json")), consoleLog, { files: one(p, "--files"), simulation: simulated });
   const mem = parseMemory(one(p, "--mem") ?? app.config.memory ?? "16M");
   const seed = one(p, "--seed");
-  const machine = new Machine({
+  const settings = {
     memory: sizeBytes(mem),
     cmdline: one(p, "--append") ?? app.config.cmdline,
     seed: seed ? BigInt(seed) : undefined,
-    clock: (one(p, "--clock") ?? "virtual") as "virtual" | "real",
-  });
-  const net = one(p, "--net");
-  const pcap = one(p, "--pcap");
-  if (net === "sim") attachSimulatedNetwork(machine, pcap);
+  };
+  // on a simulated network, or with a virtual-time limit: the kernel runs as a
+  // coroutine of a World, so signals and host connections are served meanwhile
+  if (simulated) return runNodeSim(p, readFileSync(wasm.simWasm!), settings);
+  const machine = new Machine({ ...settings, clock: (one(p, "--clock") ?? "virtual") as "virtual" | "real" });
   const r = await machine.run(readFileSync(wasm.wasm));
-  if (pcap) process.stderr.write(`uniwasm: network traffic written to ${pcap}\n`);
   process.stderr.write(`uniwasm: kernel exited with code ${r.exitCode}\n`);
   return r.exitCode;
-}
-
-/**
- * A virtio-net NIC on a simulated network shaped like QEMU's user networking:
- * a DHCP server at 10.0.2.2 handing out 10.0.2.15, which also answers DNS,
- * so an app that runs under `boot --net user` runs here unchanged.
- */
-function attachSimulatedNetwork(machine: Machine, pcap?: string): void {
-  const net = new Network(machine, { seed: 1n });
-  const server = new DhcpServer(net, { serverIp: "10.0.2.2", router: "10.0.2.2", dns: "10.0.2.2", first: "10.0.2.15", mac: "52:55:0a:00:02:02" });
-  const nic = new VirtioNet(machine, { mac: "52:54:00:12:34:56" });
-  nic.connect(net.port("nic"));
-  const link = net.connect(nic.port!, server.host.port, { latencyNs: 100_000 });
-  attachVirtioMmio(machine, nic);
-  if (pcap) {
-    const w = new PcapWriter({ resolution: "ns" });
-    link.tee(w);
-    process.once("exit", () => w.save(pcap));
-  }
 }
 
 const NATIVE: ToolName[] = ["clang", "lld", "objcopy", "qemuX86"];
@@ -197,14 +174,18 @@ export const VERBS: VerbSpec[] = [
       OPT.append,
       { name: "--seed", value: "<n>", check: (v) => (/^\d+$/.test(v) ? undefined : "expected a non-negative integer"), help: "seed of entropy and of everything random in the simulation" },
       { name: "--clock", value: "<kind>", choices: ["virtual", "real"], default: "virtual", help: "virtual time (deterministic, jumps over idle waits) or the wall clock" },
-      { name: "--net", value: "<kind>", choices: ["none", "sim"], default: "none", help: "a simulated NIC on a network shaped like QEMU's user networking" },
-      { name: "--pcap", value: "<file>", needs: { option: "--net", values: ["sim"] }, help: "write the simulated network's frames to a pcap file" },
+      { name: "--net", value: "<kind>", choices: ["none", "sim"], default: "none", help: "a simulated NIC on a network shaped like QEMU's user networking (gateway 10.0.2.2, DHCP, DNS)" },
+      { name: "--hostfwd", value: "<rule>", repeat: true, check: hostfwdCheck, needs: { option: "--net", values: ["sim"], implies: true }, help: "forward a host port into the simulated network, e.g. tcp:127.0.0.1:8080-:80 (implies --net sim and the real clock)" },
+      { name: "--until", value: "<s>", check: secondsCheck, help: "stop at this virtual second (exit 124 if the kernel is still running)" },
+      { name: "--pcap", value: "<file>", needs: { option: "--net", values: ["sim"] }, help: "write the simulated network's frames to a pcap file (on any exit, Ctrl-C included)" },
       { name: "--out", value: "<dir>", help: "where the wasm goes", default: "build/<app>/wasm" },
       OPT.files,
     ],
     examples: [
       ["uniwasm node apps/hello", "runs hello in Node"],
       ["uniwasm node apps/netdemo --net sim --pcap sim.pcap", "runs on the simulated network and captures it"],
+      ["uniwasm node apps/httpd --hostfwd tcp:127.0.0.1:8080-:80 --pcap web.pcap", "serves the simulated httpd to the host: curl http://127.0.0.1:8080/100"],
+      ["uniwasm node apps/netdemo --net sim --until 30", "at most 30 virtual seconds"],
     ],
     run: cmdNode,
   },

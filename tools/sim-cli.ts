@@ -9,7 +9,11 @@ import { runExperiment } from "../host/sim/experiment.ts";
 import { huntFailures, replayCommand, replayRun } from "../host/sim/hunt.ts";
 import type { RunOutcome } from "../host/sim/run-one.ts";
 import { ScenarioError, type Point } from "../host/sim/scenario.ts";
+import { World as KernelWorld } from "../host/world.ts";
+import { WorldRunner } from "../host/sim/runner.ts";
+import { parseHostForward, UserNetwork } from "../host/sim/user-net.ts";
 import { UserError } from "./errors.ts";
+import { hostfwdProblem } from "./qemu.ts";
 import { one, type OptionSpec, type Parsed } from "./verbs.ts";
 
 const intCheck = (v: string) => (/^\d+$/.test(v) ? undefined : "expected a non-negative integer");
@@ -116,4 +120,89 @@ export async function cmdHunt(p: Parsed): Promise<number> {
 function pointText(p: Point): string {
   const s = Object.entries(p).map(([k, v]) => `${k}=${v}`).join(" ");
   return s || "the scenario's only point";
+}
+
+/** --hostfwd's value: QEMU's syntax (tools/qemu.ts), TCP only. */
+export function hostfwdCheck(v: string): string | undefined {
+  return hostfwdProblem(v) ?? (v.startsWith("tcp:") ? undefined : "only tcp is forwarded into the simulated network");
+}
+
+export interface NodeSettings {
+  memory: number;
+  cmdline?: string;
+  seed?: bigint;
+}
+
+/**
+ * `uniwasm node` on the simulated network (or with --until): the kernel's
+ * simulation build in a World, a slirp-like gateway, host ports forwarded in
+ * under the real clock, and the capture written however the run ends.
+ */
+export async function runNodeSim(p: Parsed, simWasm: Uint8Array, s: NodeSettings): Promise<number> {
+  const rules = (p.flags.get("--hostfwd") ?? []).map((r) => {
+    try {
+      return parseHostForward(r);
+    } catch (e) {
+      throw new UserError((e as Error).message);
+    }
+  });
+  const clockFlag = one(p, "--clock");
+  if (rules.length && clockFlag === "virtual") throw new UserError("--hostfwd runs the simulation on the real clock (host connections arrive in real time): leave out --clock virtual");
+  const clock = rules.length ? "real" : ((clockFlag ?? "virtual") as "virtual" | "real");
+  const until = one(p, "--until");
+  const world = new KernelWorld();
+  const machine = world.machine({ memory: s.memory, cmdline: s.cmdline, seed: s.seed });
+  const pcap = one(p, "--pcap");
+  const net = one(p, "--net") === "sim" ? new UserNetwork(world, machine, { pcap }) : undefined;
+  const runner = new WorldRunner(world, clock);
+  if (net) net.onHostActivity = () => runner.poke();
+  const savePcap = () => {
+    const path = net?.savePcap();
+    if (path) process.stderr.write(`uniwasm: network traffic written to ${path}\n`);
+  };
+  // the capture survives whatever ends the run: a signal, an error, an exit
+  let saved = false;
+  const saveOnce = () => {
+    if (!saved) savePcap();
+    saved = true;
+  };
+  process.once("exit", saveOnce);
+  let signal: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signal = sig;
+    runner.stop();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    for (const r of rules) {
+      await net!.forward(r).catch((e: Error) => {
+        throw new UserError(e.message);
+      });
+      process.stderr.write(`uniwasm: forwarding host ${r.hostAddr}:${r.hostPort} to the guest's ${r.guestAddr}:${r.guestPort}\n`);
+    }
+    await world.boot(machine, simWasm);
+    const why = await runner.run(until === undefined ? undefined : BigInt(Math.round(Number(until) * 1e9)));
+    net?.close();
+    saveOnce();
+    if (why === "stopped") {
+      process.stderr.write(`uniwasm: stopped by ${signal} at ${fmtSeconds(world.clock.peek())} virtual s\n`);
+      return signal === "SIGTERM" ? 143 : 130;
+    }
+    if (why === "until") {
+      process.stderr.write(`uniwasm: stopped at the virtual time limit (--until ${until}): the kernel was still running\n`);
+      return 124;
+    }
+    const code = machine.result!.exitCode;
+    process.stderr.write(`uniwasm: kernel exited with code ${code}\n`);
+    return code;
+  } finally {
+    net?.close();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+function fmtSeconds(ns: bigint): string {
+  return (Number(ns) / 1e9).toFixed(3);
 }

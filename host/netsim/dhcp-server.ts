@@ -7,6 +7,7 @@
 
 import type { Network } from "./network.ts";
 import { ScriptedHost } from "./host.ts";
+import { ipv4Frame, onesSum as csum, transportChecksum } from "./ipv4.ts";
 
 export interface DnsEntry {
   a?: string;
@@ -43,14 +44,6 @@ const ip4 = (s: string) => Uint8Array.from(s.split(".").map(Number));
 const ipStr = (b: Uint8Array) => Array.from(b).join(".");
 const macStr = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(":");
 const TYPES = ["?", "DISCOVER", "OFFER", "REQUEST", "DECLINE", "ACK", "NAK", "RELEASE", "INFORM"];
-
-function csum(b: Uint8Array, init = 0): number {
-  let s = init;
-  for (let i = 0; i + 1 < b.length; i += 2) s += (b[i] << 8) | b[i + 1];
-  if (b.length & 1) s += b[b.length - 1] << 8;
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return s;
-}
 
 export class DhcpServer {
   readonly host: ScriptedHost;
@@ -249,29 +242,14 @@ export class DhcpServer {
   }
 
   private sendUdp(dstMac: Uint8Array, dstIp: Uint8Array, sport: number, dport: number, data: Uint8Array): void {
-    const f = new Uint8Array(14 + 20 + 8 + data.length);
-    const dv = new DataView(f.buffer);
-    f.set(dstMac, 0);
-    f.set(this.mac, 6);
-    dv.setUint16(12, 0x0800);
-    f[14] = 0x45;
-    dv.setUint16(16, 28 + data.length);
-    f[22] = 64;
-    f[23] = 17;
-    f.set(this.ip, 26);
-    f.set(dstIp, 30);
-    dv.setUint16(24, ~csum(f.subarray(14, 34)) & 0xffff);
-    dv.setUint16(34, sport);
-    dv.setUint16(36, dport);
-    dv.setUint16(38, 8 + data.length);
-    f.set(data, 42);
-    const pseudo = new Uint8Array(12);
-    pseudo.set(this.ip, 0);
-    pseudo.set(dstIp, 4);
-    pseudo[9] = 17;
-    new DataView(pseudo.buffer).setUint16(10, 8 + data.length);
-    const c = ~csum(f.subarray(34), csum(pseudo)) & 0xffff;
-    dv.setUint16(40, c === 0 ? 0xffff : c);
+    const udp = new Uint8Array(8 + data.length);
+    const dv = new DataView(udp.buffer);
+    dv.setUint16(0, sport);
+    dv.setUint16(2, dport);
+    dv.setUint16(4, 8 + data.length);
+    udp.set(data, 8);
+    const f = ipv4Frame(dstMac, this.mac, this.ip, dstIp, 17, udp);
+    transportChecksum(f, 6);
     this.host.send(f);
   }
 }

@@ -117,8 +117,13 @@ export class IrqWatchdog extends Task {
   }
 }
 
-const tasks = new Map<Scheduler, StaticArray<LineTask | null>>();
-const watchdogs = new Map<Scheduler, StaticArray<IrqWatchdog | null>>();
+class IrqTables {
+  readonly tasks: Map<Scheduler, StaticArray<LineTask | null>> = new Map<Scheduler, StaticArray<LineTask | null>>();
+  readonly watchdogs: Map<Scheduler, StaticArray<IrqWatchdog | null>> = new Map<Scheduler, StaticArray<IrqWatchdog | null>>();
+}
+// Made on first use: a kernel that never routes an interrupt (one that only
+// imports the package root) carries neither the tables nor an allocator.
+let tables: IrqTables | null = null;
 
 /** The watchdog period from `irq_watchdog=<ms>` (0: off). */
 function watchdogPeriodNs(): u64 {
@@ -135,6 +140,10 @@ function watchdogPeriodNs(): u64 {
 /** Runs `h` on every interrupt of `line` (0..63); several handlers may share a line. */
 export function routeIrq(sched: Scheduler, line: i32, h: IrqHandler): void {
   if (line < 0 || line >= 64) return;
+  let tb = tables;
+  if (tb == null) tables = tb = new IrqTables();
+  const tasks = tb.tasks;
+  const watchdogs = tb.watchdogs;
   let perLine: StaticArray<LineTask | null>;
   if (tasks.has(sched)) perLine = tasks.get(sched);
   else {
@@ -164,8 +173,9 @@ export function routeIrq(sched: Scheduler, line: i32, h: IrqHandler): void {
 
 /** The watchdog of `line` under `sched`, or null (not routed, or the watchdog is off). */
 export function irqWatchdog(sched: Scheduler, line: i32): IrqWatchdog | null {
-  if (line < 0 || line >= 64 || !watchdogs.has(sched)) return null;
-  return watchdogs.get(sched)[line];
+  const tb = tables;
+  if (tb == null || line < 0 || line >= 64 || !tb.watchdogs.has(sched)) return null;
+  return tb.watchdogs.get(sched)[line];
 }
 
 /** Routes a NIC's interrupt (nothing if it has no line: it is then only polled). */

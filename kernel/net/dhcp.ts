@@ -55,6 +55,8 @@ export class DhcpClient extends UdpHandler {
   state: DhcpState = DhcpState.Idle;
   /** Signalled each time a lease is bound (first time and after renewals). */
   readonly bound: Event;
+  /** Signalled when the address is given up: the lease ran out, or the server said NAK. */
+  readonly lost: Event;
   /** Seconds: from the server, with RFC defaults for T1/T2. */
   lease: u32 = 0;
   server: u32 = 0;
@@ -75,6 +77,7 @@ export class DhcpClient extends UdpHandler {
     super();
     this.net = net;
     this.bound = new Event(net.sched);
+    this.lost = new Event(net.sched);
     this.timer = new TimerTask<DhcpClient>(net.sched, "dhcp", this);
   }
 
@@ -161,6 +164,7 @@ export class DhcpClient extends UdpHandler {
       c.naks++;
       this.net.setAddress(0, 0);
       this.discover();
+      this.lost.broadcast();
       return;
     }
     c.dropMismatch++;
@@ -247,6 +251,7 @@ export class DhcpClient extends UdpHandler {
           c.expirations++;
           this.net.setAddress(0, 0);
           this.discover();
+          this.lost.broadcast();
           break;
         }
         c.retransmits++;

@@ -1,0 +1,8 @@
+// Level 1: what an app author touches (docs/writing-an-app.md).
+export { Kernel } from "./kernel";
+export { args, Endpoint } from "./args";
+export { Bytes, textBytes } from "./bytes";
+export { Net, App, NetOptions } from "./net";
+export { Connection, Handler, Service, DEFAULT_QUEUE_LIMIT, LINEAR_MAX } from "./connection";
+export { LineHandler } from "./lines";
+export { UdpPort, DatagramHandler } from "./udp";

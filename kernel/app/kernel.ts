@@ -1,0 +1,79 @@
+// Kernel: the one scheduler of a level-1 app and the app's ways to end.
+// `main` hands control over with `return Kernel.run()`; everything after
+// that happens in callbacks and tasks. AssemblyScript has no closures, so
+// delayed work is a Task object (`run` is the work).
+
+import { println } from "../console";
+import { clock_ns } from "../hal";
+import { Scheduler } from "../sched/loop";
+import { Task } from "../sched/task";
+
+let theSched: Scheduler | null = null;
+let exitCode: i32 = 0;
+let exited: bool = false;
+let running: bool = false;
+
+export class Kernel {
+  /** The scheduler every level-1 part runs on (created on first use). */
+  static get sched(): Scheduler {
+    let s = theSched;
+    if (s == null) {
+      s = new Scheduler(null, 1024);
+      theSched = s;
+    }
+    return s;
+  }
+
+  /**
+   * Runs the app until `exit`/`fail` (or until nothing can ever happen
+   * again); returns the exit code for `main` to return. If `exit` or `fail`
+   * came first (a bad argument, say), returns at once.
+   */
+  static run(): i32 {
+    if (!exited) {
+      running = true;
+      Kernel.sched.run();
+      running = false;
+    }
+    return exitCode;
+  }
+
+  /** Ends the app with `code` after the current callback returns. */
+  static exit(code: i32 = 0): void {
+    if (exited) return;
+    exited = true;
+    exitCode = code;
+    if (running) Kernel.sched.stop();
+  }
+
+  /** Prints "error: <message>" and ends the app with `code` (non-zero). */
+  static fail(message: string, code: i32 = 1): void {
+    println("error: " + message);
+    Kernel.exit(code != 0 ? code : 1);
+  }
+
+  /** Whether `exit` or `fail` was called. */
+  static get exiting(): bool {
+    return exited;
+  }
+
+  /** The exit code `run` will return. */
+  static get code(): i32 {
+    return exitCode;
+  }
+
+  /** Runs `task` once after `delayNs` nanoseconds (again: call `after` again, e.g. from its `run`). */
+  static after(delayNs: u64, task: Task): void {
+    Kernel.sched.sleepFor(task, delayNs);
+  }
+
+  /** Runs `task` as soon as the tasks ready now have had their turn. */
+  static spawn(task: Task): void {
+    Kernel.sched.spawn(task);
+  }
+
+  /** Nanoseconds on the monotonic clock since the machine started. */
+  static now(): u64 {
+    return clock_ns();
+  }
+}

@@ -167,6 +167,40 @@ describe("tcp state machine: LISTEN and SYN-RECEIVED", () => {
   });
 });
 
+describe("tcp SYN cookies: the window the cookie's SYN-ACK offered", () => {
+  // The script's listener has a backlog of 4: the fifth SYN is answered with a cookie.
+  const syns = [0, 1, 2, 3, 4].map((i) => seg({ sp: 6000 + i, seq: 9000 + i * 100, flags: "S", opts: MSS }));
+  async function cookie(): Promise<number> {
+    const out = await run(["listen 80", ...syns.map((s) => `in ${s}`)]);
+    const m = /^> S\. seq=(\d+) ack=9401 win=8192 /.exec(after(out, "in " + syns[4].slice(0, 50))[0]);
+    return Number(m![1]);
+  }
+  const REQ = "GET / HTTP/1.0\r\n\r\n";
+
+  it("data on the handshake's last ACK is taken at once", async () => {
+    const c = await cookie();
+    const ack = seg({ sp: 6004, seq: 9401, ack: (c + 1) >>> 0, flags: "PA", data: REQ });
+    const out = await run(["listen 80", ...syns.map((s) => `in ${s}`), `in ${ack}`, "counters"]);
+    const got = after(out, "in " + ack.slice(0, 50));
+    expect(got).toContain(`> . seq=${(c + 1) >>> 0} ack=${9401 + REQ.length} win=${8192 - REQ.length} len=0`);
+    expect(got).toContain("event accepted");
+    expect(got).toContain(`event readable ${REQ.length}`);
+    expect(out).not.toContain("tcp.dropOutOfWindow=1");
+  });
+
+  it("the first data segment right after a bare ACK is taken at once", async () => {
+    const c = await cookie();
+    const ack = seg({ sp: 6004, seq: 9401, ack: (c + 1) >>> 0, flags: "A" });
+    const data = seg({ sp: 6004, seq: 9401, ack: (c + 1) >>> 0, flags: "PA", data: REQ });
+    const out = await run(["listen 80", ...syns.map((s) => `in ${s}`), `in ${ack}`, `in ${data}`, "counters"]);
+    expect(after(out, "in " + ack.slice(0, 50))).toEqual(["event accepted"]);
+    const got = after(out, "in " + data.slice(0, 50));
+    expect(got).toContain(`> . seq=${(c + 1) >>> 0} ack=${9401 + REQ.length} win=${8192 - REQ.length} len=0`);
+    expect(got).toContain(`event readable ${REQ.length}`);
+    expect(out).not.toContain("tcp.dropOutOfWindow=1");
+  });
+});
+
 describe("tcp state machine: the memory limit", () => {
   it("a handshake that ends at the memory limit stays half-open, without a RST, and completes once memory is free", async () => {
     const syn2 = seg({ sp: 5556, seq: 7000, flags: "S", opts: MSS });

@@ -11,7 +11,7 @@ import { TcpRepr, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "../wire/tcp";
 import { seqLt, seqLe, seqGt, seqGe, seqMax, seqInRange } from "./seq";
 import { DUP_THRESH } from "./sack";
 import { NEVER } from "./timer";
-import { Tcb, TcpState, TcpError, EV_CONNECTED, EV_READABLE, EV_WRITABLE, EV_CLOSED } from "./tcb";
+import { Tcb, synWindow, TcpState, TcpError, EV_CONNECTED, EV_READABLE, EV_WRITABLE, EV_CLOSED } from "./tcb";
 import { output, transmit, retransmitUna, sendSyn, challengeAck, sendReset } from "./output";
 
 /** RFC 7323 5.5: a timestamp not refreshed for 24 days is no longer trusted for PAWS. */
@@ -51,7 +51,9 @@ export function synArrives(t: Tcb, seg: TcpRepr, iss: u32): void {
 export function cookieArrives(t: Tcb, seg: TcpRepr, mss: u32, ws: i32, sackOk: bool): void {
   t.irs = seg.seq - 1;
   t.rcvNxt = seg.seq;
-  t.rcvAdvEdge = t.rcvNxt;
+  // The cookie's SYN-ACK offered this window (listener.ts sendCookie): the
+  // peer may already be filling it, with this very segment or the next.
+  t.rcvAdvEdge = t.rcvNxt + synWindow(t.cfg.rcvBuf);
   startSendSpace(t, seg.ack - 1);
   // The SYN-ACK went out (it was the cookie): its sequence number is behind us.
   t.sndNxt = seg.ack;

@@ -12,7 +12,7 @@ import { TcpConfig } from "./config";
 import { TcpCounters } from "./counters";
 import { IsnGenerator } from "./isn";
 import { seqGt } from "./seq";
-import { Tcb, TcpContext, TcpListenSide, wscaleFor, EV_ACCEPTED } from "./tcb";
+import { Tcb, TcpContext, TcpListenSide, wscaleFor, synWindow, EV_ACCEPTED } from "./tcb";
 import { TcpSocket, TcpSocketHandler } from "./socket";
 import { synArrives, cookieArrives, segmentArrives } from "./input";
 
@@ -171,7 +171,7 @@ export class TcpListener extends TcpListenSide {
     r.seq = cookie;
     r.ack = seg.seq + 1;
     r.flags = TCP_SYN | TCP_ACK;
-    r.window = min<u32>(cfg.rcvBuf, 65535);
+    r.window = synWindow(cfg.rcvBuf);
     r.urgent = 0;
     r.payloadLen = 0;
     r.mss = mss;

@@ -9,7 +9,7 @@ import { TcpRepr, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK, TCP_PSH, TCP_HEADER_LEN } 
 import { seqLt, seqLe, seqGt, seqMax, seqMin } from "./seq";
 import { DUP_THRESH } from "./sack";
 import { NEVER } from "./timer";
-import { Tcb, TcpState } from "./tcb";
+import { Tcb, TcpState, synWindow } from "./tcb";
 
 /** Sends what the windows, Nagle and the ACK policy allow. */
 export function output(t: Tcb): void {
@@ -229,7 +229,7 @@ export function transmit(t: Tcb, seq: u32, len: u32, flags: u32): void {
     if (t.sackOk && t.ooo.count > 0 && !syn) fillSack(t, r);
   } else r.ack = 0;
   if (syn) {
-    r.window = min<u32>(t.cfg.rcvBuf, 65535);
+    r.window = synWindow(t.cfg.rcvBuf);
     // The SYN-ACK's window is the first the peer may fill.
     if ((flags & TCP_ACK) != 0 && seqGt(t.rcvNxt + r.window, t.rcvAdvEdge)) t.rcvAdvEdge = t.rcvNxt + r.window;
   } else if (flags & TCP_RST) r.window = 0;

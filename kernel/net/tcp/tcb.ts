@@ -387,6 +387,11 @@ export class Tcb {
   }
 }
 
+/** The window a SYN or SYN-ACK offers (never scaled: RFC 7323 2.2). */
+export function synWindow(rcvBuf: u32): u32 {
+  return min<u32>(rcvBuf, 65535);
+}
+
 /** The smallest window-scale shift that lets a `rcvBuf`-byte window be advertised. */
 export function wscaleFor(rcvBuf: u32): u32 {
   let s: u32 = 0;

@@ -23,8 +23,10 @@ export const TRACE_TCP_RTO: u32 = 4;
 export const TRACE_TCP_RECOVERED: u32 = 5;
 /** The window was reset after an idle period. a: connection, b: cwnd, c: ssthresh, d: bytes in flight. */
 export const TRACE_TCP_IDLE: u32 = 6;
-/** A segment was sent again. a: connection, b: sequence offset from the ISS, c: length, d: 1 if the RTO sent it. */
+/** A segment was sent again. a: connection, b: sequence offset from the ISS, c: length, d: 1 if in loss recovery (fast retransmit, SACK), 0 after a timeout. */
 export const TRACE_TCP_RETRANSMIT: u32 = 7;
+/** A connection is established: its initial window. a: connection, b: cwnd, c: ssthresh, d: bytes in flight. */
+export const TRACE_TCP_INIT: u32 = 8;
 
 /** A connection's trace identity: local port in the high half, remote port in the low half. */
 @inline export function traceConn(localPort: u32, remotePort: u32): u32 {

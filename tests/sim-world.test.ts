@@ -60,6 +60,17 @@ describe("a simulated world of kernels (uniwasm/sim)", () => {
     expect(timers.length).toBeGreaterThan(10);
     expect(timers[0]).toMatchObject({ event: "timer", lateNs: expect.any(Number), armed: expect.any(Number) });
     expect(trace.every((e, i) => i === 0 || e.t >= trace[i - 1].t)).toBe(true);
+    // TCP's congestion-control decisions and retransmissions, per connection
+    const cwnd = trace.filter((e) => e.event === "tcp.cwnd" && e.node === "a");
+    expect(cwnd.length).toBeGreaterThan(50);
+    expect(cwnd[0]).toMatchObject({ conn: expect.stringMatching(/^\d+>(9|7)$/), cwnd: expect.any(Number), flight: expect.any(Number) });
+    expect(Math.max(...cwnd.map((e) => e.cwnd as number))).toBeGreaterThan(10 * 1448);
+    const retx = trace.filter((e) => e.event === "tcp.retransmit");
+    // one event per retransmitted segment, as the counters count them (httpd, still serving, printed none)
+    for (const n of ["a", "b"]) expect(retx.filter((e) => e.node === n).length).toBe(r.nodes[n].counters["tcp.retransSegments"] ?? 0);
+    expect(retx.length).toBeGreaterThan(0);
+    expect(retx[0]).toMatchObject({ seq: expect.any(Number), len: expect.any(Number), inRecovery: expect.any(Number) });
+    expect(trace.some((e) => e.event === "tcp.init")).toBe(true);
     const lines = traceFile.trimEnd().split("\n");
     expect(lines.length).toBe(trace.length);
     expect(JSON.parse(lines[5])).toEqual(trace[5]);

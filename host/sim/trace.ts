@@ -29,7 +29,8 @@ export const EVENTS: Record<number, Kind> = {
   4: { event: "tcp.rto", fields: CWND },
   5: { event: "tcp.recovered", fields: CWND },
   6: { event: "tcp.idle", fields: CWND },
-  7: { event: "tcp.retransmit", fields: ["conn", "seq", "len", "byRto"] },
+  7: { event: "tcp.retransmit", fields: ["conn", "seq", "len", "inRecovery"] },
+  8: { event: "tcp.init", fields: CWND },
 };
 
 /** The trace event for one hal.trace_event call. */

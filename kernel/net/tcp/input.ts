@@ -7,6 +7,7 @@
 // begins (a SYN at a listener, a valid cookie) and ICMP errors.
 
 import { clock_ns } from "../../hal";
+import { TRACE_TCP_INIT, TRACE_TCP_RECOVERED, TRACE_TCP_CWND_ACK, TRACE_TCP_CWND_LOSS } from "../../trace";
 import { TcpRepr, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "../wire/tcp";
 import { seqLt, seqLe, seqGt, seqGe, seqMax, seqInRange } from "./seq";
 import { DUP_THRESH } from "./sack";
@@ -211,7 +212,7 @@ function becomeEstablished(t: Tcb, now: u64): void {
   t.timers.rtoAt = NEVER;
   t.sndBufSeq = t.iss + 1;
   t.cc.init(t.mss, now);
-  t.trace("init", now, 0);
+  t.trace("init", TRACE_TCP_INIT, now, 0);
   t.lastSendNs = now;
   if (t.cfg.keepAlive) t.timers.keepAt = now + t.cfg.keepIdleNs;
 }
@@ -467,7 +468,7 @@ function newAck(t: Tcb, ack: u32, seg: TcpRepr, flightBefore: u32, now: u64): vo
       t.inRecovery = false;
       t.inflate = 0;
       t.cc.onRecoveryEnd(t.sndMax - t.sndUna, now);
-      t.trace("exit", now, acked);
+      t.trace("exit", TRACE_TCP_RECOVERED, now, acked);
     } else if (!t.sackOk) {
       // RFC 6582 partial ACK: retransmit the next hole, deflate by what was acked.
       retransmitUna(t);
@@ -480,7 +481,7 @@ function newAck(t: Tcb, ack: u32, seg: TcpRepr, flightBefore: u32, now: u64): vo
     const limited = t.cc.inSlowStart() ? flightBefore * 2 > cwnd : flightBefore + 3 * t.mss >= cwnd;
     if (limited) {
       t.cc.onAck(acked, flightBefore, t.rtt.srttNs, now);
-      t.trace("ack", now, acked);
+      t.trace("ack", TRACE_TCP_CWND_ACK, now, acked);
     }
   }
   // RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
@@ -510,7 +511,7 @@ function enterRecovery(t: Tcb, now: u64): void {
   t.recover = t.sndMax;
   t.fastRecoveries++;
   t.cc.onLoss(flight, now);
-  t.trace("loss", now, 0);
+  t.trace("loss", TRACE_TCP_CWND_LOSS, now, 0);
   t.rtt.cancel();
   if (t.sackOk) {
     c.sackRecoveries++;

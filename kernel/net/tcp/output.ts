@@ -5,6 +5,7 @@
 // IP layer with a single copy of the payload out of the send ring.
 
 import { clock_ns } from "../../hal";
+import { traceEvent, traceConn, TRACE_TCP_RETRANSMIT, TRACE_TCP_IDLE } from "../../trace";
 import { TcpRepr, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK, TCP_PSH, TCP_HEADER_LEN } from "../wire/tcp";
 import { seqLt, seqLe, seqGt, seqMax, seqMin } from "./seq";
 import { DUP_THRESH } from "./sack";
@@ -24,7 +25,7 @@ export function output(t: Tcb): void {
   if (s != TcpState.TimeWait && t.buffersAllocated) {
     if (t.sndMax == t.sndUna && now - t.lastSendNs > t.rtt.rtoNs && t.cc.cwnd > 0) {
       t.cc.onIdle(now);
-      t.trace("idle", now, 0);
+      t.trace("idle", TRACE_TCP_IDLE, now, 0);
     }
     sent = t.inRecovery && t.sackOk ? sendSackRecovery(t, now) : sendNormal(t, now);
     // A FIN alone (no data left to carry it).
@@ -75,7 +76,7 @@ export function sendNormal(t: Tcb, now: u64): bool {
     let flags = TCP_ACK;
     if (t.sndNxt + len == end) flags |= TCP_PSH;
     if (t.finQueued && t.sndNxt + len == t.finSeq) flags |= TCP_FIN;
-    if (retx) noteRetransmit(t, len);
+    if (retx) noteRetransmit(t, t.sndNxt, len);
     else if (!t.tsOk) t.rtt.start(t.sndNxt, now);
     transmit(t, t.sndNxt, len, flags);
     advance(t, t.sndNxt + len + (flags & TCP_FIN ? 1 : 0), now);
@@ -102,7 +103,7 @@ function sendSackRecovery(t: Tcb, now: u64): bool {
         if (t.finQueued && seq == t.finSeq) flags |= TCP_FIN;
         else break;
       } else if (t.finQueued && seq + len == t.finSeq && seqLt(t.finSeq, t.sndMax)) flags |= TCP_FIN;
-      noteRetransmit(t, len);
+      noteRetransmit(t, seq, len);
       transmit(t, seq, len, flags);
       sk.highRxt = seq + len + (flags & TCP_FIN ? 1 : 0);
       sent = true;
@@ -128,7 +129,7 @@ function sendSackRecovery(t: Tcb, now: u64): bool {
     const s3 = sk.nextSeq;
     const n3 = min<u32>(sk.nextLen, t.dataEnd() - s3);
     if (n3 == 0) break;
-    noteRetransmit(t, n3);
+    noteRetransmit(t, s3, n3);
     transmit(t, s3, n3, TCP_ACK);
     sk.highRxt = s3 + n3;
     sent = true;
@@ -146,7 +147,7 @@ export function retransmitUna(t: Tcb): u32 {
     if (t.finQueued && t.sndUna == t.finSeq) flags |= TCP_FIN;
     else return 0;
   }
-  noteRetransmit(t, len);
+  noteRetransmit(t, t.sndUna, len);
   transmit(t, t.sndUna, len, flags);
   return len;
 }
@@ -164,7 +165,8 @@ export function segmentRoom(t: Tcb): u32 {
   return t.mss > room + 64 ? t.mss - room : 64;
 }
 
-function noteRetransmit(t: Tcb, len: u32): void {
+function noteRetransmit(t: Tcb, seq: u32, len: u32): void {
+  traceEvent(TRACE_TCP_RETRANSMIT, traceConn(t.localPort, t.remotePort), seq - t.iss, len, t.inRecovery ? 1 : 0);
   t.retransmits++;
   t.counters.retransSegments++;
   t.counters.retransBytes += len;

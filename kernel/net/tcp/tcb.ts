@@ -15,6 +15,7 @@
 // established, and both are released when it closes; nothing per segment.
 
 import { Scheduler } from "../../sched/loop";
+import { traceEvent, traceConn } from "../../trace";
 import { TcpRepr } from "../wire/tcp";
 import { Ring } from "./ring";
 import { SeqRanges } from "./ranges";
@@ -381,7 +382,9 @@ export class Tcb {
     this.ctx.post(this);
   }
 
-  trace(what: string, now: u64, acked: u32): void {
+  /** A congestion-control decision: to the tracer, and as `kind` (kernel/trace.ts) to the kernel trace. */
+  trace(what: string, kind: u32, now: u64, acked: u32): void {
+    traceEvent(kind, traceConn(this.localPort, this.remotePort), this.cc.cwnd, this.cc.ssthresh, this.sndMax - this.sndUna);
     const t = this.tracer;
     if (t) t.cwnd(this, what, now, this.cc.cwnd, this.cc.ssthresh, this.sndMax - this.sndUna, acked);
   }

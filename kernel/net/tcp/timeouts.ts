@@ -4,6 +4,7 @@
 // delayed ACK, zero-window probes and keep-alive probes.
 
 import { clock_ns } from "../../hal";
+import { TRACE_TCP_RTO } from "../../trace";
 import { TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "../wire/tcp";
 import { seqLt, seqMax } from "./seq";
 import { NEVER } from "./timer";
@@ -73,7 +74,7 @@ function retransmissionTimeout(t: Tcb, now: u64): void {
   // RFC 6298 5.5-5.7: back off, retransmit the earliest unacknowledged segment.
   t.rtt.backoff();
   t.cc.onTimeout(t.sndMax - t.sndUna, t.retries == 1, now);
-  t.trace("rto", now, 0);
+  t.trace("rto", TRACE_TCP_RTO, now, 0);
   t.inRecovery = false;
   t.inflate = 0;
   t.dupAcks = 0;

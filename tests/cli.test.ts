@@ -115,7 +115,8 @@ describe("uniwasm CLI errors", () => {
       expect(cli(["help", verb]).out).toBe(h.out);
     }
     const boot = cli(["boot", "apps/hello", "--mem", "lots", "--help"]).out;
-    expect(boot).toContain("--machine <type>    the QEMU machine type (one of pc, q35, microvm; default pc)");
+    expect(boot).toContain("--machine <type>    the QEMU machine type of the image's architecture");
+    expect(boot.replace(/\s+/g, " ")).toContain("one of pc, q35, microvm, virt, virt-gicv3, virt-el2; default pc (x86_64), virt (aarch64))");
     expect(cli(["help", "nod"])).toEqual({ code: 2, out: 'uniwasm: unknown verb "nod" (did you mean node?); see uniwasm --help\n' });
     expect(cli([]).code).toBe(2);
   });

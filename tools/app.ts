@@ -22,6 +22,8 @@ export interface AppConfig {
   bounds?: string;
   /** A folder (relative to the app) baked into the kernel as read-only files (tools/files.ts). */
   files?: string;
+  /** Default architecture for `image` and `boot`: "x86_64" (default) or "aarch64". */
+  arch?: string;
 }
 
 export interface App {
@@ -31,7 +33,7 @@ export interface App {
   config: AppConfig;
 }
 
-const KNOWN_KEYS = new Set(["runtime", "optimizeLevel", "shrinkLevel", "ascFlags", "binaryenPasses", "memory", "cmdline", "bounds", "files"]);
+const KNOWN_KEYS = new Set(["runtime", "optimizeLevel", "shrinkLevel", "ascFlags", "binaryenPasses", "memory", "cmdline", "bounds", "files", "arch"]);
 
 export function loadApp(folder: string): App {
   const dir = resolve(folder);

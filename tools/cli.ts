@@ -10,7 +10,9 @@ import { loadApp, type App } from "./app.ts";
 import { StageCache } from "./cache.ts";
 import { UserError } from "./errors.ts";
 import { BOUNDS_CHECKS, buildImage, type BoundsChecks, type ImageOptions } from "./image.ts";
-import { ARCHES, packageVersion, ROOT, type Arch } from "./paths.ts";
+import { ARCH, ARCHES, MACHINES, type Arch } from "./arch.ts";
+import { imageArch } from "./image-format.ts";
+import { packageVersion, ROOT } from "./paths.ts";
 import { ACCELS, boot, hostfwdProblem, parseMemory, sizeBytes, type Accel, type BootOptions } from "./qemu.ts";
 import { createProject, findTemplate, TEMPLATES } from "./new.ts";
 import { ensureTools, type ToolName } from "./toolchain.ts";
@@ -29,7 +31,7 @@ const secondsCheck = (v: string) => (/^\d+(\.\d+)?$/.test(v) ? undefined : "expe
 
 // Options several verbs share, so each is described once.
 const OPT = {
-  arch: { name: "--arch", value: "<arch>", choices: ARCHES, default: "x86_64", help: "the machine architecture to build for" },
+  arch: { name: "--arch", value: "<arch>", choices: ARCHES, default: "the app's uniwasm.json \"arch\", else x86_64", help: "the machine architecture to build for" },
   out: { name: "--out", value: "<dir>", help: "where the build's files go", default: "build/<app>/<arch>" },
   bounds: { name: "--bounds", value: "<mode>", choices: BOUNDS_CHECKS, default: "guard", help: "how wasm memory accesses are bounds-checked (docs/architecture.md)" },
   mem: { name: "--mem", value: "<size>", check: sizeCheck, help: "RAM of the machine, e.g. 16M, 512M, 2G", default: "the app's uniwasm.json, else 16M" },
@@ -37,8 +39,17 @@ const OPT = {
   files: { name: "--files", value: "<dir>", help: "bake a folder into the kernel as read-only files (kernel/files.ts)", default: "the app's uniwasm.json \"files\", else none" },
 } satisfies Record<string, OptionSpec>;
 
-function archOf(p: Parsed): Arch {
-  return (one(p, "--arch") ?? "x86_64") as Arch;
+/** --arch, else the app's uniwasm.json "arch", else x86_64. */
+function archOf(p: Parsed, app: App | undefined): Arch {
+  const arch = one(p, "--arch") ?? app?.config.arch ?? "x86_64";
+  if (!(ARCHES as readonly string[]).includes(arch)) throw new UserError(`${app?.name}/uniwasm.json: arch "${arch}": expected one of ${ARCHES.join(", ")}`);
+  return arch as Arch;
+}
+
+/** --arch, else the architecture the image is built for (boot's image check
+ * refuses a mismatch, or a file that is no image, with what it is). */
+function imageArchOf(p: Parsed, image: string): Arch {
+  return (one(p, "--arch") ?? imageArch(image) ?? "x86_64") as Arch;
 }
 
 /** What the image builder needs besides the app: from the flags, then the app's settings. */
@@ -54,7 +65,7 @@ function outDirOf(p: Parsed, app: App, arch: string): string {
 
 async function cmdImage(p: Parsed): Promise<number> {
   const app = loadApp(p.positional[0]);
-  const arch = archOf(p);
+  const arch = archOf(p, app);
   const out = outDirOf(p, app, arch);
   process.stderr.write(`uniwasm: building ${relative(process.cwd(), app.dir) || app.name} for ${arch} in ${relative(process.cwd(), out)}\n`);
   const r = await buildImage(app, imageOptions(p, app, arch), consoleLog);
@@ -64,16 +75,17 @@ async function cmdImage(p: Parsed): Promise<number> {
 
 async function cmdBoot(p: Parsed): Promise<number> {
   const target = p.positional[0];
-  const arch = archOf(p);
   const timeout = one(p, "--timeout");
   const mem = one(p, "--mem");
   const isImage = existsSync(target) && statSync(target).isFile();
   const app = isImage ? undefined : loadApp(target);
+  const arch = app ? archOf(p, app) : imageArchOf(p, target);
   const image = app ? (await buildImage(app, imageOptions(p, app, arch), consoleLog)).image : target;
   const r = await boot({
     arch,
     image,
-    machine: one(p, "--machine") as BootOptions["machine"],
+    machine: one(p, "--machine"),
+    transport: one(p, "--transport") as BootOptions["transport"],
     memory: parseMemory(mem ?? app?.config.memory ?? "16M"),
     cmdline: one(p, "--append") ?? app?.config.cmdline,
     net: one(p, "--net") as BootOptions["net"],
@@ -111,7 +123,7 @@ async function cmdNode(p: Parsed): Promise<number> {
   return r.exitCode;
 }
 
-const NATIVE: ToolName[] = ["clang", "lld", "objcopy", "qemuX86"];
+const NATIVE: ToolName[] = ["clang", "lld", "objcopy", ...ARCHES.map((a) => ARCH[a].qemu)];
 const log = (s: string) => process.stderr.write(`uniwasm: ${s}\n`);
 
 /** True when uniwasm runs from a source checkout (tests and benchmarks present), not an installed package. */
@@ -141,7 +153,8 @@ export const VERBS: VerbSpec[] = [
     description: "The serial console is this terminal. The exit code is the guest's own (Kernel.exit), 124 after --timeout, 130/143 when stopped by SIGINT/SIGTERM.",
     options: [
       OPT.arch,
-      { name: "--machine", value: "<type>", choices: ["pc", "q35", "microvm"], default: "pc", help: "the QEMU machine type" },
+      { name: "--machine", value: "<type>", choices: MACHINES, default: "pc (x86_64), virt (aarch64)", help: "the QEMU machine type of the image's architecture (virt: GICv2, virt-gicv3: GICv3, virt-el2: entered at EL2)" },
+      { name: "--transport", value: "<kind>", choices: ["pci", "mmio"], default: "the machine's: pci, mmio on microvm", help: "how the virtio network device attaches (aarch64 virt has both)" },
       OPT.mem,
       { name: "--accel", value: "<kind>", choices: ACCELS, default: "auto", help: "KVM, TCG (QEMU's emulator), or KVM when /dev/kvm works here and TCG otherwise, saying so" },
       { name: "--net", value: "<kind>", choices: ["none", "user", "tap"], default: "none", help: "the network: QEMU's user networking (NAT, port forwards) or a host TAP device" },
@@ -158,6 +171,7 @@ export const VERBS: VerbSpec[] = [
     rest: "<extra qemu args>",
     examples: [
       ["uniwasm boot apps/hello", "builds and boots the hello app"],
+      ["uniwasm boot apps/hello --arch aarch64", "the same on qemu-system-aarch64 -M virt"],
       ["uniwasm boot apps/httpd --hostfwd tcp:127.0.0.1:8080-:80", "boots with user networking; the guest's port 80 is localhost:8080"],
       ["uniwasm boot build/hello/x86_64/hello.img --mem 64M --timeout 10", "boots a built image with 64 MiB, for at most 10 s"],
       ["uniwasm boot apps/netdemo --net user --pcap run.pcap", "captures the traffic (read it with tcpdump -r run.pcap)"],

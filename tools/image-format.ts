@@ -6,7 +6,7 @@
 
 import { readFileSync } from "node:fs";
 import { UserError } from "./errors.ts";
-import { type Arch } from "./paths.ts";
+import { type Arch } from "./arch.ts";
 
 export interface ImageFormat {
   /** For messages: "Multiboot ELF (x86_64)". */
@@ -43,7 +43,32 @@ export const IMAGE_FORMATS: ImageFormat[] = [
     loadEnd: (b) => elfLoadEnd(b),
     ramBase: 0n,
   },
+  {
+    name: "Linux arm64 Image (aarch64)",
+    arch: "aarch64",
+    // the header's magic at 56, and a non-zero image_size (without it a loader guesses the size)
+    matches: (b) => b.length >= 64 && String.fromCharCode(...b.subarray(56, 60)) === "ARMd" && view(b).getBigUint64(16, true) > 0n,
+    // QEMU virt: RAM at 1 GiB; the loader puts an Image whose text_offset is
+    // below 2 MiB at RAM + 2 MiB + text_offset (its own stub sits below)
+    loadEnd: (b) => VIRT_RAM + ARM64_BASE_OFFSET + view(b).getBigUint64(8, true) + view(b).getBigUint64(16, true),
+    ramBase: VIRT_RAM,
+  },
 ];
+
+const VIRT_RAM = 0x4000_0000n;
+const ARM64_BASE_OFFSET = 2n << 20n;
+
+/** The architecture of the image at `path`, or undefined for a file in no known format. */
+export function imageArch(path: string): Arch | undefined {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    return undefined;
+  }
+  return IMAGE_FORMATS.find((f) => f.matches(bytes))?.arch;
+}
+
 
 export interface CheckedImage {
   format: ImageFormat;

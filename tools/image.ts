@@ -13,8 +13,9 @@ import { type App } from "./app.ts";
 import { StageCache, hashOf, hashTree } from "./cache.ts";
 import { Elf64 } from "./elf.ts";
 import { UserError } from "./errors.ts";
+import { ARCH, type Arch } from "./arch.ts";
 import { IMAGE_INFO_TAG } from "./image-format.ts";
-import { BOOT, type Arch } from "./paths.ts";
+import { BOOT } from "./paths.ts";
 import { requireTool, toolVersion } from "./toolchain.ts";
 import { buildWasm, type Log } from "./wasm-build.ts";
 import { readWasmInfo, type MemoryLimits } from "../host/wasm-info.ts";
@@ -47,14 +48,6 @@ export interface ImageResult {
   elf: string;
   sizes: { wasm: number; c: number; text: number; data: number; bss: number; image: number };
 }
-
-const CFLAGS: Record<Arch, string[]> = {
-  x86_64: [
-    "--target=x86_64-unknown-none-elf", "-ffreestanding", "-nostdlibinc", "-fno-pic", "-fno-pie",
-    "-mno-red-zone", "-mcmodel=small", "-fno-stack-protector", "-fno-omit-frame-pointer",
-    "-fno-math-errno", "-O2", "-ffunction-sections", "-fdata-sections",
-  ],
-};
 
 /** wasm2c's output, compiled without its own warnings (they are not ours). */
 const GENERATED_FLAGS = ["-w"];
@@ -90,14 +83,16 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
 
   // clang
   const archDir = join(BOOT, opts.arch);
+  const settings = ARCH[opts.arch];
   const includes = ["-I", join(BOOT, "include"), "-I", join(BOOT, "runtime/include"), "-I", out];
   const sources: { src: string; generated: boolean }[] = [
     { src: kernelC, generated: true },
     { src: entryC, generated: true },
     ...listSources(join(BOOT, "runtime")).map((src) => ({ src, generated: false })),
+    ...listSources(join(BOOT, "common")).map((src) => ({ src, generated: false })),
     ...listSources(archDir).filter((s) => !/\bfloor\.S$/.test(s)).map((src) => ({ src, generated: false })),
   ];
-  const headers = hashTree([join(BOOT, "include"), join(BOOT, "runtime/include"), archDir], (n) => n.endsWith(".h"));
+  const headers = hashTree([join(BOOT, "include"), join(BOOT, "runtime/include"), join(BOOT, "common"), archDir], (n) => n.endsWith(".h"));
   const clangVer = toolVersion(clang);
   const objDir = join(out, "obj");
   mkdirSync(objDir, { recursive: true });
@@ -105,7 +100,8 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
     // named after their folder too: boot/x86_64/entry.S and the generated entry.c must not collide
     const obj = join(objDir, `${generated ? "gen" : basename(dirname(src))}-${basename(src).replace(/\.[cS]$/, ".o")}`);
     const bounds = opts.bounds ?? "guard";
-    const flags = [...CFLAGS[opts.arch], ...(generated ? GENERATED_FLAGS : OWN_FLAGS), `-DWASM_RT_MEMCHECK_GUARD_PAGES=${bounds === "guard" ? 1 : 0}`, ...(opts.cflags ?? []), ...includes];
+    const shim = !generated && (dirname(src) === archDir || dirname(src) === join(BOOT, "common"));
+    const flags = [...settings.cflags, ...(shim ? settings.shimCflags : []), ...(generated ? GENERATED_FLAGS : OWN_FLAGS), `-DWASM_RT_MEMCHECK_GUARD_PAGES=${bounds === "guard" ? 1 : 0}`, ...(opts.cflags ?? []), ...includes];
     const key = hashOf("cc", readFileSync(src), JSON.stringify(flags), headers, clangVer, src.endsWith("kernel.c") || src.endsWith("entry.c") ? readFileSync(kernelH) : "");
     if (cache.fresh(`cc:${obj}`, key, [obj])) return obj;
     try {
@@ -137,12 +133,12 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
   if (cache.fresh("link", linkKey, [elf])) log.stage("ld.lld", `${basename(elf)}`, true);
   else {
     writeFileSync(symsC, symbolTableSource(undefined));
-    await run(clang, [...CFLAGS[opts.arch], ...includes, "-c", symsC, "-o", symsO]);
+    await run(clang, [...settings.cflags, ...includes, "-c", symsC, "-o", symsO]);
     const first = join(out, "kernel.pass1.elf");
     await link(symsO, first);
     const pass1 = new Elf64(readFileSync(first), first);
     writeFileSync(symsC, symbolTableSource(pass1));
-    await run(clang, [...CFLAGS[opts.arch], ...includes, "-c", symsC, "-o", symsO]);
+    await run(clang, [...settings.cflags, ...includes, "-c", symsC, "-o", symsO]);
     await link(symsO, elf);
     const pass2 = new Elf64(readFileSync(elf), elf);
     if (pass1.textEnd() !== pass2.textEnd()) throw new UserError("internal: code moved between the two links; .uwsyms must follow all code in linker.ld");
@@ -150,15 +146,15 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
     log.stage("ld.lld", `${basename(elf)} (linked twice: symbol table of ${pass1.symbols.filter((s) => s.isFunction).length} functions)`, false);
   }
 
-  // Multiboot loaders want a 32-bit ELF: the image is the same bits with an ELF32 wrapper.
+  // the file a loader boots: an ELF32 wrapper for Multiboot (x86_64), the raw Image (aarch64)
   const image = join(out, `${app.name}.img`);
-  const imgKey = hashOf("objcopy", readFileSync(elf));
+  const imgKey = hashOf("objcopy", readFileSync(elf), JSON.stringify(settings.objcopy));
   if (cache.fresh("objcopy", imgKey, [image])) log.stage("objcopy", basename(image), true);
   else {
     // symbols are not needed to boot: the image carries its own table in .uwsyms
-    await run(objcopy, ["-O", "elf32-i386", "--strip-all", elf, image]);
+    await run(objcopy, [...settings.objcopy, "--strip-all", elf, image]);
     cache.record("objcopy", imgKey);
-    log.stage("objcopy", `${basename(image)} (ELF32 wrapper for Multiboot)`, false);
+    log.stage("objcopy", `${basename(image)} (${settings.format})`, false);
   }
 
   const sz = new Elf64(readFileSync(elf), elf).sizes();
@@ -180,9 +176,9 @@ export async function buildFloorImage(arch: Arch, outDir: string): Promise<strin
   const obj = join(outDir, "floor.o");
   const elf = join(outDir, "floor.elf");
   const image = join(outDir, "floor.img");
-  await run(clang, [...CFLAGS[arch], "-I", join(BOOT, "include"), "-c", join(archDir, "floor", "floor.S"), "-o", obj]);
+  await run(clang, [...ARCH[arch].cflags, "-I", join(BOOT, "include"), "-c", join(archDir, "floor", "floor.S"), "-o", obj]);
   await run(lld, ["-nostdlib", "-static", "-n", "--gc-sections", "-T", join(archDir, "linker.ld"), "-o", elf, obj]);
-  await run(objcopy, ["-O", "elf32-i386", "--strip-all", elf, image]);
+  await run(objcopy, [...ARCH[arch].objcopy, "--strip-all", elf, image]);
   return image;
 }
 

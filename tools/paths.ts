@@ -6,8 +6,7 @@ import { fileURLToPath } from "node:url";
  * sets it when running a bundle from elsewhere (tools/launch.js). */
 export const ROOT: string = (globalThis as any).UNIWASM_ROOT ?? resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const BOOT = join(ROOT, "boot");
-export const ARCHES = ["x86_64"] as const;
-export type Arch = (typeof ARCHES)[number];
+export { ARCHES, type Arch } from "./arch.ts";
 
 /** This package's version (package.json). */
 export function packageVersion(): string {

@@ -7,13 +7,16 @@ import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { checkImage } from "./image-format.ts";
 import { UserError } from "./errors.ts";
-import { type Arch } from "./paths.ts";
+import { ARCH, type Arch, type Transport } from "./arch.ts";
 import { requireTool } from "./toolchain.ts";
 
 export interface BootOptions {
   arch: Arch;
   image: string;
-  machine?: "pc" | "microvm" | "q35";
+  /** A machine type of the architecture's table (tools/arch.ts); default its first. */
+  machine?: string;
+  /** How the network device attaches (default: the machine's usual transport). */
+  transport?: Transport;
   memory?: string;
   cmdline?: string;
   net?: "none" | "user" | "tap";
@@ -45,8 +48,9 @@ export interface BootResult {
   reason?: string;
 }
 
-/** The guest writes its code to isa-debug-exit; QEMU exits with (code << 1) | 1. */
-export const DEBUG_EXIT = "isa-debug-exit,iobase=0xf4,iosize=0x04";
+// Either architecture's exit mechanism (tools/arch.ts: isa-debug-exit,
+// semihosting) makes QEMU exit with (code << 1) | 1; an even status means the
+// machine stopped without the guest choosing a code.
 export const EXIT_NO_CODE = 74; // the machine stopped without the guest choosing a code
 export const EXIT_TIMEOUT = 124;
 
@@ -56,26 +60,24 @@ export function parseMemory(s: string): string {
 }
 
 export function qemuArgs(o: BootOptions & { accel?: "kvm" | "tcg" }): string[] {
-  const machine = o.machine ?? "pc";
+  const arch = ARCH[o.arch];
+  const name = o.machine ?? Object.keys(arch.machines)[0];
+  const machine = arch.machines[name];
+  if (!machine) throw new UserError(`--machine ${name}: ${o.arch} machines are ${Object.keys(arch.machines).join(", ")}`);
+  const transport = o.transport ?? machine.transport;
+  if (!machine.transports.includes(transport)) throw new UserError(`${name} has no virtio-${transport} transport (it has ${machine.transports.join(", ")})`);
   const args = [
-    // microvm without ACPI lists its virtio-mmio devices on the kernel command
-    // line (virtio_mmio.device=...), the one discovery mechanism the drivers
-    // share with the Node platform; with ACPI they are only in the DSDT (AML).
-    "-M", machine === "microvm" ? "microvm,acpi=off" : machine,
+    "-M", machine.qemu,
     "-m", o.memory ?? "16M",
     "-accel", o.accel === "kvm" ? "kvm" : "tcg",
-    "-cpu", "max",
-    "-display", "none", "-vga", "none",
+    "-cpu", o.accel === "kvm" ? arch.cpu.kvm : arch.cpu.tcg,
+    "-display", "none",
     "-serial", "stdio", "-monitor", "none",
     "-no-reboot", "-nodefaults",
-    "-device", DEBUG_EXIT,
+    ...arch.exitArgs,
+    ...machine.args,
     "-kernel", o.image,
   ];
-  if (machine === "microvm") {
-    args.splice(args.indexOf("-vga"), 2);
-    // QEMU 7.2's virtio-mmio speaks the legacy (version 1) register layout unless told otherwise
-    args.push("-global", "virtio-mmio.force-legacy=false");
-  }
   if (o.cmdline) args.push("-append", o.cmdline);
   const net = o.net ?? "none";
   if (net !== "none") {
@@ -86,7 +88,7 @@ export function qemuArgs(o: BootOptions & { accel?: "kvm" | "tcg" }): string[] {
       // vnet_hdr=off: frames cross the TAP device (and the pcap filter) as plain Ethernet, without the virtio-net header
       args.push("-netdev", `tap,id=n0,ifname=${o.tap},script=no,downscript=no,vnet_hdr=off`);
     }
-    args.push("-device", machine === "microvm" ? "virtio-net-device,netdev=n0" : "virtio-net-pci,netdev=n0,disable-legacy=on");
+    args.push("-device", transport === "mmio" ? "virtio-net-device,netdev=n0" : "virtio-net-pci,netdev=n0,disable-legacy=on");
     if (o.pcap) args.push("-object", `filter-dump,id=dump0,netdev=n0,file=${o.pcap}`);
   }
   return args.concat(o.extraArgs ?? []);
@@ -104,13 +106,13 @@ const SIGNAL_GRACE_MS = 5000;
  * SIGINT/SIGTERM to this process are forwarded to QEMU and waited for.
  */
 export async function boot(o: BootOptions): Promise<BootResult> {
-  const qemu = requireTool("qemuX86");
+  const qemu = requireTool(ARCH[o.arch].qemu);
   const image = checkImage(o.image, o.arch);
   const memory = o.memory ?? "16M";
   if (sizeBytes(memory) < image.minMemory) {
     throw new UserError(`--mem ${memory} is too little for ${o.image}: it needs at least ${image.minMemory >> 20}M (its code, data and initial linear memory)`);
   }
-  const accel = chooseAccel(o.accel ?? "auto");
+  const accel = chooseAccel(o.accel ?? "auto", o.arch);
   if (accel.note) (o.onNotice ?? ((t) => process.stderr.write(`uniwasm: ${t}\n`)))(accel.note);
   const rules = (o.hostfwd ?? []).map(parseHostfwd);
   for (const r of rules) await checkPortFree(r);
@@ -241,9 +243,9 @@ export type Accel = (typeof ACCELS)[number];
  * build host) opens /dev/kvm but cannot run the images, so the CPU flags are
  * checked too.
  */
-export function chooseAccel(want: Accel): { accel: "kvm" | "tcg"; note?: string } {
+export function chooseAccel(want: Accel, arch: Arch = "x86_64"): { accel: "kvm" | "tcg"; note?: string } {
   if (want === "tcg") return { accel: "tcg" };
-  const why = kvmProblem();
+  const why = process.arch !== ARCH[arch].hostArch ? `the host is ${process.arch}, the image ${arch}` : kvmProblem();
   if (!why) return { accel: "kvm" };
   if (want === "kvm") throw new UserError(`--accel kvm: KVM is not usable here: ${why} (use --accel tcg)`);
   return { accel: "tcg", note: `running under TCG, QEMU's emulator: KVM is not usable here (${why})` };
@@ -263,7 +265,7 @@ function kvmProblem(): string | undefined {
   } catch {
     return undefined;
   }
-  if (!/^flags\s*:.*\b(vmx|svm)\b/m.test(cpuinfo)) return "/dev/kvm exists but the CPU shows no VMX/SVM, as under a nested paravirtual KVM";
+  if (process.arch === "x64" && !/^flags\s*:.*\b(vmx|svm)\b/m.test(cpuinfo)) return "/dev/kvm exists but the CPU shows no VMX/SVM, as under a nested paravirtual KVM";
   return undefined;
 }
 

@@ -22,6 +22,7 @@ export const TOOLS = {
   lld: { name: "ld.lld", env: "UNIWASM_LD", pkg: "lld", alt: ["ld.lld-14", "ld.lld-15", "ld.lld-16"] },
   objcopy: { name: "llvm-objcopy", env: "UNIWASM_OBJCOPY", pkg: "llvm", alt: ["llvm-objcopy-14", "llvm-objcopy-15", "llvm-objcopy-16"] },
   qemuX86: { name: "qemu-system-x86_64", env: "UNIWASM_QEMU_X86_64", pkg: "qemu-system-x86" },
+  qemuArm: { name: "qemu-system-aarch64", env: "UNIWASM_QEMU_AARCH64", pkg: "qemu-system-arm" },
   // the host-side peers of the network tests
   ping: { name: "ping", env: "UNIWASM_PING", pkg: "iputils-ping" },
   ip: { name: "ip", env: "UNIWASM_IP", pkg: "iproute2" },

@@ -130,9 +130,11 @@ static _Noreturn void trap_report(wasm_rt_trap_t trap, uintptr_t where, uintptr_
 }
 
 /* noinline keeps the caller's return address meaningful: it is inside the
- * wasm function whose check failed. */
+ * wasm function whose check failed. One byte back from it: a call to this
+ * noreturn function can be its caller's last instruction (clang does that on
+ * aarch64), so the return address itself may already be the next function. */
 __attribute__((noinline)) _Noreturn void wasm_rt_trap(wasm_rt_trap_t trap) {
-  uintptr_t where = (uintptr_t)__builtin_extract_return_addr(__builtin_return_address(0));
+  uintptr_t where = (uintptr_t)__builtin_extract_return_addr(__builtin_return_address(0)) - 1;
   trap_report(trap, where, (uintptr_t)__builtin_frame_address(0));
 }
 

@@ -88,14 +88,7 @@ _Noreturn void plat_exit(int code) {
   /* QEMU isa-debug-exit (iobase 0xf4): QEMU exits with (code << 1) | 1. */
   outl(0xf4, (uint32_t)code);
   /* Still here: no such device. */
-  kputs("exit code ");
-  if (code < 0) {
-    kputs("-");
-    kput_dec((uint64_t)-(int64_t)code);
-  } else {
-    kput_dec((uint64_t)code);
-  }
-  kputs("\n");
+  shim_say_exit_code(code);
   while (!(inb(COM1 + 5) & 0x40))
     ;
   outb(0xcf9, 0x02); /* PIIX/ICH reset control: hard reset */
@@ -236,22 +229,11 @@ static void parse_pvh(uint32_t p) {
   }
 }
 
-/* The largest usable range above everything the boot needs, 64 KiB aligned.
- * Linear memory must start zero-filled: QEMU clears guest RAM at start and
+/* Linear memory must start zero-filled: QEMU clears guest RAM at start and
  * neither firmware nor loader writes there (they place their data below the
  * image or right after it, and boot_reserved_end covers what follows the
- * image), so nothing here clears it. */
-static void choose_linear(void) {
-  const uint64_t A = 64 * 1024;
-  for (unsigned i = 0; i < boot_mem_count; i++) {
-    if (boot_mem[i].type != 1) continue;
-    uint64_t s = boot_mem[i].base, e = s + boot_mem[i].len;
-    if (s < boot_reserved_end) s = boot_reserved_end;
-    s = (s + A - 1) & ~(A - 1);
-    e &= ~(A - 1);
-    if (e > s && e - s > linear.size) linear = (struct plat_region){s, e - s};
-  }
-}
+ * image), so nothing clears it. */
+static void choose_linear(void) { linear = shim_choose_linear(boot_mem, boot_mem_count, boot_reserved_end); }
 
 struct plat_region plat_linear_region(void) { return linear; }
 const char *plat_cmdline(void) { return cmdline; }
@@ -289,50 +271,14 @@ void boot_main(uint32_t magic, uint32_t info) {
   kputs(", clock_init+linear ");
   kput_dec(t2 - t1);
   kputs("]\n");
-  for (unsigned i = 0; i < boot_mem_count; i++) {
-    kputs("[mem ");
-    kput_hex(boot_mem[i].base);
-    kputs(" +");
-    kput_hex(boot_mem[i].len);
-    kputs(" type ");
-    kput_dec(boot_mem[i].type);
-    kputs("]\n");
-  }
   kputs("[reserved up to ");
   kput_hex(boot_reserved_end);
-  kputs(", linear ");
-  kput_hex(linear.base);
-  kputs(" +");
-  kput_hex(linear.size);
   kputs("]\n");
 #endif
-  if (!linear.size) {
-    kputs("uniwasm: no usable RAM for linear memory\n");
-    plat_exit(RT_EXIT_RUNTIME);
-  }
-  runtime_main();
+  shim_run(boot_mem, boot_mem_count, linear);
 }
 
 /* ---- small HAL primitives ---- */
-
-uint64_t plat_mmio_read(uint64_t phys, unsigned width) {
-  switch (width) {
-    case 1: return *(volatile uint8_t *)(uintptr_t)phys;
-    case 2: return *(volatile uint16_t *)(uintptr_t)phys;
-    case 4: return *(volatile uint32_t *)(uintptr_t)phys;
-    case 8: return *(volatile uint64_t *)(uintptr_t)phys;
-  }
-  return ~0ull;
-}
-
-void plat_mmio_write(uint64_t phys, unsigned width, uint64_t v) {
-  switch (width) {
-    case 1: *(volatile uint8_t *)(uintptr_t)phys = (uint8_t)v; break;
-    case 2: *(volatile uint16_t *)(uintptr_t)phys = (uint16_t)v; break;
-    case 4: *(volatile uint32_t *)(uintptr_t)phys = (uint32_t)v; break;
-    case 8: *(volatile uint64_t *)(uintptr_t)phys = v; break;
-  }
-}
 
 uint32_t plat_port_read(uint32_t port, unsigned width) {
   switch (width) {
@@ -368,42 +314,28 @@ static bool hw_random(bool seed, uint64_t *out) {
   return false;
 }
 
-static uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+
+static bool has_seed, has_rand;
+
+static bool hw_entropy(uint64_t *out) { return (has_seed && hw_random(true, out)) || (has_rand && hw_random(false, out)); }
+
+/* Timing jitter of port reads (emulated device exits under TCG/KVM). */
+static uint64_t jitter_sample(void) {
+  uint64_t t0 = rdtsc();
+  (void)inb(0x80 + 1);
+  return (rdtsc() - t0) ^ (t0 << 32);
 }
 
 uint32_t plat_entropy(uint8_t *buf, uint32_t len) {
-  static uint64_t jitter_state;
-  uint32_t r[4], hw = 0;
+  uint32_t r[4];
   cpuid(0, 0, r);
-  bool has_seed = false, has_rand = false;
   if (r[0] >= 7) {
     cpuid(7, 0, r);
     has_seed = (r[1] >> 18) & 1;
   }
   cpuid(1, 0, r);
   has_rand = (r[2] >> 30) & 1;
-  for (uint32_t off = 0; off < len; off += 8) {
-    uint64_t v;
-    uint32_t n = len - off < 8 ? len - off : 8;
-    if ((has_seed && hw_random(true, &v)) || (has_rand && hw_random(false, &v))) {
-      hw += n;
-    } else {
-      /* Timing jitter of port reads (emulated device exits under TCG/KVM). */
-      uint64_t acc = jitter_state;
-      for (int i = 0; i < 16; i++) {
-        uint64_t t0 = rdtsc();
-        (void)inb(0x80 + 1);
-        acc = mix64(acc ^ (rdtsc() - t0) ^ (t0 << 32));
-      }
-      jitter_state = acc;
-      v = acc;
-    }
-    __builtin_memcpy(buf + off, &v, n);
-  }
-  return hw;
+  return shim_entropy(buf, len, hw_entropy, jitter_sample);
 }
 
 SHIM_CODE_END

@@ -1,5 +1,5 @@
 /*
- * GDT/TSS/IDT, the CPU exception report, and plat_backtrace.
+ * GDT/TSS/IDT and the CPU exception report (its backtrace: boot/common/shim.c).
  *
  * Every exception is fatal: the report names it and shows the vector, error
  * code, RIP (symbolized), RSP, CR2 for #PF and the frame-pointer chain, then
@@ -82,53 +82,6 @@ bool trap_addr_readable(uint64_t a, uint64_t len) {
   return a >= (uint64_t)(uintptr_t)__image_start && e <= (uint64_t)(uintptr_t)__image_end;
 }
 
-static void put_sym(uint64_t addr, uint64_t lookup) {
-  uintptr_t off = 0;
-  const char *name = runtime_symbolize((uintptr_t)lookup, &off);
-  if (name) {
-    kputs(" ");
-    kputs(name);
-    kputs("+");
-    kput_hex(off + (addr - lookup));
-  }
-}
-
-/* At most 32 lines; a run of identical return addresses (recursion) is
- * printed once with its count, so the walk can go on to the outer frames. */
-void plat_backtrace(uintptr_t fp) {
-  uint64_t prev = 0, reps = 0;
-  for (int lines = 0, frames = 0; lines < 32 && frames < 100000 && fp; frames++) {
-    if ((fp & 7) || !trap_addr_readable(fp, 16)) break;
-    const uint64_t *f = (const uint64_t *)fp;
-    uint64_t ret = f[1];
-    if (!ret) break;
-    if (ret == prev) {
-      reps++;
-    } else {
-      if (reps) {
-        kputs("  ... repeated ");
-        kput_dec(reps);
-        kputs(" more times\n");
-        lines++;
-      }
-      reps = 0;
-      kputs("  ");
-      kput_hex(ret);
-      put_sym(ret, ret - 1); /* a return address may be just past its function */
-      kputs("\n");
-      lines++;
-      prev = ret;
-    }
-    if (f[0] <= fp) break; /* frames must move towards the stack top */
-    fp = f[0];
-  }
-  if (reps) {
-    kputs("  ... repeated ");
-    kput_dec(reps);
-    kputs(" more times\n");
-  }
-}
-
 _Noreturn void trap_exception(struct trap_frame *f) {
   static int depth;
   unsigned v = (unsigned)f->vector & 31;
@@ -155,7 +108,7 @@ _Noreturn void trap_exception(struct trap_frame *f) {
   kput_hex(f->error);
   kputs("\n  rip ");
   kput_hex(f->rip);
-  put_sym(f->rip, f->rip);
+  shim_put_symbol(f->rip, f->rip);
   kputs("\n  rsp ");
   kput_hex(f->rsp);
   kputs(", rbp ");

@@ -6,11 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uniwasm/platform.h>
-
-/* The shim runs once at boot or at device-access speed: optimize it for size
- * whatever -O the image builder passes (clang's minsize attribute). */
-#define SHIM_CODE_BEGIN _Pragma("clang attribute push (__attribute__((minsize)), apply_to = function)")
-#define SHIM_CODE_END _Pragma("clang attribute pop")
+#include "../common/shim.h"
 
 static inline void outb(uint16_t p, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(p)); }
 static inline void outw(uint16_t p, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(p)); }
@@ -45,11 +41,6 @@ struct trap_frame {
   uint64_t vector, error, rip, cs, rflags, rsp, ss;
 };
 
-/* Memory map entry, types as in E820 (1 = usable RAM). */
-struct memrange {
-  uint64_t base, len;
-  uint32_t type;
-};
 #define MAX_MEMRANGES 32
 extern struct memrange boot_mem[MAX_MEMRANGES];
 extern unsigned boot_mem_count;
@@ -74,7 +65,6 @@ void kput_dec(uint64_t v);
 /* trap.c */
 void trap_init(void);
 _Noreturn void trap_exception(struct trap_frame *f); /* from entry.S */
-bool trap_addr_readable(uint64_t a, uint64_t len);
 /* mm.c */
 void mm_init(void);
 /* irq.c */

@@ -1,9 +1,9 @@
-// Divides by a zero the compiler cannot see: the length of an empty command line.
+// Divides by a zero the compiler cannot see: the command line's divisor= (0 unless given).
 import { println } from "../../../kernel/console";
-import { cmdline } from "../../../kernel/hal";
+import { cmdlineArg } from "../../../kernel/cmdline";
 
 export function main(): i32 {
   println("dividing by zero");
-  const zero = <i32>cmdline(0, 0);
+  const zero = I32.parseInt(cmdlineArg("divisor", "0"));
   return 100 / zero;
 }

@@ -1,10 +1,8 @@
 // Grows linear memory and uses the new pages; with "touch=beyond" on the
 // command line it then reads one byte past the end, which must trap in
-// either bounds-checking mode (a page fault on x86_64 in guard mode).
+// either bounds-checking mode (a page fault on x86_64, a data abort on aarch64, in guard mode).
 import { print, println, printU64 } from "../../../kernel/console";
-import { cmdline } from "../../../kernel/hal";
-
-const buf = memory.data(64);
+import { cmdlineArg } from "../../../kernel/cmdline";
 
 export function main(): i32 {
   const before = memory.size();
@@ -15,8 +13,7 @@ export function main(): i32 {
   print("grew to ");
   printU64(memory.size());
   println(" pages, every new page written and read back");
-  const n = cmdline(buf, 64);
-  if (n == 12 && load<u8>(buf + 6) == 98) { // "touch=beyond"
+  if (cmdlineArg("touch", "") == "beyond") {
     println("reading one byte past the end");
     return load<u8>(end);
   }

@@ -26,6 +26,10 @@ const WASM_PAGE = 65536n;
 /** Room for what the loader and firmware put after the image (boot information, command line, memory map). */
 const LOADER_SLACK = 256n * 1024n;
 
+/** QEMU virt's RAM base, and where its loader puts an arm64 Image above it. */
+const VIRT_RAM = 0x4000_0000n;
+const ARM64_BASE_OFFSET = 2n << 20n;
+
 export const IMAGE_FORMATS: ImageFormat[] = [
   {
     name: "Multiboot ELF (x86_64)",
@@ -54,9 +58,6 @@ export const IMAGE_FORMATS: ImageFormat[] = [
     ramBase: VIRT_RAM,
   },
 ];
-
-const VIRT_RAM = 0x4000_0000n;
-const ARM64_BASE_OFFSET = 2n << 20n;
 
 /** The architecture of the image at `path`, or undefined for a file in no known format. */
 export function imageArch(path: string): Arch | undefined {

@@ -201,6 +201,37 @@ describe("tcp SYN cookies: the window the cookie's SYN-ACK offered", () => {
   });
 });
 
+describe("tcp RTT from the handshake (RFC 6298: the first RTO follows the path)", () => {
+  // 100 ms between our SYN-ACK and the peer's ACK: SRTT 100 ms, RTTVAR 50 ms,
+  // RTO = 100 + 4 * 50 = 300 ms (not the initial 1 s, nor the 200 ms floor).
+  const data = (out: string[], step: string) => after(out, step).filter((l) => /^> P\. seq=1001 .*len=10/.test(l)).length;
+
+  it("without timestamps: the SYN-ACK's send time", async () => {
+    const out = await run(["listen 80", `in ${SYN}`, "wait 100", `in ${ACK3}`, "send 10", "wait 290", "wait 20"]);
+    expect(data(out, "send 10")).toBe(1);
+    expect(data(out, "wait 290")).toBe(0);
+    expect(data(out, "wait 20")).toBe(1); // the retransmission, at 300 ms
+  });
+
+  it("with timestamps: the echo of the SYN-ACK's timestamp", async () => {
+    const syn = seg({ seq: 5000, flags: "S", opts: MSS + "0101080a0000100000000000" });
+    // (A while after boot: the script's timestamp clock starts at 0, and a zero echo means none.)
+    const first = await run(["opt ts 1", "listen 80", "wait 7", `in ${syn}`]);
+    const tsv = Number(/ ts=(\d+),/.exec(after(first, "in " + syn.slice(0, 50))[0])![1]);
+    const ack = seg({ seq: 5001, ack: 1001, flags: "A", opts: "0101080a00001064" + (tsv >>> 0).toString(16).padStart(8, "0") });
+    const out = await run(["opt ts 1", "listen 80", "wait 7", `in ${syn}`, "wait 100", `in ${ack}`, "send 10", "wait 290", "wait 20"]);
+    expect(data(out, "send 10")).toBe(1);
+    expect(data(out, "wait 290")).toBe(0);
+    expect(data(out, "wait 20")).toBe(1);
+  });
+
+  it("a retransmitted SYN-ACK without timestamps gives no sample (Karn): the RTO stays backed off", async () => {
+    const out = await run(["listen 80", `in ${SYN}`, "wait 1100", `in ${ACK3}`, "send 10", "wait 1500"]);
+    expect(after(out, "wait 1100")[0]).toMatch(/^> S\. /);
+    expect(data(out, "wait 1500")).toBe(0); // 2 s after the back-off, not 300 ms
+  });
+});
+
 describe("tcp state machine: the memory limit", () => {
   it("a handshake that ends at the memory limit stays half-open, without a RST, and completes once memory is free", async () => {
     const syn2 = seg({ sp: 5556, seq: 7000, flags: "S", opts: MSS });

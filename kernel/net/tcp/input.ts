@@ -75,6 +75,7 @@ export function cookieArrives(t: Tcb, seg: TcpRepr, mss: u32, ws: i32, sackOk: b
   if (t.tsOk) t.mss -= 12;
   t.sndWl1 = seg.seq - 1;
   t.sndWl2 = t.iss;
+  t.fromCookie = true;
   t.state = TcpState.SynReceived;
 }
 
@@ -349,15 +350,18 @@ function syncInput(t: Tcb, seg: TcpRepr, payload: usize, now: u64): void {
       // check before any of them took its buffers). Like Linux with a full
       // accept queue: ignore the ACK and stay half-open; the SYN-ACK
       // retransmission draws the ACK again, by when memory may be free, and
-      // the half-open connection gives up as usual if it never is.
+      // the half-open connection gives up as usual if it never is. A cookie
+      // connection has no SYN-ACK to retransmit: it goes, and the peer's
+      // retransmission brings the cookie back.
       c.memoryRefused++;
+      if (t.fromCookie) t.finish(TcpError.None, false);
       return;
     }
     t.sndWnd = seg.window << t.sndWscale;
     t.maxSndWnd = max(t.maxSndWnd, t.sndWnd);
     t.sndWl1 = seg.seq;
     t.sndWl2 = seg.ack;
-    if (t.retries == 0 && !t.tsOk) t.rtt.sample(now - t.rtt.startNs);
+    handshakeRtt(t, seg, now);
     t.sndUna = seg.ack;
     if (seqLt(t.sndNxt, t.sndUna)) t.sndNxt = t.sndUna;
     becomeEstablished(t, now);
@@ -390,6 +394,22 @@ function syncInput(t: Tcb, seg: TcpRepr, payload: usize, now: u64): void {
     }
   }
   if (t.state != TcpState.Closed) output(t);
+}
+
+/**
+ * The RTT sample of a passive open (RFC 6298 2.2: the first RTO follows the
+ * path): the echo of our SYN-ACK's timestamp, which names the SYN-ACK it
+ * answers even after retransmissions; without timestamps, the SYN-ACK's
+ * send time unless it was retransmitted (Karn). A cookie's SYN-ACK was not
+ * timed (its timestamp is rounded down to carry options), so it gives none.
+ */
+function handshakeRtt(t: Tcb, seg: TcpRepr, now: u64): void {
+  if (t.fromCookie) return;
+  if (t.tsOk) {
+    if (!seg.hasTimestamp || seg.tsEcr == 0) return;
+    const ms = t.ctx.tsNow() - seg.tsEcr;
+    if (<i32>ms >= 0) t.rtt.sample(<u64>ms * 1_000_000);
+  } else if (t.retries == 0) t.rtt.sample(now - t.rtt.startNs);
 }
 
 /** Step 5 of segment processing. Returns false if the segment must be dropped. */

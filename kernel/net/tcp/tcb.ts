@@ -252,6 +252,8 @@ export class Tcb {
   pendingEv: u32 = 0;
   inEvList: bool = false;
   inTable: bool = false;
+  /** Born from a SYN cookie: no SYN-ACK of its own was sent (or timed). */
+  fromCookie: bool = false;
   /** Counted in its listener's SYN backlog (listener.ts). */
   halfOpen: bool = false;
 

@@ -39,3 +39,39 @@ export function cmdlineArg(key: string, def: string): string {
   const v = cmdlineValue(key);
   return v != null ? v : def;
 }
+
+/**
+ * A number in a command-line value, Linux `memparse` style: decimal, or 0x
+ * hex, with an optional K/M/G suffix when `suffix` is set. -1 if malformed
+ * (or above 2^47, more than any address or size it names).
+ */
+export function parseCmdlineNumber(s: string, suffix: bool): i64 {
+  let i = 0;
+  let radix: i64 = 10;
+  if (s.length > 2 && s.charCodeAt(0) == 48 && (s.charCodeAt(1) | 32) == 120) {
+    radix = 16;
+    i = 2;
+  }
+  let v: i64 = 0;
+  let digits = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    let d: i64 = -1;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if (radix == 16 && (c | 32) >= 97 && (c | 32) <= 102) d = (c | 32) - 87;
+    if (d < 0) break;
+    v = v * radix + d;
+    digits++;
+    if (v > 0x7fff_ffff_ffff) return -1;
+  }
+  if (digits == 0) return -1;
+  if (i < s.length) {
+    if (!suffix || i + 1 != s.length) return -1;
+    const c = s.charCodeAt(i) | 32;
+    if (c == 107) v <<= 10;
+    else if (c == 109) v <<= 20;
+    else if (c == 103) v <<= 30;
+    else return -1;
+  }
+  return v;
+}

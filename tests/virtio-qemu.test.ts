@@ -1,8 +1,10 @@
-// The PCI and virtio drivers against QEMU's own devices (the ground truth):
-// tests/kernels/netinfo brings up virtio-net over modern virtio-pci on -M pc (one NIC
-// and two) and over virtio-mmio (version 2) on -M microvm, resolves the
-// user-network gateway with ARP, and QEMU's filter-dump pcap must hold the
-// request and the reply.
+// The PCI and virtio drivers against QEMU's own devices (the ground truth), on
+// both architectures: tests/kernels/netinfo brings up virtio-net over modern
+// virtio-pci (x86_64 -M pc: port I/O configuration; aarch64 -M virt: ECAM,
+// INTx through the device tree's interrupt-map; one NIC and two) and over
+// virtio-mmio version 2 (x86_64 -M microvm; aarch64 -M virt's transports from
+// the device tree), resolves the user-network gateway with ARP, and QEMU's
+// filter-dump pcap must hold the request and the reply.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -10,11 +12,9 @@ import { loadApp } from "../tools/app.ts";
 import { buildImage } from "../tools/image.ts";
 import { ROOT } from "../tools/paths.ts";
 import { boot } from "../tools/qemu.ts";
-import { findTool, TOOLS } from "../tools/toolchain.ts";
+import { machineFor, TEST_ARCHES } from "./helpers/arches.ts";
 import { scratchDir } from "./helpers/kernel.ts";
 
-const qemu = findTool(TOOLS.qemuX86);
-const haveQemu = !!qemu && !!findTool(TOOLS.clang);
 const quiet = { stage: () => {}, info: () => {} };
 const GATEWAY_MAC = "52:55:0a:00:02:02";
 
@@ -47,17 +47,27 @@ function arps(frames: Frame[]): string[] {
     .map((f) => `${f.data.readUInt16BE(20) === 1 ? "request" : "reply"} ${mac(f.data, 22)} ${ip(f.data, 28)} ${ip(f.data, 38)}`);
 }
 
-describe.skipIf(!haveQemu)("virtio drivers on QEMU", () => {
+describe.each(TEST_ARCHES)("virtio drivers on QEMU $arch", (a) => {
   let img: string;
   beforeAll(async () => {
-    const r = await buildImage(loadApp(join(ROOT, "tests/kernels/netinfo")), { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", "netinfo") }, quiet);
+    if (!a.available) return;
+    const r = await buildImage(loadApp(join(ROOT, "tests/kernels/netinfo")), { arch: a.arch, outDir: join(ROOT, "build", "test-qemu", a.arch, "netinfo") }, quiet);
     img = r.image;
   }, 300_000);
+  if (!a.available) {
+    it.skip(`needs qemu for ${a.arch} and clang`, () => {});
+    return;
+  }
+  const pci = { arch: a.arch, machine: machineFor(a, "pci") };
+  const mmio = { arch: a.arch, machine: machineFor(a, "mmio"), transport: "mmio" as const };
+  // where each architecture's transports sit: x86 pc slots, microvm's window; virt's ECAM bus and its mmio window
+  const pciSlot = /virtio-net0 transport pci 00:0[0-9a-f]\.0 irq \d+/;
+  const mmioAt = a.arch === "x86_64" ? /virtio-net0 transport mmio 0xfeb[0-9a-f]+ irq \d+/ : /virtio-net0 transport mmio 0xa00[0-9a-f]+ irq (1[6-9]|[2-3]\d|4[0-7])\n/;
 
-  it("-M pc, virtio-net-pci (modern): MAC, link, ARP with the gateway, in the pcap too", async () => {
+  it("virtio-net-pci (modern): MAC, link, ARP with the gateway, in the pcap too", async () => {
     const pcap = join(scratchDir("virtio"), "arp.pcap");
-    const r = await boot({ arch: "x86_64", image: img, net: "user", pcap, timeout: 120, onOutput: () => {} });
-    expect(r.output).toMatch(/virtio-net0 transport pci 00:0[0-9a-f]\.0 irq \d+/);
+    const r = await boot({ ...pci, image: img, net: "user", pcap, timeout: 120, onOutput: () => {} });
+    expect(r.output).toMatch(pciSlot);
     expect(r.output).toContain("virtio-net0 mac 52:54:00:12:34:56\n");
     expect(r.output).toContain("virtio-net0 link up mtu 1500\n");
     expect(r.output).toMatch(/virtio-net0 features .*VERSION_1/);
@@ -69,9 +79,11 @@ describe.skipIf(!haveQemu)("virtio drivers on QEMU", () => {
     expect(seen).toContain(`reply ${GATEWAY_MAC} 10.0.2.2 10.0.2.15`);
   }, 180_000);
 
-  it("-M pc with two NICs and a virtio-rng: each NIC gets its own device, queues and reply", async () => {
+  it("two NICs and a virtio-rng on PCI: each NIC gets its own device, queues, interrupt line and reply", async () => {
     const r = await boot({
-      arch: "x86_64", image: img, net: "user", timeout: 120, onOutput: () => {},
+      ...pci, image: img, net: "user", timeout: 120, onOutput: () => {},
+      // aarch64: a GICv3 this time (x86_64 has one interrupt controller setup)
+      machine: a.arch === "aarch64" ? "virt-gicv3" : pci.machine,
       extraArgs: ["-netdev", "user,id=n1", "-device", "virtio-net-pci,netdev=n1,disable-legacy=on", "-device", "virtio-rng-pci,disable-legacy=on"],
     });
     expect(r.output).toMatch(/rng pci 00:0[0-9a-f]\.0: 16 bytes of entropy from the device/);
@@ -79,13 +91,18 @@ describe.skipIf(!haveQemu)("virtio drivers on QEMU", () => {
     expect(r.output).toContain("virtio-net1 mac 52:54:00:12:34:57\n");
     expect(r.output).toContain(`virtio-net0 gateway 10.0.2.2 is at ${GATEWAY_MAC}`);
     expect(r.output).toContain(`virtio-net1 gateway 10.0.2.2 is at ${GATEWAY_MAC}`);
+    if (a.arch === "aarch64") {
+      // virt's interrupt-map swizzles INTA of slot s to SPI 3 + s % 4
+      expect(r.output).toContain("virtio-net0 transport pci 00:01.0 irq 4\n");
+      expect(r.output).toContain("virtio-net1 transport pci 00:02.0 irq 5\n");
+    }
     expect(r.exitCode).toBe(0);
   }, 180_000);
 
-  it("-M microvm, virtio-mmio version 2: found through the command line QEMU writes, MAC, link, ARP", async () => {
+  it("virtio-mmio version 2: found through the command line, MAC, link, ARP", async () => {
     const pcap = join(scratchDir("virtio"), "mmio.pcap");
-    const r = await boot({ arch: "x86_64", image: img, machine: "microvm", net: "user", pcap, timeout: 120, onOutput: () => {} });
-    expect(r.output).toMatch(/virtio-net0 transport mmio 0xfeb[0-9a-f]+ irq \d+/);
+    const r = await boot({ ...mmio, image: img, net: "user", pcap, timeout: 120, onOutput: () => {} });
+    expect(r.output).toMatch(mmioAt);
     expect(r.output).toContain("virtio-net0 mac 52:54:00:12:34:56\n");
     expect(r.output).toContain("virtio-net0 link up mtu 1500\n");
     expect(r.output).toContain(`virtio-net0 gateway 10.0.2.2 is at ${GATEWAY_MAC}`);
@@ -95,7 +112,7 @@ describe.skipIf(!haveQemu)("virtio drivers on QEMU", () => {
   }, 180_000);
 
   it("says clearly when there is no NIC, and exits non-zero", async () => {
-    const r = await boot({ arch: "x86_64", image: img, timeout: 120, onOutput: () => {} });
+    const r = await boot({ ...pci, image: img, timeout: 120, onOutput: () => {} });
     expect(r.output).toContain("netinfo: error: no network device found");
     expect(r.exitCode).toBe(2);
   }, 180_000);

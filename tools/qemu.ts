@@ -245,7 +245,12 @@ export type Accel = (typeof ACCELS)[number];
  */
 export function chooseAccel(want: Accel, arch: Arch = "x86_64"): { accel: "kvm" | "tcg"; note?: string } {
   if (want === "tcg") return { accel: "tcg" };
-  const why = process.arch !== ARCH[arch].hostArch ? `the host is ${process.arch}, the image ${arch}` : kvmProblem();
+  if (process.arch !== ARCH[arch].hostArch) {
+    // another architecture: TCG is the only way, nothing to say unless KVM was asked for
+    if (want === "kvm") throw new UserError(`--accel kvm: the host is ${process.arch}, the image ${arch}: KVM runs only the host's own architecture (use --accel tcg)`);
+    return { accel: "tcg" };
+  }
+  const why = kvmProblem();
   if (!why) return { accel: "kvm" };
   if (want === "kvm") throw new UserError(`--accel kvm: KVM is not usable here: ${why} (use --accel tcg)`);
   return { accel: "tcg", note: `running under TCG, QEMU's emulator: KVM is not usable here (${why})` };

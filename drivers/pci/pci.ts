@@ -8,10 +8,13 @@
 //
 // Interrupts: the legacy INTx line firmware wrote to config 0x3C. On x86 it
 // is the GSI the platform routes (QEMU pc: 10/11 level-triggered, q35:
-// 16-23), which is exactly the HAL's interrupt line. MSI-X would need the
+// 16-23), which is exactly the HAL's interrupt line; on aarch64 virt the
+// shim plays firmware and writes the SPI the device tree's interrupt-map
+// gives the function's pin (boot/aarch64/pci.c). MSI-X would need the
 // platform to hand out vectors, which the HAL does not (yet) do.
 
-import { PciConfig, PortIoConfig } from "./config";
+import { EcamConfig, PciConfig, PortIoConfig } from "./config";
+import { cmdlineValue, parseCmdlineNumber } from "../../kernel/cmdline";
 import { mmio_map } from "../../kernel/hal";
 
 // Config-space offsets.
@@ -273,13 +276,32 @@ export class PciBus {
 let defaultBus: PciBus | null = null;
 
 /**
- * The platform's PCI bus, enumerated on first use through port I/O (where a
- * platform has no ports, it is simply empty).
+ * The ECAM window `pci.ecam=<size>@<base>` names on the command line (the
+ * aarch64 shim writes it from the device tree's PCIe host bridge: bus 0 at
+ * base, size >> 20 buses), or null if there is none or it is malformed.
+ */
+export function ecamFromCmdline(line: string | null = null): EcamConfig | null {
+  const spec = cmdlineValue("pci.ecam", line);
+  if (spec == null) return null;
+  const at = spec.indexOf("@");
+  if (at <= 0) return null;
+  const size = parseCmdlineNumber(spec.substring(0, at), true);
+  const base = parseCmdlineNumber(spec.substring(at + 1), false);
+  const buses = size >> 20;
+  if (size <= 0 || base <= 0 || (size & 0xfffff) != 0 || buses > 256) return null;
+  return new EcamConfig(<u64>base, <i32>buses);
+}
+
+/**
+ * The platform's PCI bus, enumerated on first use: through the ECAM window
+ * the command line names (pci.ecam=, on aarch64), else through port I/O
+ * (where a platform has neither, it is simply empty).
  */
 export function pciBus(): PciBus {
   let b = defaultBus;
   if (!b) {
-    b = new PciBus(new PortIoConfig());
+    const ecam = ecamFromCmdline();
+    b = new PciBus(ecam != null ? <PciConfig>ecam : new PortIoConfig());
     b.enumerate();
     defaultBus = b;
   }

@@ -5,7 +5,7 @@
 // Legacy (version 1) devices are refused with a clear reason.
 
 import { mmio_map, mmio_read8, mmio_read16, mmio_read32, mmio_write32 } from "../../kernel/hal";
-import { commandLine } from "../../kernel/cmdline";
+import { commandLine, parseCmdlineNumber } from "../../kernel/cmdline";
 import { VirtioTransport, readFeatureWord, writeFeatureWord } from "./transport";
 
 const MAGIC: u64 = 0x000;
@@ -154,49 +154,17 @@ export function parseMmioSlots(cmd: string): Array<MmioSlot> {
       const at = spec.indexOf("@");
       const colon = spec.indexOf(":", at + 1);
       if (at > 0 && colon > at + 1) {
-        const size = parseNum(spec.substring(0, at), true);
-        const base = parseNum(spec.substring(at + 1, colon), false);
+        const size = parseCmdlineNumber(spec.substring(0, at), true);
+        const base = parseCmdlineNumber(spec.substring(at + 1, colon), false);
         let irqEnd = spec.indexOf(":", colon + 1);
         if (irqEnd < 0) irqEnd = spec.length;
-        const irq = parseNum(spec.substring(colon + 1, irqEnd), false);
+        const irq = parseCmdlineNumber(spec.substring(colon + 1, irqEnd), false);
         if (size > 0 && base > 0 && irq >= 0 && irq < 64) out.push(new MmioSlot(<u64>base, <u64>size, <i32>irq));
       }
     }
     i = end + 1;
   }
   return out;
-}
-
-/** A number, or -1 if malformed. */
-function parseNum(s: string, suffix: bool): i64 {
-  let i = 0;
-  let radix: i64 = 10;
-  if (s.length > 2 && s.charCodeAt(0) == 48 && (s.charCodeAt(1) | 32) == 120) {
-    radix = 16;
-    i = 2;
-  }
-  let v: i64 = 0;
-  let digits = 0;
-  for (; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    let d: i64 = -1;
-    if (c >= 48 && c <= 57) d = c - 48;
-    else if (radix == 16 && (c | 32) >= 97 && (c | 32) <= 102) d = (c | 32) - 87;
-    if (d < 0) break;
-    v = v * radix + d;
-    digits++;
-    if (v > 0x7fff_ffff_ffff) return -1;
-  }
-  if (digits == 0) return -1;
-  if (i < s.length) {
-    if (!suffix || i + 1 != s.length) return -1;
-    const c = s.charCodeAt(i) | 32;
-    if (c == 107) v <<= 10;
-    else if (c == 109) v <<= 20;
-    else if (c == 103) v <<= 30;
-    else return -1;
-  }
-  return v;
 }
 
 /** Probed virtio-mmio transports of type `deviceId` named on the command line. */

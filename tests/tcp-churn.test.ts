@@ -1,6 +1,8 @@
 // No leaks under connection churn: 100,000 connections through one TCP stack
 // (tests/kernels/tcp-churn) leave the kernel's heap, both stacks' buffer
-// memory and linear memory where they were after the first 1,000.
+// memory and linear memory where they were after the first 20,000 (by then
+// the number of connections in TIME-WAIT has reached its steady state, and
+// the tables sized for it have grown as far as they will).
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../tools/paths.ts";
@@ -13,13 +15,13 @@ function snapshot(output: string, tag: string): Record<string, number> {
 }
 
 describe("TCP connection churn", () => {
-  it("serves 100,000 connections with memory back to its value after the first 1,000", async () => {
+  it("serves 100,000 connections with memory back to its value after the first 20,000", async () => {
     const wasm = await buildAppWasm(join(ROOT, "tests/kernels/tcp-churn"));
-    const r = await runWasm(wasm, { cmdline: "conns=100000 warm=1000 par=50", memory: 256 << 20 });
+    const r = await runWasm(wasm, { cmdline: "conns=100000 warm=20000 par=50", memory: 512 << 20 });
     expect(r.exitCode, r.output.slice(-2000)).toBe(0);
     const warm = snapshot(r.output, "warm");
     const end = snapshot(r.output, "end");
-    expect(warm.conns).toBe(1000);
+    expect(warm.conns).toBe(20000);
     expect(end.conns).toBe(100000);
     for (const s of [warm, end]) {
       expect(s.valid).toBe(1);

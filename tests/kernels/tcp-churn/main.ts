@@ -33,6 +33,7 @@ let started: u64 = 0;
 let finished: u64 = 0;
 let errors: u64 = 0;
 let badAnswers: u64 = 0;
+let peakOpen: u64 = 0;
 
 class Server extends TcpHandler {
   got: u32 = 0;
@@ -83,6 +84,8 @@ class Driver extends Task {
   constructor(readonly loop: Scheduler, readonly client: TcpStack, readonly server: TcpStack, readonly cfg: TcpConfig) { super("churn"); }
   /** Starts connections while fewer than `par` are open and the phase's limit is not reached. */
   more(): void {
+    const open = <u64>(this.client.connections + this.server.connections);
+    if (open > peakOpen) peakOpen = open;
     while (started < this.limit && started - finished < PAR) {
       started++;
       if (!this.client.connect(B, 80, new Client(this), this.cfg)) { errors++; finished++; println("connect failed"); }
@@ -104,7 +107,8 @@ class Driver extends Task {
     print(" heap_blocks="); printU64(this.usage.usedBlocks); print(" linear="); printU64(this.usage.linearBytes);
     print(" valid="); printU64(this.usage.valid ? 1 : 0);
     print(" tcp_mem_client="); printU64(this.client.memUsed); print(" tcp_mem_server="); printU64(this.server.memUsed);
-    print(" open_client="); printU64(this.client.connections); print(" open_server="); printU64(this.server.connections); println("");
+    print(" open_client="); printU64(this.client.connections); print(" open_server="); printU64(this.server.connections);
+    print(" peak_open="); printU64(peakOpen); println("");
     if (this.phase == 2) { this.phase = 3; this.limit = CONNS; this.more(); return; }
     kv("errors", errors);
     kv("bad_answers", badAnswers);

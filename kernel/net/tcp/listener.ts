@@ -33,8 +33,6 @@ export abstract class ListenContext extends TcpContext {
     super(counters, sched, txBuf);
     this.isn = isn;
   }
-  /** Whether `bytes` more of buffer memory would stay within the stack's limit. */
-  abstract fits(bytes: u32): bool;
   /** A new connection goes into the stack's table. */
   abstract adopt(s: TcpSocket): void;
   /** The listener stopped listening. */
@@ -135,13 +133,14 @@ export class TcpListener extends TcpListenSide {
       this.sendCookie(seg, src, dst, now);
       return;
     }
-    if (!ctx.fits(cfg.sndBuf + cfg.rcvBuf)) {
-      // Buffers are only taken at the handshake's end, but a stack at its limit should not promise them.
+    const s = this.newConnection(dst, seg.dstPort, src, seg.srcPort);
+    if (!s.conn.reserveBuffers()) {
+      // A stack at its limit does not promise memory: the SYN goes unanswered (the peer
+      // retries it), and the half-open connections already admitted hold what they need.
       c.memoryRefused++;
       return;
     }
-    const s = this.newConnection(dst, seg.dstPort, src, seg.srcPort);
-    ctx.adopt(s);
+    this.admit(s);
     c.passiveOpens++;
     let iss = ctx.isn.isn(dst, seg.dstPort, src, seg.srcPort, now);
     if (reuse && !seqGt(iss, reuseAbove + 65536)) iss = reuseAbove + 131072;
@@ -150,11 +149,16 @@ export class TcpListener extends TcpListenSide {
 
   private newConnection(lip: u32, lport: u32, rip: u32, rport: u32): TcpSocket {
     const s = new TcpSocket(this.ctx, this.cfg.clone(), lip, lport, rip, rport);
+    s.handler = this.handler;
+    return s;
+  }
+
+  /** The connection is ours until the app has it: in the backlog, in the stack's table. */
+  private admit(s: TcpSocket): void {
     s.conn.listener = this;
     s.conn.halfOpen = true;
-    s.handler = this.handler;
     this.synCount++; // released by `established` or `released`
-    return s;
+    this.ctx.adopt(s);
   }
 
   private sendCookie(seg: TcpRepr, src: u32, dst: u32, now: u64): void {
@@ -208,7 +212,7 @@ export class TcpListener extends TcpListenSide {
     }
     const s = this.newConnection(dst, seg.dstPort, src, seg.srcPort);
     cookieArrives(s.conn, seg, IsnGenerator.mssOf(mi), ws, sack);
-    this.ctx.adopt(s);
+    this.admit(s);
     c.cookiesAccepted++;
     c.passiveOpens++;
     segmentArrives(s.conn, seg, payload);

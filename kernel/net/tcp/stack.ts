@@ -396,9 +396,6 @@ class StackContext extends ListenContext {
   uncharge(bytes: u32): void {
     this.stack.uncharge(bytes);
   }
-  fits(bytes: u32): bool {
-    return this.stack.memUsed + bytes <= this.stack.memLimit;
-  }
   takeChallengeAck(): bool {
     return this.stack.takeChallengeAck();
   }

@@ -324,32 +324,51 @@ export class Tcb {
 
   // ---- buffers ----
 
-  /** Allocates the buffers (charged to the stack's memory limit). */
-  allocBuffers(): bool {
-    if (this.buffersAllocated) return true;
+  /**
+   * Charges the buffers to the stack's memory limit before they exist: a
+   * half-open connection holds its share from its SYN on, so handshakes
+   * cannot promise more memory than there is. False (nothing charged) at
+   * the limit.
+   */
+  reserveBuffers(): bool {
+    if (this.memCharged != 0) return true;
     const need = this.cfg.sndBuf + this.cfg.rcvBuf;
     if (!this.ctx.charge(need)) return false;
+    this.memCharged = need;
+    return true;
+  }
+
+  /** Allocates the buffers (reserving them first if that was not done). */
+  allocBuffers(): bool {
+    if (this.buffersAllocated) return true;
+    if (!this.reserveBuffers()) return false;
     if (!this.sndBuf.allocate(this.cfg.sndBuf)) {
-      this.ctx.uncharge(need);
+      this.unreserve();
       return false;
     }
     if (!this.rcvBuf.allocate(this.cfg.rcvBuf)) {
       this.sndBuf.release();
-      this.ctx.uncharge(need);
+      this.unreserve();
       return false;
     }
-    this.memCharged = need;
     this.buffersAllocated = true;
     return true;
   }
 
+  /** Returns the buffers and their charge (or a reservation never used). */
   freeBuffers(): void {
-    if (!this.buffersAllocated) return;
-    this.sndBuf.release();
-    this.rcvBuf.release();
+    if (this.buffersAllocated) {
+      this.sndBuf.release();
+      this.rcvBuf.release();
+      this.buffersAllocated = false;
+    }
+    this.unreserve();
+  }
+
+  private unreserve(): void {
+    if (this.memCharged == 0) return;
     this.ctx.uncharge(this.memCharged);
     this.memCharged = 0;
-    this.buffersAllocated = false;
   }
 
   /** Frees the buffers once nothing in them matters: closed or TIME-WAIT, and nothing left to read. */

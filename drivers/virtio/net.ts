@@ -17,6 +17,8 @@
 import { entropy } from "../../kernel/hal";
 import { PacketPool, PKT_BUF_SIZE, PKT_HEADROOM, PKT_MAX_FRAME } from "../../kernel/mem/pktbuf";
 import { NetDevice, NetCaps, RxFlags, TxResult } from "../../kernel/net/device";
+import { sum16, fold } from "../../kernel/net/wire/checksum";
+import { put16 } from "../../kernel/net/wire/bytes";
 import { VirtioTransport, InitResult, negotiate, finishInit, failInit, F_EVENT_IDX, ISR_CONFIG } from "./transport";
 import { Virtqueue } from "./virtqueue";
 
@@ -336,22 +338,7 @@ export class VirtioNet extends NetDevice {
  * there (RFC 1071). A UDP result of 0 is sent as 0xffff (RFC 768).
  */
 export function finishChecksum(frame: usize, len: u32, start: u32, off: u32): void {
-  let sum: u64 = 0;
-  let p = frame + start;
-  const end = frame + len;
-  while (p + 8 <= end) {
-    const w = load<u64>(p);
-    sum += (w & 0xffff_ffff) + (w >> 32);
-    p += 8;
-  }
-  while (p + 2 <= end) {
-    sum += <u64>load<u16>(p);
-    p += 2;
-  }
-  if (p < end) sum += <u64>load<u8>(p);
-  // Summing little-endian words gives the byte-swapped big-endian sum.
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  let c = <u16>(~(<u32>sum) & 0xffff);
+  let c = fold(sum16(frame + start, len - start));
   if (c == 0 && off == 6) c = 0xffff;
-  store<u16>(frame + start + off, c);
+  put16(frame + start + off, c);
 }

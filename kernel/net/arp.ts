@@ -1,21 +1,34 @@
 // The ARP cache: a fixed table of IPv4 -> MAC entries, with the packets that
-// wait for an address to resolve. Bounded on every axis: ARP_ENTRIES entries
-// (the stalest pushed out when full), ARP_PENDING packets per unresolved
-// address (more are dropped), ARP_RETRIES requests one ARP_RETRY_NS apart
-// before the waiting packets are dropped, and a lifetime after which a
-// resolved entry is forgotten (looked up again on next use). Only requests
-// for our own address create entries, so a storm of other traffic cannot
-// churn the cache. Nothing here allocates after construction.
+// wait for an address to resolve. Bounded on every axis, with two classes of
+// rows that never take each other's place:
+//  - resolved entries (and known addresses being resolved again after their
+//    lifetime): at most ARP_ENTRIES; when full, the stalest is pushed out
+//    (expired first, then ones we never sent to, then the oldest);
+//  - pending resolutions of new addresses: at most ARP_INCOMPLETE at once;
+//    when full, the oldest pending one is given up for the new one.
+// So a flood that makes us resolve many addresses (SYNs from spoofed
+// local-subnet sources, each answered with a SYN-ACK) only churns the
+// pending rows and never pushes out a real peer's entry, and a storm of ARP
+// requests from spoofed senders pushes out entries we never sent to before
+// any we use. ARP_PENDING packets wait per unresolved address (more are
+// dropped), ARP_RETRIES requests one ARP_RETRY_NS apart are sent before the
+// waiting packets are dropped, and a resolved entry is forgotten after its
+// lifetime (looked up again on next use). Only requests for our own address
+// create entries, so other traffic cannot churn the cache. Nothing here
+// allocates after construction.
 
 import { ArpCounters } from "./counters";
 import { SEC } from "../sched/time";
 
 export const ARP_ENTRIES: i32 = 32;
+/** Resolutions of new addresses in progress at once. */
+export const ARP_INCOMPLETE: i32 = 8;
 export const ARP_PENDING: i32 = 4;
 export const ARP_RETRIES: i32 = 3;
 export const ARP_RETRY_NS: u64 = 1 * SEC;
 export const ARP_LIFETIME_NS: u64 = 60 * SEC;
 
+const ROWS: i32 = ARP_ENTRIES + ARP_INCOMPLETE;
 const FREE: u8 = 0;
 const INCOMPLETE: u8 = 1;
 const REACHABLE: u8 = 2;
@@ -29,60 +42,112 @@ export abstract class ArpOwner {
 }
 
 export class ArpCache {
-  private ip: StaticArray<u32> = new StaticArray<u32>(ARP_ENTRIES);
-  private mac: StaticArray<u64> = new StaticArray<u64>(ARP_ENTRIES);
-  private state: StaticArray<u8> = new StaticArray<u8>(ARP_ENTRIES);
+  private ip: StaticArray<u32> = new StaticArray<u32>(ROWS);
+  private mac: StaticArray<u64> = new StaticArray<u64>(ROWS);
+  private state: StaticArray<u8> = new StaticArray<u8>(ROWS);
+  /** In the resolved class: resolved, or a known address being resolved again. Else a new address pending. */
+  private known: StaticArray<bool> = new StaticArray<bool>(ROWS);
+  /** Looked up for sending since it was learned. */
+  private used: StaticArray<bool> = new StaticArray<bool>(ROWS);
   /** REACHABLE: when it expires; INCOMPLETE: when the next request is due. */
-  private deadline: StaticArray<u64> = new StaticArray<u64>(ARP_ENTRIES);
-  private tries: StaticArray<u8> = new StaticArray<u8>(ARP_ENTRIES);
-  private pendBuf: StaticArray<usize> = new StaticArray<usize>(ARP_ENTRIES * ARP_PENDING);
-  private pendLen: StaticArray<u32> = new StaticArray<u32>(ARP_ENTRIES * ARP_PENDING);
-  private pendCount: StaticArray<u8> = new StaticArray<u8>(ARP_ENTRIES);
+  private deadline: StaticArray<u64> = new StaticArray<u64>(ROWS);
+  /** When the row was taken (which pending resolution is the oldest). */
+  private since: StaticArray<u64> = new StaticArray<u64>(ROWS);
+  private tries: StaticArray<u8> = new StaticArray<u8>(ROWS);
+  private pendBuf: StaticArray<usize> = new StaticArray<usize>(ROWS * ARP_PENDING);
+  private pendLen: StaticArray<u32> = new StaticArray<u32>(ROWS * ARP_PENDING);
+  private pendCount: StaticArray<u8> = new StaticArray<u8>(ROWS);
+  /** Rows in each class. */
+  private knownRows: i32 = 0;
+  private newRows: i32 = 0;
 
   constructor(readonly owner: ArpOwner, readonly c: ArpCounters) {}
 
   private find(ip: u32): i32 {
-    for (let i = 0; i < ARP_ENTRIES; i++) if (unchecked(this.state[i]) != FREE && unchecked(this.ip[i]) == ip) return i;
+    for (let i = 0; i < ROWS; i++) if (unchecked(this.state[i]) != FREE && unchecked(this.ip[i]) == ip) return i;
     return -1;
   }
 
   /** The MAC of `ip` if resolved and fresh, else -1 (as u64: all ones is never a unicast MAC we store). */
   lookup(ip: u32, now: u64): u64 {
     const i = this.find(ip);
-    if (i >= 0 && unchecked(this.state[i]) == REACHABLE && unchecked(this.deadline[i]) > now) return unchecked(this.mac[i]);
+    if (i >= 0 && unchecked(this.state[i]) == REACHABLE && unchecked(this.deadline[i]) > now) {
+      unchecked((this.used[i] = true));
+      return unchecked(this.mac[i]);
+    }
     return u64.MAX_VALUE;
   }
 
-  /** Number of entries in use (tests and apps). */
+  /** Number of entries in use, both classes (tests and apps). */
   get size(): i32 {
-    let n = 0;
-    for (let i = 0; i < ARP_ENTRIES; i++) if (unchecked(this.state[i]) != FREE) n++;
-    return n;
+    return this.knownRows + this.newRows;
   }
 
-  /** A free slot, or the stalest one emptied (incomplete ones last: they hold packets). */
-  private slot(now: u64): i32 {
+  /** Pending resolutions of new addresses now. */
+  get pending(): i32 {
+    return this.newRows;
+  }
+
+  /** Whether `ip` has a fresh resolved entry (tests, diagnostics). */
+  has(ip: u32, now: u64): bool {
+    const i = this.find(ip);
+    return i >= 0 && unchecked(this.state[i]) == REACHABLE && unchecked(this.deadline[i]) > now;
+  }
+
+  private freeRow(): i32 {
+    for (let i = 0; i < ROWS; i++) if (unchecked(this.state[i]) == FREE) return i;
+    return -1;
+  }
+
+  /**
+   * A row for a resolved entry, never taken from the pending class: a free
+   * one while the class has room, else the stalest resolved entry emptied
+   * (expired, then never used, then the soonest to expire), or -1 when every
+   * row of the class is a known address being resolved again. `keep` is a
+   * row that must not be chosen (the one being promoted).
+   */
+  private resolvedRow(now: u64, keep: i32): i32 {
+    if (this.knownRows < ARP_ENTRIES) return this.freeRow();
     let victim = -1;
-    let oldest = u64.MAX_VALUE;
-    for (let i = 0; i < ARP_ENTRIES; i++) {
-      const s = unchecked(this.state[i]);
-      if (s == FREE) return i;
-      // expired entries are as good as free
-      if (s == REACHABLE && unchecked(this.deadline[i]) <= now) return i;
-      const key = s == REACHABLE ? unchecked(this.deadline[i]) : unchecked(this.deadline[i]) + ARP_LIFETIME_NS * 2;
-      if (key < oldest) {
-        oldest = key;
+    let best = u64.MAX_VALUE;
+    for (let i = 0; i < ROWS; i++) {
+      if (i == keep || unchecked(this.state[i]) != REACHABLE) continue;
+      const d = unchecked(this.deadline[i]);
+      // expired < unused < used; within a rank, the soonest to expire
+      const rank: u64 = d <= now ? 0 : unchecked(this.used[i]) ? 2 : 1;
+      const key = (rank << 62) | min<u64>(d, (<u64>1 << 62) - 1);
+      if (key < best) {
+        best = key;
         victim = i;
       }
     }
     if (victim >= 0) {
-      this.c.evictions++;
-      this.dropPending(victim, false);
+      if (unchecked(this.deadline[victim]) > now) this.c.evictions++;
+      this.release(victim, false);
+      return this.freeRow();
     }
-    return victim;
+    return -1;
   }
 
-  private dropPending(i: i32, unresolved: bool): void {
+  /** A row for a new pending resolution: free while the class has room, else the oldest pending one given up. */
+  private pendingRow(): i32 {
+    if (this.newRows < ARP_INCOMPLETE) return this.freeRow();
+    let victim = -1;
+    let oldest = u64.MAX_VALUE;
+    for (let i = 0; i < ROWS; i++) {
+      if (unchecked(this.state[i]) == INCOMPLETE && !unchecked(this.known[i]) && unchecked(this.since[i]) < oldest) {
+        oldest = unchecked(this.since[i]);
+        victim = i;
+      }
+    }
+    if (victim < 0) return -1;
+    this.c.pendingEvictions++;
+    this.release(victim, false);
+    return this.freeRow();
+  }
+
+  /** Empties row `i`, dropping its waiting packets (`unresolved`: because the address never answered). */
+  private release(i: i32, unresolved: bool): void {
     const n = <i32>unchecked(this.pendCount[i]);
     for (let k = 0; k < n; k++) {
       this.owner.dropBuffer(unchecked(this.pendBuf[i * ARP_PENDING + k]));
@@ -90,7 +155,19 @@ export class ArpCache {
       else this.c.dropNoEntry++;
     }
     unchecked((this.pendCount[i] = 0));
+    if (unchecked(this.known[i])) this.knownRows--;
+    else this.newRows--;
     unchecked((this.state[i] = FREE));
+  }
+
+  private take(i: i32, ip: u32, known: bool, now: u64): void {
+    unchecked((this.ip[i] = ip));
+    unchecked((this.known[i] = known));
+    unchecked((this.used[i] = false));
+    unchecked((this.pendCount[i] = 0));
+    unchecked((this.since[i] = now));
+    if (known) this.knownRows++;
+    else this.newRows++;
   }
 
   /**
@@ -102,16 +179,25 @@ export class ArpCache {
     let i = this.find(ip);
     if (i < 0) {
       if (!create) return;
-      i = this.slot(now);
+      i = this.resolvedRow(now, -1);
       if (i < 0) return;
-      unchecked((this.ip[i] = ip));
-      unchecked((this.pendCount[i] = 0));
+      this.take(i, ip, true, now);
+    } else if (!unchecked(this.known[i])) {
+      // A pending resolution answered: it joins the resolved class (making room there if it must).
+      if (this.knownRows >= ARP_ENTRIES && this.resolvedRow(now, i) < 0) {
+        this.release(i, false);
+        return;
+      }
+      unchecked((this.known[i] = true));
+      this.newRows--;
+      this.knownRows++;
     }
     unchecked((this.mac[i] = mac));
     unchecked((this.state[i] = REACHABLE));
     unchecked((this.deadline[i] = now + ARP_LIFETIME_NS));
     const n = <i32>unchecked(this.pendCount[i]);
     unchecked((this.pendCount[i] = 0));
+    if (n > 0) unchecked((this.used[i] = true));
     for (let k = 0; k < n; k++) this.owner.sendResolved(unchecked(this.pendBuf[i * ARP_PENDING + k]), unchecked(this.pendLen[i * ARP_PENDING + k]), mac);
   }
 
@@ -124,15 +210,17 @@ export class ArpCache {
     let i = this.find(ip);
     let fresh = false;
     if (i < 0 || unchecked(this.state[i]) == REACHABLE) {
-      if (i < 0) i = this.slot(now);
+      // A known address (its entry expired) is resolved again in its own row; a new one takes a pending row.
       if (i < 0) {
-        this.c.dropNoEntry++;
-        this.owner.dropBuffer(buf);
-        return 0;
+        i = this.pendingRow();
+        if (i < 0) {
+          this.c.dropNoEntry++;
+          this.owner.dropBuffer(buf);
+          return 0;
+        }
+        this.take(i, ip, false, now);
       }
-      unchecked((this.ip[i] = ip));
       unchecked((this.state[i] = INCOMPLETE));
-      unchecked((this.pendCount[i] = 0));
       unchecked((this.tries[i] = 1));
       unchecked((this.deadline[i] = now + ARP_RETRY_NS));
       fresh = true;
@@ -156,12 +244,12 @@ export class ArpCache {
   /** Retries and gives up on incomplete entries; returns the next deadline (u64.MAX_VALUE: none). */
   poll(now: u64): u64 {
     let next = u64.MAX_VALUE;
-    for (let i = 0; i < ARP_ENTRIES; i++) {
+    for (let i = 0; i < ROWS; i++) {
       if (unchecked(this.state[i]) != INCOMPLETE) continue;
       let d = unchecked(this.deadline[i]);
       if (d <= now) {
         if (<i32>unchecked(this.tries[i]) >= ARP_RETRIES) {
-          this.dropPending(i, true);
+          this.release(i, true);
           continue;
         }
         unchecked((this.tries[i] = unchecked(this.tries[i]) + 1));
@@ -176,6 +264,6 @@ export class ArpCache {
 
   /** Forgets everything (address change); waiting packets are dropped. */
   flush(): void {
-    for (let i = 0; i < ARP_ENTRIES; i++) if (unchecked(this.state[i]) != FREE) this.dropPending(i, true);
+    for (let i = 0; i < ROWS; i++) if (unchecked(this.state[i]) != FREE) this.release(i, true);
   }
 }

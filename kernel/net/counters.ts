@@ -29,8 +29,10 @@ export class ArpCounters {
   dropBogus: u64 = 0;
   /** Requests for other addresses (not cached: they would let a storm fill the cache). */
   dropNotForUs: u64 = 0;
-  /** Entries pushed out of the full cache. */
+  /** Resolved entries pushed out of the full cache (never by a pending resolution). */
   evictions: u64 = 0;
+  /** Pending resolutions of new addresses given up because ARP_INCOMPLETE were already in progress. */
+  pendingEvictions: u64 = 0;
   /** Packets dropped because too many already waited for the same address. */
   dropPendingFull: u64 = 0;
   /** Packets dropped because the address never answered. */
@@ -144,6 +146,7 @@ export function printCounters(c: NetCounters): void {
   if (a.dropBogus) kv("drop_bogus", a.dropBogus);
   if (a.dropNotForUs) kv("drop_not_for_us", a.dropNotForUs);
   if (a.evictions) kv("evictions", a.evictions);
+  if (a.pendingEvictions) kv("pending_evictions", a.pendingEvictions);
   if (a.dropPendingFull) kv("drop_pending_full", a.dropPendingFull);
   if (a.dropUnresolved) kv("drop_unresolved", a.dropUnresolved);
   if (a.dropNoEntry) kv("drop_no_entry", a.dropNoEntry);

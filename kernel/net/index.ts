@@ -8,7 +8,7 @@ export { Udp, UdpSocket, UdpHandler, UdpError } from "./udp";
 export { EphemeralPorts, EPHEMERAL_FIRST, EPHEMERAL_COUNT } from "./ports";
 export { NetCounters, printCounters } from "./counters";
 export { RouteTable, prefixMask } from "./route";
-export { ArpCache, ARP_ENTRIES, ARP_PENDING, ARP_RETRIES, ARP_RETRY_NS, ARP_LIFETIME_NS } from "./arp";
+export { ArpCache, ARP_ENTRIES, ARP_INCOMPLETE, ARP_PENDING, ARP_RETRIES, ARP_RETRY_NS, ARP_LIFETIME_NS } from "./arp";
 export { Reassembler, REASM_SLOTS, REASM_MAX_BYTES, REASM_TIMEOUT_NS } from "./reassembly";
 export { ipString, parseIp, parsedIp, macString } from "./wire/bytes";
 export { DhcpClient, DhcpState, DhcpCounters } from "./dhcp";

@@ -68,6 +68,9 @@ interface AsyncifyExports {
 
 const ASYNCIFY_UNWINDING = 1;
 
+/** The line hal.stop_line names: a stop request (requestStop), as the x86 shim's power button. */
+export const STOP_LINE = 63;
+
 export class Machine {
   readonly clock: Clock;
   readonly events: EventQueue;
@@ -82,6 +85,7 @@ export class Machine {
   private pending = 0n;
   private masked = 0n;
   private latched = 0n; // raised while masked: delivered on unmask
+  private stopArmed = false;
   private regions: { base: bigint; size: bigint; device: MmioDevice }[] = [];
   private ports = new Map<number, (width: number, value?: number) => number>();
   private mapped: { base: bigint; end: bigint }[] = [];
@@ -123,6 +127,16 @@ export class Machine {
   /** Attaches an x86-style I/O port handler (reads return all ones otherwise). */
   attachPort(port: number, handler: (width: number, value?: number) => number): void {
     this.ports.set(port, handler);
+  }
+
+  /**
+   * Asks the kernel to stop, as a power button would: raises the HAL's stop
+   * line (STOP_LINE). False if the kernel never armed it (hal.stop_line).
+   */
+  requestStop(): boolean {
+    if (!this.stopArmed) return false;
+    this.raise(STOP_LINE);
+    return true;
   }
 
   /** Raises interrupt `line` (0..63): pending now, or when the kernel unmasks it. */
@@ -480,6 +494,10 @@ export class Machine {
         return bytes.length;
       },
       mem_limit: () => BigInt(Math.floor(this.memoryBytes / PAGE) * PAGE),
+      stop_line: () => {
+        this.stopArmed = true;
+        return STOP_LINE;
+      },
       exit: (code: number) => {
         throw new MachineExit(code >>> 0);
       },

@@ -62,6 +62,19 @@ export declare function irq_unmask(line: u32): void;
 export declare function irq_mask(line: u32): void;
 
 /**
+ * The interrupt line on which the platform asks the kernel to stop, or -1 if
+ * it never does. The line becomes pending (in `wait`'s mask) once per
+ * request: the ACPI power button on x86 (`virsh shutdown`, QEMU's
+ * `system_powerdown`; line 63, the platform acknowledges the hardware
+ * itself), `Machine.requestStop()` in Node. Asking arms it: a platform
+ * raises no request before the first call. Unmask the line after each
+ * request, as for any line. The scheduler asks when it starts
+ * (kernel/sched/stop.ts says what it then does).
+ */
+@external("hal", "stop_line")
+export declare function stop_line(): i32;
+
+/**
  * Makes `len` bytes of device memory at physical address `phys` accessible to
  * the mmio_* calls (uncached, never executable). Returns 0, or a negative
  * value if the range cannot be mapped (the platform prints why).

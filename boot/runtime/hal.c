@@ -21,6 +21,10 @@ uint64_t w2c_hal_wait(hal *h, uint64_t deadline) { (void)h; return plat_wait(dea
 void w2c_hal_irq_unmask(hal *h, uint32_t line) { (void)h; plat_irq_unmask(line); }
 void w2c_hal_irq_mask(hal *h, uint32_t line) { (void)h; plat_irq_mask(line); }
 
+/* A platform with no stop request need not define plat_stop_line. */
+__attribute__((weak)) int32_t plat_stop_line(void) { return -1; }
+uint32_t w2c_hal_stop_line(hal *h) { (void)h; return (uint32_t)plat_stop_line(); }
+
 uint32_t w2c_hal_mmio_map(hal *h, uint64_t phys, uint64_t len) {
   (void)h;
   return (uint32_t)plat_mmio_map(phys, len);

@@ -81,20 +81,44 @@ void kput_dec(uint64_t v) {
 
 /* ---- exit ---- */
 
-_Noreturn void plat_exit(int code) {
-  cli();
+static void console_drain(void) {
   while (!(inb(COM1 + 5) & 0x40)) /* transmitter empty */
     ;
-  /* QEMU isa-debug-exit (iobase 0xf4): QEMU exits with (code << 1) | 1. */
-  outl(0xf4, (uint32_t)code);
-  /* Still here: no such device. */
+}
+
+/* pvpanic (ISA, port 0x505: QEMU's `-device pvpanic`, libvirt's
+ * <panic model='isa'/>): reading it gives the events it supports (all ones:
+ * no device); writing PANICKED (bit 0) tells the host the guest failed. */
+static void pvpanic(void) {
+  uint8_t caps = inb(0x505);
+  if (caps == 0xff || !(caps & 1)) return;
+  outb(0x505, 1);
+  /* The host stops the machine (its panic action); give it time to. */
+  for (uint32_t i = 0; i < 10000000; i++) __asm__ volatile("pause");
+}
+
+/* How the machine ends, first that works (see README.md, "Exit"):
+ * 1. the console line `exit code N`, always, so a code is never lost;
+ * 2. isa-debug-exit (port 0xf4): QEMU exits with (code << 1) | 1, the exact
+ *    code (`uniwasm boot` adds the device);
+ * 3. code 0: ACPI soft-off (S5); any other code: pvpanic's PANICKED
+ *    (libvirt then reports the domain crashed);
+ * 4. a reset (PIIX/ICH reset control, then the keyboard controller), which
+ *    `-no-reboot` or libvirt's on_reboot=destroy turns into a stop;
+ * 5. a triple fault (microvm has no reset register). */
+_Noreturn void plat_exit(int code) {
+  cli();
   shim_say_exit_code(code);
-  while (!(inb(COM1 + 5) & 0x40))
-    ;
+  console_drain();
+  outl(0xf4, (uint32_t)code);
+  /* Still here: no isa-debug-exit. */
+  if (code == 0)
+    acpi_poweroff();
+  else
+    pvpanic();
   outb(0xcf9, 0x02); /* PIIX/ICH reset control: hard reset */
   outb(0xcf9, 0x06);
   outb(0x64, 0xfe); /* keyboard controller reset */
-  /* microvm has neither: triple fault (an empty IDT, then an exception). */
   struct {
     uint16_t limit;
     uint64_t base;

@@ -3,7 +3,7 @@
  * IOAPICs from the ACPI MADT) and plat_wait.
  *
  * Vectors: 0x00-0x1f exceptions; 0x20-0x2f the (masked) PICs; 0x30+n GSI n
- * for n < 64; 0xf0 the LAPIC timer; 0xff spurious. Interrupts are enabled
+ * for n < 63 (line 63 is the stop request, PLAT_STOP_LINE: acpi.c); 0xf0 the LAPIC timer; 0xff spurious. Interrupts are enabled
  * only inside plat_wait's `sti; hlt`, so handlers never interleave with the
  * kernel; they record the line in `pending`, mask it at the IOAPIC if it is
  * level-triggered, and EOI.
@@ -287,34 +287,6 @@ static void ioapic_wr(uintptr_t b, uint32_t r, uint32_t v) {
   *(volatile uint32_t *)(b + 0x10) = v;
 }
 
-static bool acpi_sum_ok(const uint8_t *p, uint32_t n) {
-  uint8_t s = 0;
-  while (n--) s = (uint8_t)(s + *p++);
-  return s == 0;
-}
-
-static const uint8_t *acpi_table(uint64_t pa) {
-  if (!pa || plat_mmio_map(pa, 36) < 0) return 0;
-  const uint8_t *t = (const uint8_t *)(uintptr_t)pa;
-  uint32_t len;
-  __builtin_memcpy(&len, t + 4, 4);
-  if (len < 36 || len > (1u << 20) || plat_mmio_map(pa, len) < 0 || !acpi_sum_ok(t, len)) return 0;
-  return t;
-}
-
-static uint64_t find_rsdp(void) {
-  if (boot_rsdp) return boot_rsdp;
-  uint64_t ranges[2][2] = {{boot_ebda, boot_ebda + 1024}, {0xe0000, 0x100000}};
-  for (int r = 0; r < 2; r++) {
-    if (ranges[r][0] < 0x400 || ranges[r][1] > 0x100000) continue;
-    for (uint64_t a = ranges[r][0]; a + 20 <= ranges[r][1]; a += 16)
-      if (*(const uint64_t *)(uintptr_t)a == 0x2052545020445352ull /* "RSD PTR " */ &&
-          acpi_sum_ok((const uint8_t *)(uintptr_t)a, 20))
-        return a;
-  }
-  return 0;
-}
-
 static void add_ioapic(uint64_t addr, uint32_t gsi_base) {
   if (n_ioapics == MAX_IOAPICS || plat_mmio_map(addr, 0x20) < 0) return;
   uintptr_t b = (uintptr_t)addr;
@@ -324,40 +296,23 @@ static void add_ioapic(uint64_t addr, uint32_t gsi_base) {
 
 /* MADT: IOAPICs (type 1) and interrupt source overrides (type 2). */
 static void parse_madt(void) {
-  uint64_t rsdp = find_rsdp();
-  if (!rsdp || plat_mmio_map(rsdp, 36) < 0) return;
-  const uint8_t *p = (const uint8_t *)(uintptr_t)rsdp;
-  uint32_t rsdt;
-  uint64_t xsdt = 0;
-  __builtin_memcpy(&rsdt, p + 16, 4);
-  if (p[15] >= 2) __builtin_memcpy(&xsdt, p + 24, 8);
-  const uint8_t *sdt = acpi_table(xsdt ? xsdt : rsdt);
-  if (!sdt && xsdt) sdt = acpi_table(rsdt), xsdt = 0;
-  if (!sdt) return;
-  uint32_t len, esz = xsdt ? 8 : 4;
-  __builtin_memcpy(&len, sdt + 4, 4);
-  for (uint32_t off = 36; off + esz <= len; off += esz) {
-    uint64_t pa = 0;
-    __builtin_memcpy(&pa, sdt + off, esz);
-    const uint8_t *t = acpi_table(pa);
-    if (!t || __builtin_memcmp(t, "APIC", 4)) continue;
-    uint32_t tlen;
-    __builtin_memcpy(&tlen, t + 4, 4);
-    for (uint32_t o = 44; o + 2 <= tlen && t[o + 1] >= 2 && o + t[o + 1] <= tlen; o += t[o + 1]) {
-      const uint8_t *e = t + o;
-      uint32_t a, g;
-      uint16_t fl;
-      if (e[0] == 1) { /* I/O APIC */
-        __builtin_memcpy(&a, e + 4, 4);
-        __builtin_memcpy(&g, e + 8, 4);
-        add_ioapic(a, g);
-      } else if (e[0] == 2) { /* interrupt source override: ISA IRQ e[3] -> GSI g */
-        __builtin_memcpy(&g, e + 4, 4);
-        __builtin_memcpy(&fl, e + 8, 2);
-        if (g < MAX_LINES) line_flags[g] = fl | 0x8000;
-      }
+  const uint8_t *t = acpi_find("APIC");
+  if (!t) return;
+  uint32_t tlen;
+  __builtin_memcpy(&tlen, t + 4, 4);
+  for (uint32_t o = 44; o + 2 <= tlen && t[o + 1] >= 2 && o + t[o + 1] <= tlen; o += t[o + 1]) {
+    const uint8_t *e = t + o;
+    uint32_t a, g;
+    uint16_t fl;
+    if (e[0] == 1) { /* I/O APIC */
+      __builtin_memcpy(&a, e + 4, 4);
+      __builtin_memcpy(&g, e + 8, 4);
+      add_ioapic(a, g);
+    } else if (e[0] == 2) { /* interrupt source override: ISA IRQ e[3] -> GSI g */
+      __builtin_memcpy(&g, e + 4, 4);
+      __builtin_memcpy(&fl, e + 8, 2);
+      if (g < MAX_LINES) line_flags[g] = fl | 0x8000;
     }
-    return;
   }
 }
 
@@ -395,7 +350,7 @@ static void ioapic_setup(void) {
     for (uint32_t pin = 0; pin < ioapics[i].pins; pin++) {
       uint32_t gsi = ioapics[i].gsi_base + pin, reg = 0x10 + 2 * pin;
       if (!(ioapic_rd(b, reg) & (1u << 16))) ioapic_wr(b, reg, 1u << 16);
-      if (gsi >= MAX_LINES) continue;
+      if (gsi >= PLAT_STOP_LINE) continue; /* line 63 is the stop request's */
       /* Polarity (bits 0-1) and trigger (bits 2-3): 1 = high/edge, 3 =
        * low/level, 0 = bus default: ISA (GSI < 16, or named by an override)
        * edge/high, PCI level/low. */
@@ -445,10 +400,32 @@ void plat_irq_unmask(uint32_t line) {
 /* ---- interrupts and wait ---- */
 
 static volatile uint64_t pending;
+static uint64_t shim_lines;   /* lines the shim services itself (the ACPI SCI) */
+static uint32_t sci_spurious; /* SCIs in a row with no power button press */
+
+void irq_line_service(uint32_t gsi) {
+  if (gsi >= PLAT_STOP_LINE) return;
+  shim_lines |= 1ull << gsi;
+  plat_irq_unmask(gsi);
+}
 
 void irq_dispatch(uint32_t vector) {
   if (vector >= VEC_IRQ0 && vector < VEC_IRQ0 + MAX_LINES) {
     uint32_t line = vector - VEC_IRQ0;
+    if (shim_lines & (1ull << line)) {
+      /* The SCI: acpi_sci acknowledges it; a power button press becomes
+       * the stop request. An SCI nobody here enabled that keeps coming
+       * (a level line some other event holds) is masked for good. */
+      if (acpi_sci(line) == 2) {
+        pending |= 1ull << PLAT_STOP_LINE;
+        sci_spurious = 0;
+      } else if (++sci_spurious > 1000) {
+        kputs("uniwasm: ACPI SCI keeps firing without a power button event: masked\n");
+        plat_irq_mask(line);
+      }
+      lapic_wr(LAPIC_EOI, 0);
+      return;
+    }
     pending |= 1ull << line;
     /* A level-triggered line stays masked until its driver has serviced the
      * device (plat_irq_unmask), or it would fire again at once. An edge-

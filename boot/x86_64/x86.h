@@ -70,6 +70,19 @@ void mm_init(void);
 /* irq.c */
 void clock_init(void);
 void irq_dispatch(uint32_t vector); /* from entry.S, interrupts only */
+/* Unmasks GSI `gsi` and has irq_dispatch hand it to acpi_sci instead of the
+ * kernel's pending set. */
+void irq_line_service(uint32_t gsi);
+/* acpi.c */
+#define PLAT_STOP_LINE 63 /* the HAL line of the stop request (plat_stop_line) */
+/* The ACPI table with signature `sig` (mapped, checksummed), or NULL. */
+const uint8_t *acpi_find(const char sig[4]);
+/* Enters S5 (soft off) through the FADT's PM1 control blocks; returns if
+ * there are none or the machine is still running after a while. */
+void acpi_poweroff(void);
+/* For irq_dispatch: 0 if `gsi` is not the SCI; else acknowledges every PM1
+ * status bit and returns 2 for a power button press, 1 otherwise. */
+int acpi_sci(uint32_t gsi);
 
 #define IST_STACK_SIZE 8192
 extern uint8_t ist_stacks[4][IST_STACK_SIZE];

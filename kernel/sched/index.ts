@@ -6,4 +6,5 @@ export { Event } from "./event";
 export { IrqTable, IRQ_LINES } from "./irq";
 export { SchedStats, printStats } from "./stats";
 export { Scheduler } from "./loop";
+export { StopHandler, ExitOnStop } from "./stop";
 export { NS, US, MS, SEC } from "./time";

@@ -11,7 +11,7 @@
 // task that keeps yielding cannot delay a due timer by more than one batch,
 // and one that re-spawns itself goes behind every other ready task.
 
-import { clock_ns, wait, irq_unmask, NO_DEADLINE } from "../hal";
+import { clock_ns, wait, irq_unmask, stop_line, NO_DEADLINE } from "../hal";
 import { print, println, printFixed } from "../console";
 import { traceEvent, TRACE_TIMER } from "../trace";
 import { Task, TaskState, WakeReason } from "./task";
@@ -21,6 +21,20 @@ import { IrqTable } from "./irq";
 import { Event } from "./event";
 import { SchedStats } from "./stats";
 import { MS } from "./time";
+import { StopHandler, ExitOnStop } from "./stop";
+
+/** Runs the scheduler's StopHandler (kernel/sched/stop.ts) once per stop request. */
+class StopTask extends Task {
+  handler: StopHandler = new ExitOnStop();
+  requests: u32 = 0;
+  constructor() {
+    super("stop-request");
+  }
+  run(): void {
+    this.requests++;
+    this.handler.onStopRequest(this.requests);
+  }
+}
 
 export class Scheduler {
   readonly policy: SchedPolicy;
@@ -35,6 +49,9 @@ export class Scheduler {
   current: Task | null = null;
   private stopping: bool = false;
   private running: bool = false;
+  private readonly stopTask: StopTask = new StopTask();
+  /** The platform's stop-request line (hal.stop_line), -2 until the first `run` asks. */
+  private stopLine: i32 = -2;
 
   /**
    * `policy` orders ready tasks (FIFO by default); `timerCapacity` pre-sizes
@@ -161,10 +178,31 @@ export class Scheduler {
     this.irqs.set(line, null);
   }
 
+  /**
+   * What a stop request does (kernel/sched/stop.ts): by default a clean exit
+   * with code 0. Requests are heard from the first `run` on.
+   */
+  onStopRequest(handler: StopHandler): void {
+    this.stopTask.handler = handler;
+  }
+
+  /** Stop requests heard so far. */
+  get stopRequests(): u32 {
+    return this.stopTask.requests;
+  }
+
   private dispatch(lines: u64): void {
     while (lines) {
       const line = <i32>ctz(lines);
       lines &= lines - 1;
+      if (line == this.stopLine) {
+        // Not in the IrqTable: a stop line alone is no work that keeps `run` going.
+        const t = this.stopTask;
+        t._sched = this;
+        t.irqLines |= (<u64>1) << line;
+        this.wake(t, WakeReason.Irq);
+        continue;
+      }
       const h = this.irqs.get(line);
       if (h) {
         this.stats.irqs++;
@@ -195,6 +233,10 @@ export class Scheduler {
     assert(!this.running, "Scheduler.run called from inside a task");
     this.running = true;
     this.stopping = false;
+    if (this.stopLine == -2) {
+      this.stopLine = stop_line();
+      if (this.stopLine >= 0) irq_unmask(<u32>this.stopLine);
+    }
     const st = this.stats;
     const policy = this.policy;
     const timers = this.timers;

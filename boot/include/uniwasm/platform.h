@@ -31,7 +31,11 @@ void plat_console_write(const char *s, size_t n);
 /* Monotonic nanoseconds since the shim's entry point. */
 uint64_t plat_clock_ns(void);
 
-/* Flushes the console and ends the machine with `code` (0 success). */
+/* Flushes the console, prints `exit code N` on it, and ends the machine with
+ * `code` (0 success) in the way that carries the most: a device that hands
+ * the host the exact code (x86: isa-debug-exit) first; else power-off for 0
+ * and a panic notification (x86: pvpanic) for any other code; else a reset
+ * or a halt. Each shim's README says which methods, in which order. */
 _Noreturn void plat_exit(int code);
 
 /* The physically contiguous, identity-mapped, writable, non-executable and
@@ -60,6 +64,14 @@ uint8_t *plat_linear_map(uint64_t bytes);
 uint64_t plat_wait(uint64_t deadline_ns);
 void plat_irq_mask(uint32_t line);
 void plat_irq_unmask(uint32_t line);
+
+/* The line (0..63) that becomes pending, in plat_wait's mask, once per
+ * request from outside to stop the machine cleanly, or -1 if the platform has
+ * no such request. Arms the source on the first call; the platform
+ * acknowledges the hardware itself. x86: the ACPI power button (FADT PM1
+ * event block, the SCI), as line 63. Optional: the runtime's weak default
+ * returns -1. */
+int32_t plat_stop_line(void);
 
 /* Maps [phys, phys+len) uncached, non-executable. 0 or negative on error
  * (after printing why). Accesses are single, exact-width, volatile. */

@@ -1,0 +1,179 @@
+// Ending a kernel the ways a host sees it: the stop request (the ACPI power
+// button that `virsh shutdown` and QEMU's `system_powerdown` press; Node's
+// Machine.requestStop) reaching the scheduler's StopHandler, and the exit
+// methods of the x86 shim without isa-debug-exit (ACPI soft-off for 0,
+// pvpanic for a failure, `exit code N` on the console always). Node first,
+// then QEMU (x86_64: the shim's ACPI code), one boot per case.
+import { spawn } from "node:child_process";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadApp } from "../tools/app.ts";
+import { buildImage } from "../tools/image.ts";
+import { ROOT } from "../tools/paths.ts";
+import { boot, qemuArgs, DEBUG_EXIT } from "../tools/qemu.ts";
+import { findTool, requireTool, TOOLS } from "../tools/toolchain.ts";
+import { Machine } from "../host/machine.ts";
+import { buildSourceWasm, scratchDir } from "./helpers/kernel.ts";
+
+const haveQemu = !!findTool(TOOLS.qemuX86) && !!findTool(TOOLS.clang);
+const quiet = { stage: () => {}, info: () => {} };
+
+// A kernel with a periodic tick and nothing else; `handler=count` installs a
+// handler that stops the loop at the second request, else the default one.
+const KERNEL = `
+import { println } from "../../../kernel/console";
+import { commandLine } from "../../../kernel/cmdline";
+import { Scheduler, Task, StopHandler, MS } from "../../../kernel/sched/index";
+
+let sched!: Scheduler;
+class Tick extends Task { run(): void {} }
+class Count extends StopHandler {
+  onStopRequest(n: u32): void {
+    println("stop request " + n.toString());
+    if (n == 2) sched.stop();
+  }
+}
+export function main(): i32 {
+  sched = new Scheduler();
+  if (commandLine().indexOf("handler=count") >= 0) sched.onStopRequest(new Count());
+  sched.every(new Tick("tick"), MS);
+  println("running");
+  sched.run();
+  println("loop ended after " + sched.stopRequests.toString() + " requests");
+  return 7;
+}
+`;
+
+describe("stop requests on the Node platform", () => {
+  let wasm: Uint8Array;
+  beforeAll(async () => {
+    wasm = await buildSourceWasm("stop-request", KERNEL);
+  }, 120_000);
+
+  it("the default handler ends the kernel with exit code 0", async () => {
+    const m = new Machine({ console: () => {} });
+    let armed: boolean | undefined;
+    m.events.schedule(5_000_000n, () => { armed = m.requestStop(); });
+    const r = await m.run(wasm);
+    expect(armed).toBe(true);
+    expect(r.output).toContain("running\nstop requested: exiting\n");
+    expect(r.output).not.toContain("loop ended");
+    expect(r.exitCode).toBe(0);
+  });
+
+  it("an app's handler hears every request and decides: here the loop ends at the second", async () => {
+    const m = new Machine({ console: () => {}, cmdline: "handler=count" });
+    m.events.schedule(5_000_000n, () => m.requestStop());
+    m.events.schedule(9_000_000n, () => m.requestStop());
+    const r = await m.run(wasm);
+    expect(r.output).toContain("stop request 1\nstop request 2\nloop ended after 2 requests\n");
+    expect(r.exitCode).toBe(7);
+  });
+
+  it("a kernel that never asked for the stop line gets no request", async () => {
+    const m = new Machine({ console: () => {} });
+    expect(m.requestStop()).toBe(false);
+  });
+});
+
+/** QMP commands in order; resolves to every reply and event line. */
+function qmp(sock: string, cmds: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = connect(sock);
+    let buf = "";
+    let sent = 0;
+    c.setEncoding("utf8");
+    c.on("data", (d: string) => {
+      buf += d;
+      const replies = (buf.match(/"return"/g) ?? []).length;
+      if (buf.includes('"QMP"') && sent === replies) {
+        if (sent === cmds.length) return c.end();
+        c.write(JSON.stringify({ execute: cmds[sent++] }) + "\n");
+      }
+    });
+    c.on("end", () => resolve(buf));
+    c.on("close", () => resolve(buf));
+    c.on("error", reject);
+  });
+}
+
+/** Polls until `sock` accepts a connection (QEMU creates it at start). */
+async function waitSocket(sock: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((res) => {
+      const c = connect(sock);
+      c.on("connect", () => { c.destroy(); res(true); });
+      c.on("error", () => res(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`QEMU's QMP socket ${sock} never appeared`);
+}
+
+/** QEMU as a host without isa-debug-exit sees it (libvirt's view): status and console. */
+function plainQemu(image: string, extra: string[], cmdline?: string, during?: () => Promise<void>): Promise<{ status: number | null; console: string }> {
+  const args = qemuArgs({ arch: "x86_64", image, cmdline, memory: "32M" });
+  const i = args.indexOf(DEBUG_EXIT);
+  args.splice(i - 1, 2);
+  return new Promise((resolve) => {
+    const q = spawn(requireTool("qemuX86"), [...args, ...extra], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    q.stdout.setEncoding("utf8");
+    q.stdout.on("data", (d: string) => { out += d.replace(/\r/g, ""); });
+    const kill = setTimeout(() => q.kill("SIGKILL"), 60_000);
+    during?.().finally(() => {});
+    q.on("close", (status) => { clearTimeout(kill); resolve({ status, console: out }); });
+  });
+}
+
+describe.skipIf(!haveQemu)("stop and exit on QEMU without isa-debug-exit (x86_64, ACPI)", () => {
+  let hello: string, exitCode: string, httpd: string;
+  const dir = scratchDir("stop-exit");
+  beforeAll(async () => {
+    const b = (p: string, name: string) => buildImage(loadApp(join(ROOT, p)), { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", name) }, quiet).then((r) => r.image);
+    [hello, exitCode, httpd] = [await b("apps/hello", "hello"), await b("tests/kernels/exit-code", "exit-code"), await b("apps/httpd", "httpd")];
+  }, 600_000);
+
+  it("exit 0 is an ACPI power-off: QEMU ends by itself, the console says `exit code 0`", async () => {
+    const r = await plainQemu(hello, []);
+    expect(r.console).toContain("goodbye\nexit code 0\n");
+    expect(r.status).toBe(0); // powered off (without -no-reboot, a reset would loop until killed)
+  }, 90_000);
+
+  it("a failure is a pvpanic event: QEMU reports the guest panicked, the console says `exit code 3`", async () => {
+    const sock = join(dir, "panic.sock");
+    let status = "";
+    const r = await plainQemu(exitCode, ["-device", "pvpanic", "-no-shutdown", "-qmp", `unix:${sock},server=on,wait=off`], "code=3", async () => {
+      await waitSocket(sock);
+      for (let i = 0; i < 100 && !status.includes("guest-panicked"); i++) {
+        status = await qmp(sock, ["qmp_capabilities", "query-status"]);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      await qmp(sock, ["qmp_capabilities", "quit"]);
+    });
+    expect(status).toContain('"status": "guest-panicked"');
+    expect(r.console).toContain("exit code 3\n");
+  }, 90_000);
+
+  it("system_powerdown (the ACPI power button) stops httpd cleanly: `uniwasm boot` returns 0", async () => {
+    const sock = join(dir, "pwr.sock");
+    let events = "";
+    let seen = "";
+    const r = await boot({
+      arch: "x86_64", image: httpd, memory: "64M", net: "user", timeout: 90,
+      extraArgs: ["-qmp", `unix:${sock},server=on,wait=off`],
+      onOutput: (s) => {
+        seen += s;
+        if (seen.includes("httpd: ready") && !events) {
+          events = "pressing";
+          void qmp(sock, ["qmp_capabilities", "system_powerdown"]).then((e) => { events = e; });
+        }
+      },
+    });
+    expect(r.output).toContain("stop requested: exiting\nexit code 0\n");
+    expect(events).toContain("POWERDOWN");
+    expect(r.exitCode).toBe(0);
+  }, 120_000);
+});

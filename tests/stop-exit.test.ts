@@ -11,7 +11,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadApp } from "../tools/app.ts";
 import { buildImage } from "../tools/image.ts";
 import { ROOT } from "../tools/paths.ts";
-import { boot, qemuArgs, DEBUG_EXIT } from "../tools/qemu.ts";
+import { ARCH } from "../tools/arch.ts";
+import { boot, qemuArgs } from "../tools/qemu.ts";
 import { findTool, requireTool, TOOLS } from "../tools/toolchain.ts";
 import { Machine } from "../host/machine.ts";
 import { buildSourceWasm, scratchDir } from "./helpers/kernel.ts";
@@ -114,9 +115,9 @@ async function waitSocket(sock: string): Promise<void> {
 
 /** QEMU as a host without isa-debug-exit sees it (libvirt's view): status and console. */
 function plainQemu(image: string, extra: string[], cmdline?: string, during?: () => Promise<void>): Promise<{ status: number | null; console: string }> {
-  const args = qemuArgs({ arch: "x86_64", image, cmdline, memory: "32M" });
-  const i = args.indexOf(DEBUG_EXIT);
-  args.splice(i - 1, 2);
+  // without isa-debug-exit, and without -no-reboot: a reset would reboot, not end QEMU
+  const drop = new Set([...ARCH.x86_64.exitArgs, "-no-reboot"]);
+  const args = qemuArgs({ arch: "x86_64", image, cmdline, memory: "32M" }).filter((a) => !drop.has(a));
   return new Promise((resolve) => {
     const q = spawn(requireTool("qemuX86"), [...args, ...extra], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";

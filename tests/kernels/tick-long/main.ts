@@ -5,8 +5,9 @@
 // scheduler counted (none silently lost), then prints the counters.
 //
 // An overrun means the whole machine stalled for more than a period (under
-// TCG, the host descheduling QEMU does that); up to 1% is tolerated and shown.
-// Exit 0 on success, 1 on any off-grid, unaccounted or excess missing tick.
+// TCG, the host descheduling QEMU does that, as often as the host is busy):
+// how many there were is shown, not judged, since it measures the host.
+// Exit 0 on success, 1 on any off-grid or unaccounted tick.
 
 import { Task, Scheduler, MS, SEC, printStats } from "../../../kernel/sched/index";
 import { print, println, printU64, printFixed } from "../../../kernel/console";
@@ -80,7 +81,7 @@ export function main(): i32 {
   println(" us");
   printStats(st);
   const accounted = tick.runs + tick.missed == TICKS && tick.missed == st.timerOverruns;
-  if (!accounted || tick.offGrid != 0 || tick.missed * 100 > TICKS) {
+  if (!accounted || tick.offGrid != 0) {
     println("tick-long: FAILED");
     return 1;
   }

@@ -233,17 +233,16 @@ describe("tcp RTT from the handshake (RFC 6298: the first RTO follows the path)"
 });
 
 describe("tcp state machine: the memory limit", () => {
-  it("a SYN that would pass the memory limit is not answered; half-open connections hold their share; it is answered once memory is free", async () => {
+  // A half-open connection reserves its first buffer (2 KiB) at its SYN; 3000 bytes hold one, not two.
+  it("a SYN that would pass the memory limit is not answered; once the first is established (and holds nothing) the retry is", async () => {
     const syn2 = seg({ sp: 5556, seq: 7000, flags: "S", opts: MSS });
     const ack2 = seg({ sp: 5556, seq: 7001, ack: 1001, flags: "A" });
-    // room for one connection's buffers (8 KiB each way) but not two
-    const out = await run(["listen 80", "opt memlimit 20000", `in ${SYN}`, `in ${syn2}`, `in ${ACK3}`, "counters", "abort", `in ${syn2}`, `in ${ack2}`, "counters"]);
+    const out = await run(["listen 80", "opt memlimit 3000", `in ${SYN}`, `in ${syn2}`, "counters", `in ${ACK3}`, "mem", `in ${syn2}`, `in ${ack2}`, "counters"]);
     expect(after(out, "in " + SYN.slice(0, 50))).toEqual(["> S. seq=1000 ack=5001 win=8192 len=0 mss=1460"]);
-    // the first half-open connection reserved its buffers at its SYN: the second SYN finds none
     expect(after(out, "in " + syn2.slice(0, 50), 0)).toEqual([]);
     expect(after(out, "counters", 0)).toContain("tcp.memoryRefused=1");
     expect(after(out, "in " + ACK3.slice(0, 50))).toEqual(["event accepted"]);
-    // the first connection goes away; the retransmitted SYN is answered and completes
+    expect(after(out, "mem")).toEqual(["mem 0"]); // established and idle: no ring memory, the reservation returned
     expect(after(out, "in " + syn2.slice(0, 50), 1)).toEqual(["> S. seq=1000 ack=7001 win=8192 len=0 mss=1460"]);
     expect(after(out, "in " + ack2.slice(0, 50))).toEqual(["event accepted"]);
     expect(after(out, "counters", 1)).toContain("tcp.memoryRefused=1");
@@ -251,9 +250,24 @@ describe("tcp state machine: the memory limit", () => {
 
   it("a half-open connection that gives up returns its reservation", async () => {
     const syn2 = seg({ sp: 5556, seq: 7000, flags: "S", opts: MSS });
-    const out = await run(["listen 80", "opt memlimit 20000", `in ${SYN}`, "wait 200000", `in ${syn2}`, "counters"]);
+    const out = await run(["listen 80", "opt memlimit 3000", `in ${SYN}`, "wait 200000", "mem", `in ${syn2}`, "counters"]);
+    expect(after(out, "mem")).toEqual(["mem 0"]);
     expect(after(out, "in " + syn2.slice(0, 50))).toEqual(["> S. seq=1000 ack=7001 win=8192 len=0 mss=1460"]);
     expect(out).not.toContain("tcp.memoryRefused=1");
+  });
+});
+
+describe("tcp buffers: rings that grow with the data they hold and go back when empty", () => {
+  it("an idle connection holds no ring memory; data takes a block sized to it; reading and acknowledgment give it back", async () => {
+    const data = seg({ seq: 5001, ack: 1001, flags: "PA", data: "hello" });
+    const big = seg({ seq: 5006, ack: 1001, flags: "PA", data: "x".repeat(1400) });
+    const ackAll = seg({ seq: 5006 + 1400, ack: 1101, flags: "A" });
+    const out = await run([...OPEN, "mem", `in ${data}`, "mem", `in ${big}`, "mem", "read", "mem", "send 100", "mem", `in ${ackAll}`, "mem"]);
+    const mems = out.filter((l) => l.startsWith("mem ")).map((l) => Number(l.slice(4)));
+    // idle 0; 5 bytes in a 256-byte block; 1405 bytes in a 2 KiB block (grown, contents moved); read: 0;
+    // 100 bytes queued to send: 256; acknowledged: 0
+    expect(mems).toEqual([0, 256, 2048, 0, 256, 0]);
+    expect(after(out, "read")).toEqual(["read 1405"]);
   });
 });
 

@@ -6,6 +6,11 @@ import { print, println, printU64 } from "../../console";
 
 export class TcpCounters {
   rxSegments: u64 = 0;
+  // ---- memory (bufpool.ts) ----
+  /** In-window data dropped: the pool had no memory for it (the peer resends it). */
+  rcvDropNoMemory: u64 = 0;
+  /** Sends cut short because the pool had no memory to grow the send ring. */
+  sndMemoryWaits: u64 = 0;
   txSegments: u64 = 0;
   rxBytes: u64 = 0;
   txBytes: u64 = 0;
@@ -95,6 +100,8 @@ function line(name: string, v: u64): void {
 export function printTcpCounters(c: TcpCounters): void {
   // Unrolled: AssemblyScript has no reflection over fields.
   if (c.rxSegments) line("rxSegments", c.rxSegments);
+  if (c.rcvDropNoMemory) line("rcvDropNoMemory", c.rcvDropNoMemory);
+  if (c.sndMemoryWaits) line("sndMemoryWaits", c.sndMemoryWaits);
   if (c.txSegments) line("txSegments", c.txSegments);
   if (c.retransSegments) line("retransSegments", c.retransSegments);
   if (c.dropTruncated) line("dropTruncated", c.dropTruncated);

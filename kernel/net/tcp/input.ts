@@ -134,7 +134,7 @@ export function icmpErrorArrives(t: Tcb, hard: bool, mtu: u32): void {
   // What is in flight was sent at the old size and is gone: send it again
   // at the new one. Not a congestion signal, so the window stays (Linux's
   // tcp_simple_retransmit); Karn: no RTT sample from the resent data.
-  if (t.buffersAllocated && seqLt(t.sndUna, t.sndMax)) {
+  if (t.buffersOn && seqLt(t.sndUna, t.sndMax)) {
     t.sndNxt = t.sndUna;
     t.rtt.cancel();
     output(t);
@@ -235,8 +235,8 @@ function acceptable(t: Tcb, seq: u32, segLen: u32, wnd: u32): bool {
 /** The receive window the peer may fill: what we advertised, bounded by real space. */
 function rcvWindow(t: Tcb): u32 {
   const adv = seqGt(t.rcvAdvEdge, t.rcvNxt) ? t.rcvAdvEdge - t.rcvNxt : 0;
-  if (!t.buffersAllocated) return adv;
-  return min(adv, t.rcvBuf.free);
+  if (!t.buffersOn) return adv;
+  return min(adv, t.rcvSpace());
 }
 
 function syncInput(t: Tcb, seg: TcpRepr, payload: usize, now: u64): void {
@@ -345,18 +345,7 @@ function syncInput(t: Tcb, seg: TcpRepr, payload: usize, now: u64): void {
       sendReset(t, seg.ack);
       return;
     }
-    if (!t.allocBuffers()) {
-      // The stack is at its memory limit (several handshakes passed the SYN
-      // check before any of them took its buffers). Like Linux with a full
-      // accept queue: ignore the ACK and stay half-open; the SYN-ACK
-      // retransmission draws the ACK again, by when memory may be free, and
-      // the half-open connection gives up as usual if it never is. A cookie
-      // connection has no SYN-ACK to retransmit: it goes, and the peer's
-      // retransmission brings the cookie back.
-      c.memoryRefused++;
-      if (t.fromCookie) t.finish(TcpError.None, false);
-      return;
-    }
+    t.startBuffers();
     t.sndWnd = seg.window << t.sndWscale;
     t.maxSndWnd = max(t.maxSndWnd, t.sndWnd);
     t.sndWl1 = seg.seq;
@@ -472,11 +461,12 @@ function newAck(t: Tcb, ack: u32, seg: TcpRepr, flightBefore: u32, now: u64): vo
     if (<i32>ms >= 0) t.rtt.sample(<u64>ms * 1_000_000);
   } else t.rtt.acked(ack, now);
   // Free acknowledged bytes (SYN and FIN occupy sequence space but no buffer).
-  if (seqGt(ack, t.sndBufSeq) && t.buffersAllocated) {
+  if (seqGt(ack, t.sndBufSeq) && t.buffersOn) {
     const n = min<u32>(ack - t.sndBufSeq, t.sndBuf.len);
     t.sndBuf.consume(n);
     t.sndBufSeq += n;
     t.bytesSent += n;
+    if (t.sndBuf.len == 0) t.trimBuffers(); // all acknowledged: the send ring goes back to the pool
   }
   t.sndUna = ack;
   if (seqLt(t.sndNxt, ack)) t.sndNxt = ack;
@@ -506,7 +496,7 @@ function newAck(t: Tcb, ack: u32, seg: TcpRepr, flightBefore: u32, now: u64): vo
   }
   // RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
   t.timers.rtoAt = t.sndUna == t.sndMax ? NEVER : now + t.rtt.rtoNs;
-  if (t.wantWrite && t.buffersAllocated && t.sndBuf.free >= t.sndBuf.cap / 4 && t.canSend()) {
+  if (t.wantWrite && t.buffersOn && t.sndSpace() >= t.cfg.sndBuf / 4 && t.canSend()) {
     t.wantWrite = false;
     t.post(EV_WRITABLE);
   }
@@ -550,8 +540,14 @@ function enterRecovery(t: Tcb, now: u64): void {
 function receiveData(t: Tcb, seq: u32, p: usize, n: u32, now: u64): void {
   const c = t.counters;
   const rb = t.rcvBuf;
-  if (!t.buffersAllocated) return;
+  if (!t.buffersOn) return;
   if (seq == t.rcvNxt) {
+    if (!t.growRcv(rb.len + n)) {
+      // No memory for it now (the pool is at its limit): the peer sends it again.
+      c.rcvDropNoMemory++;
+      t.ackNow = true;
+      return;
+    }
     rb.writeAt(rb.len, p, n);
     rb.commit(n);
     t.rcvNxt += n;
@@ -585,8 +581,10 @@ function receiveData(t: Tcb, seq: u32, p: usize, n: u32, now: u64): void {
     // Out of order: place it where it will be read, remember the range, ACK at once (RFC 5681 4.2).
     c.oooSegments++;
     const off = rb.len + (seq - t.rcvNxt);
-    if (off + n > rb.cap) {
+    if (off + n > t.cfg.rcvBuf) {
       c.dropOutOfWindow++;
+    } else if (!t.growRcv(off + n)) {
+      c.rcvDropNoMemory++;
     } else if (t.ooo.add(seq, seq + n)) {
       rb.writeAt(off, p, n);
       t.lastOooLeft = seq;

@@ -11,6 +11,7 @@ import { TcpRepr, TCP_SYN, TCP_ACK, TCP_RST } from "../wire/tcp";
 import { TcpConfig } from "./config";
 import { TcpCounters } from "./counters";
 import { IsnGenerator } from "./isn";
+import { BufferPool } from "./bufpool";
 import { seqGt } from "./seq";
 import { Tcb, TcpContext, TcpListenSide, wscaleFor, synWindow, EV_ACCEPTED } from "./tcb";
 import { TcpSocket, TcpSocketHandler } from "./socket";
@@ -29,8 +30,8 @@ export class TcpHandler extends TcpSocketHandler {
 export abstract class ListenContext extends TcpContext {
   readonly isn: IsnGenerator;
 
-  constructor(counters: TcpCounters, sched: Scheduler, txBuf: usize, isn: IsnGenerator) {
-    super(counters, sched, txBuf);
+  constructor(counters: TcpCounters, sched: Scheduler, pool: BufferPool, txBuf: usize, isn: IsnGenerator) {
+    super(counters, sched, pool, txBuf);
     this.isn = isn;
   }
   /** A new connection goes into the stack's table. */

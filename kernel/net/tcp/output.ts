@@ -22,7 +22,7 @@ export function output(t: Tcb): void {
   }
   const now = clock_ns();
   let sent = false;
-  if (s != TcpState.TimeWait && t.buffersAllocated) {
+  if (s != TcpState.TimeWait && t.buffersOn) {
     if (t.sndMax == t.sndUna && now - t.lastSendNs > t.rtt.rtoNs && t.cc.cwnd > 0) {
       t.cc.onIdle(now);
       t.trace("idle", TRACE_TCP_IDLE, now, 0);
@@ -274,8 +274,8 @@ function fillSack(t: Tcb, r: TcpRepr): void {
 
 /** The window field to advertise, with receiver SWS avoidance (RFC 9293 3.8.6.2.2). */
 function windowField(t: Tcb): u32 {
-  const cap = t.buffersAllocated ? t.rcvBuf.cap : t.cfg.rcvBuf;
-  const space = t.buffersAllocated ? t.rcvBuf.free : t.cfg.rcvBuf;
+  const cap = t.cfg.rcvBuf;
+  const space = t.buffersOn ? t.rcvOffer() : t.cfg.rcvBuf;
   const cur = seqGt(t.rcvAdvEdge, t.rcvNxt) ? t.rcvAdvEdge - t.rcvNxt : 0;
   let wnd = space;
   // Raise the right edge only by a worthwhile amount.
@@ -289,10 +289,10 @@ function windowField(t: Tcb): u32 {
 
 /** After the app read: tell the peer if the window opened a worthwhile amount. */
 export function maybeWindowUpdate(t: Tcb): void {
-  if (!t.isSynchronized() || t.peerFinReceived || !t.buffersAllocated) return;
+  if (!t.isSynchronized() || t.peerFinReceived || !t.buffersOn) return;
   const cur = seqGt(t.rcvAdvEdge, t.rcvNxt) ? t.rcvAdvEdge - t.rcvNxt : 0;
-  const space = t.rcvBuf.free;
-  const step = min(t.rcvBuf.cap / 2, 2 * t.advMss);
+  const space = t.rcvOffer();
+  const step = min(t.cfg.rcvBuf / 2, 2 * t.advMss);
   if (space > cur && space - cur >= step) {
     t.ackNow = true;
     output(t);

@@ -1,6 +1,8 @@
 // A byte ring in manually managed memory: the send and receive buffers of a
-// connection. Allocated once when the connection gets its buffers and freed
-// when it closes, so no segment ever touches the GC heap. Besides FIFO
+// connection. Its block comes from the stack's BufferPool (bufpool.ts) and
+// is replaced by a larger one as the data it holds grows, or given back
+// when it empties (tcb.ts decides), so no segment ever touches the GC heap
+// and an idle connection holds no ring memory at all. Besides FIFO
 // append/consume it reads and writes at an offset from the head: the send side
 // re-reads unacknowledged bytes for retransmission, the receive side places
 // out-of-order data straight where it will be read (reassembly in place, as
@@ -13,24 +15,28 @@ export class Ring {
   /** Bytes queued (from head). */
   len: u32 = 0;
 
-  /** Takes `cap` bytes from the allocator; false if it could not. */
-  allocate(cap: u32): bool {
-    if (this.buf != 0) return true;
-    const p = heap.alloc(<usize>cap);
-    if (p == 0) return false;
+  /**
+   * Moves to the block [p, p+cap): everything from the head on (queued and
+   * out-of-order bytes alike, up to the smaller capacity) is copied to its
+   * start. Returns the old block (0 if there was none) for the caller to give back.
+   */
+  move(p: usize, cap: u32): usize {
+    const old = this.buf;
+    if (old != 0) this.readAt(0, p, min(this.cap, cap));
     this.buf = p;
     this.cap = cap;
     this.head = 0;
-    this.len = 0;
-    return true;
+    return old;
   }
 
-  release(): void {
-    if (this.buf != 0) heap.free(this.buf);
+  /** Empties the ring and returns its block (0 if none). */
+  drop(): usize {
+    const b = this.buf;
     this.buf = 0;
     this.cap = 0;
     this.head = 0;
     this.len = 0;
+    return b;
   }
 
   @inline get free(): u32 {

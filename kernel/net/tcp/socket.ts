@@ -89,7 +89,7 @@ export class TcpSocket extends TcpEndpoint {
   get writable(): u32 {
     const t = this.conn;
     if (!t.canSend()) return 0;
-    return t.buffersAllocated ? t.sndBuf.free : 0;
+    return t.buffersOn ? t.sndSpace() : 0;
   }
 
   /** Whether the peer closed its side (what it sent may still be unread). */
@@ -115,12 +115,18 @@ export class TcpSocket extends TcpEndpoint {
   send(ptr: usize, len: u32): i32 {
     const t = this.conn;
     if (!t.canSend()) return -<i32>(t.error != TcpError.None ? t.error : TcpError.Closed);
-    if (!t.buffersAllocated) {
+    if (!t.buffersOn) {
       // Passive connections get buffers when they become established.
       t.wantWrite = true;
       return 0;
     }
-    const n = t.sndBuf.write(ptr, len);
+    let want = min(len, t.sndSpace());
+    if (want > 0 && !t.growSnd(t.sndBuf.len + want)) {
+      // The pool is at its limit: take what the ring holds now, the rest waits.
+      t.counters.sndMemoryWaits++;
+      want = min(want, t.sndBuf.free);
+    }
+    const n = t.sndBuf.write(ptr, want);
     if (n < len) t.wantWrite = true;
     if (t.state == TcpState.Established || t.state == TcpState.CloseWait) output(t);
     t.ctx.dispatch();
@@ -155,6 +161,7 @@ export class TcpSocket extends TcpEndpoint {
   private consumed(n: u32): void {
     const t = this.conn;
     t.bytesReceived += n;
+    t.trimBuffers();
     maybeWindowUpdate(t);
     t.maybeFreeBuffers();
     t.ctx.dispatch();

@@ -17,6 +17,7 @@ import { TcpOutput, TcpInput, TcpReceiver } from "./ip";
 import { TcpConfig } from "./config";
 import { TcpCounters } from "./counters";
 import { IsnGenerator } from "./isn";
+import { BufferPool } from "./bufpool";
 import { seqGt, seqGe, seqLt } from "./seq";
 import { Tcb, TcpState, TcpError, tcpStateName } from "./tcb";
 import { TcpSocket, TcpSocketHandler } from "./socket";
@@ -31,9 +32,8 @@ export class TcpStack extends TcpInput {
   readonly counters: TcpCounters = new TcpCounters();
   /** Defaults for `listen` and `connect` without a config. */
   readonly defaults: TcpConfig = new TcpConfig();
-  /** Limit on all connections' buffers together (bytes). */
-  memLimit: u64;
-  memUsed: u64 = 0;
+  /** All connections' ring memory, within the stack's limit (bufpool.ts). */
+  readonly pool: BufferPool;
   /** Challenge ACKs allowed per second, stack-wide (RFC 5961 7). */
   challengeAckLimit: u32 = 1000;
   /** Connections in the table (every state but CLOSED and LISTEN). */
@@ -69,7 +69,7 @@ export class TcpStack extends TcpInput {
     super();
     this.out = new TcpOutput(ip);
     this.sched = sched;
-    this.memLimit = memLimit;
+    this.pool = new BufferPool(memLimit);
     this.isn = isn;
     // Timestamps start at a random offset (RFC 7323 5.4); ports come from the IP layer's one allocator.
     this.tsOffset = isn.origin();
@@ -98,14 +98,16 @@ export class TcpStack extends TcpInput {
 
   // ---- memory ----
 
-  charge(bytes: u32): bool {
-    if (this.memUsed + bytes > this.memLimit) return false;
-    this.memUsed += bytes;
-    return true;
+  /** Limit on all connections' buffers together (bytes). */
+  get memLimit(): u64 {
+    return this.pool.limit;
   }
-
-  uncharge(bytes: u32): void {
-    this.memUsed -= bytes;
+  set memLimit(v: u64) {
+    this.pool.limit = v;
+  }
+  /** Buffer memory in use (rings and half-open reservations). */
+  get memUsed(): u64 {
+    return this.pool.used;
   }
 
   // ---- table ----
@@ -181,7 +183,7 @@ export class TcpStack extends TcpInput {
 
   /**
    * Opens a connection to `dst`:`port` from `src` (0: what the output says).
-   * Returns null if no port or memory is left. `connected` (or `error`) follows.
+   * Returns null if no port is left (buffers come later, as data needs them). `connected` (or `error`) follows.
    */
   connect(dst: u32, port: u32, handler: TcpSocketHandler | null = null, cfg: TcpConfig | null = null, src: u32 = 0, srcPort: u32 = 0): TcpSocket | null {
     if (src == 0) src = this.out.sourceFor(dst);
@@ -197,10 +199,7 @@ export class TcpStack extends TcpInput {
     const c = (cfg ? cfg : this.defaults).clone();
     const s = new TcpSocket(this.ctx, c, src, lport, dst, port);
     s.handler = handler;
-    if (!s.conn.allocBuffers()) {
-      this.counters.memoryRefused++;
-      return null;
-    }
+    s.conn.startBuffers();
     this.insert(s.conn);
     this.counters.activeOpens++;
     s.openActive(this.isn.isn(src, lport, dst, port, clock_ns()));
@@ -382,19 +381,13 @@ export class TcpStack extends TcpInput {
 /** The stack as its connections and listeners see it. */
 class StackContext extends ListenContext {
   constructor(private readonly stack: TcpStack, txBuf: usize) {
-    super(stack.counters, stack.sched, txBuf, stack.isn);
+    super(stack.counters, stack.sched, stack.pool, txBuf, stack.isn);
   }
   tsNow(): u32 {
     return this.stack.tsNow();
   }
   mssFor(dst: u32, want: u32): u32 {
     return this.stack.mssFor(dst, want);
-  }
-  charge(bytes: u32): bool {
-    return this.stack.charge(bytes);
-  }
-  uncharge(bytes: u32): void {
-    this.stack.uncharge(bytes);
   }
   takeChallengeAck(): bool {
     return this.stack.takeChallengeAck();

@@ -10,9 +10,10 @@
 // (stack.ts) implements TcpContext. Nothing here imports any of those.
 //
 // Memory: a TCB is made when the connection is created (a SYN that fits the
-// backlog, a valid cookie, or `connect`), its buffers (rings in manually
-// managed memory, sized by TcpConfig) are taken when it becomes
-// established, and both are released when it closes; nothing per segment.
+// backlog, a valid cookie, or `connect`). Its rings take blocks from the
+// stack's BufferPool as the data they hold grows (up to TcpConfig's sizes)
+// and give them back when they empty; everything is returned when it
+// closes or enters TIME-WAIT. Nothing per segment touches the GC heap.
 
 import { Scheduler } from "../../sched/loop";
 import { traceEvent, traceConn } from "../../trace";
@@ -25,6 +26,7 @@ import { TcpCounters } from "./counters";
 import { RttEstimator } from "./rtt";
 import { TcpTimers, TcpTimerOwner } from "./timer";
 import { SackRecovery } from "./sack";
+import { BufferPool, FIRST_BUF } from "./bufpool";
 
 export enum TcpState {
   Closed = 0,
@@ -99,14 +101,17 @@ export const EV_CLOSED: u32 = 32;
 export abstract class TcpContext {
   readonly counters: TcpCounters;
   readonly sched: Scheduler;
+  /** Where the connections' rings come from, within the stack's memory limit. */
+  readonly pool: BufferPool;
   /** The one segment being built for output (connections take turns: output never nests). */
   readonly tx: TcpRepr = new TcpRepr();
   /** Where it is built: a header and the largest payload. */
   readonly txBuf: usize;
 
-  constructor(counters: TcpCounters, sched: Scheduler, txBuf: usize) {
+  constructor(counters: TcpCounters, sched: Scheduler, pool: BufferPool, txBuf: usize) {
     this.counters = counters;
     this.sched = sched;
+    this.pool = pool;
     this.txBuf = txBuf;
   }
 
@@ -114,9 +119,6 @@ export abstract class TcpContext {
   abstract tsNow(): u32;
   /** The MSS to advertise toward `dst`: `want`, capped by the path. */
   abstract mssFor(dst: u32, want: u32): u32;
-  /** Takes `bytes` of the stack's buffer memory; false (nothing taken) past the limit. */
-  abstract charge(bytes: u32): bool;
-  abstract uncharge(bytes: u32): void;
   /** Whether one more challenge ACK may go this second (RFC 5961 7, stack-wide). */
   abstract takeChallengeAck(): bool;
   /** Hands the segment built at txBuf (`len` bytes) to the IP layer. */
@@ -215,8 +217,10 @@ export class Tcb {
   readonly ooo: SeqRanges = new SeqRanges(8);
   /** The out-of-order range that changed last: the first SACK block (RFC 2018 4). */
   lastOooLeft: u32 = 0;
-  buffersAllocated: bool = false;
-  memCharged: u32 = 0;
+  /** The connection holds data (established or after; an active open from `connect`): its rings take pool memory as they need it. */
+  buffersOn: bool = false;
+  /** A half-open connection's first buffer is charged to the pool (reserveBuffers). */
+  memReserved: bool = false;
 
   // ---- congestion and recovery ----
   cc: CongestionControl;
@@ -324,51 +328,106 @@ export class Tcb {
 
   // ---- buffers ----
 
+  /** Bytes the receive side may still take in: its configured size less what is unread. */
+  @inline rcvSpace(): u32 {
+    const l = this.rcvBuf.len;
+    return this.cfg.rcvBuf > l ? this.cfg.rcvBuf - l : 0;
+  }
+
   /**
-   * Charges the buffers to the stack's memory limit before they exist: a
-   * half-open connection holds its share from its SYN on, so handshakes
-   * cannot promise more memory than there is. False (nothing charged) at
-   * the limit.
+   * The window the receive side offers now: all of rcvSpace, unless the
+   * pool is tight; then only what its ring already holds (at least a first
+   * buffer's worth), so the windows of a stack short of memory shrink before
+   * data has to be dropped.
+   */
+  rcvOffer(): u32 {
+    const space = this.rcvSpace();
+    if (!this.ctx.pool.tight()) return space;
+    const room = max<u32>(this.rcvBuf.cap, FIRST_BUF);
+    const l = this.rcvBuf.len;
+    return room > l ? min(room - l, space) : 0;
+  }
+
+  /** Bytes the app may still queue: the configured send size less what is queued. */
+  @inline sndSpace(): u32 {
+    const l = this.sndBuf.len;
+    return this.cfg.sndBuf > l ? this.cfg.sndBuf - l : 0;
+  }
+
+  /**
+   * A half-open connection's claim on the pool (from its SYN on): its first
+   * buffer, so handshakes cannot promise more memory than there is. False
+   * (nothing charged) at the limit.
    */
   reserveBuffers(): bool {
-    if (this.memCharged != 0) return true;
-    const need = this.cfg.sndBuf + this.cfg.rcvBuf;
-    if (!this.ctx.charge(need)) return false;
-    this.memCharged = need;
+    if (this.memReserved) return true;
+    if (!this.ctx.pool.charge(FIRST_BUF, true)) return false;
+    this.memReserved = true;
     return true;
   }
 
-  /** Allocates the buffers (reserving them first if that was not done). */
-  allocBuffers(): bool {
-    if (this.buffersAllocated) return true;
-    if (!this.reserveBuffers()) return false;
-    if (!this.sndBuf.allocate(this.cfg.sndBuf)) {
-      this.unreserve();
-      return false;
-    }
-    if (!this.rcvBuf.allocate(this.cfg.rcvBuf)) {
-      this.sndBuf.release();
-      this.unreserve();
-      return false;
-    }
-    this.buffersAllocated = true;
+  /** The connection may hold data from now on (established, or an active open); the reservation is over. */
+  startBuffers(): void {
+    this.buffersOn = true;
+    this.unreserve();
+  }
+
+  /** Makes the receive ring hold at least `need` bytes from its head; false if the pool has no room. */
+  @inline growRcv(need: u32): bool {
+    return need <= this.rcvBuf.cap || this.grow(this.rcvBuf, need);
+  }
+
+  /** Makes the send ring hold at least `need` bytes; false if the pool has no room. */
+  @inline growSnd(need: u32): bool {
+    return need <= this.sndBuf.cap || this.grow(this.sndBuf, need);
+  }
+
+  private grow(r: Ring, need: u32): bool {
+    const size = BufferPool.sizeFor(need);
+    const pool = this.ctx.pool;
+    // A ring's first block (one segment's worth) may use the headroom kept for new connections.
+    const p = pool.take(size, r.cap == 0 && size <= FIRST_BUF);
+    if (p == 0) return false;
+    const oldCap = r.cap;
+    const old = r.move(p, size);
+    if (old != 0) pool.give(old, oldCap);
     return true;
   }
 
-  /** Returns the buffers and their charge (or a reservation never used). */
+  /** Gives back the rings that hold nothing (an idle connection costs no ring memory). */
+  trimBuffers(): void {
+    const pool = this.ctx.pool;
+    const r = this.rcvBuf;
+    if (r.cap != 0 && r.len == 0 && this.ooo.count == 0) {
+      const cap = r.cap;
+      pool.give(r.drop(), cap);
+    }
+    const w = this.sndBuf;
+    if (w.cap != 0 && w.len == 0) {
+      const cap = w.cap;
+      pool.give(w.drop(), cap);
+    }
+  }
+
+  /** Returns both rings and any reservation to the pool. */
   freeBuffers(): void {
-    if (this.buffersAllocated) {
-      this.sndBuf.release();
-      this.rcvBuf.release();
-      this.buffersAllocated = false;
-    }
+    const pool = this.ctx.pool;
+    const r = this.rcvBuf;
+    const rc = r.cap;
+    if (rc != 0) pool.give(r.drop(), rc);
+    else r.drop();
+    const w = this.sndBuf;
+    const wc = w.cap;
+    if (wc != 0) pool.give(w.drop(), wc);
+    else w.drop();
+    this.buffersOn = false;
     this.unreserve();
   }
 
   private unreserve(): void {
-    if (this.memCharged == 0) return;
-    this.ctx.uncharge(this.memCharged);
-    this.memCharged = 0;
+    if (!this.memReserved) return;
+    this.ctx.pool.uncharge(FIRST_BUF);
+    this.memReserved = false;
   }
 
   /** Frees the buffers once nothing in them matters: closed or TIME-WAIT, and nothing left to read. */

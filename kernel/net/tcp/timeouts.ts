@@ -83,7 +83,7 @@ function retransmissionTimeout(t: Tcb, now: u64): void {
   t.sndNxt = t.sndUna;
   t.rtt.cancel();
   tm.rtoAt = now + t.rtt.rtoNs;
-  if (t.buffersAllocated) {
+  if (t.buffersOn) {
     const wasWnd = t.sndWnd;
     if (t.sndWnd == 0) t.sndWnd = 1; // let one segment go as a probe
     sendNormal(t, now);

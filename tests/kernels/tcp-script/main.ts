@@ -2,7 +2,7 @@
 // state-machine tests (tests/tcp-state.test.ts). The command line is a list
 // of steps separated by ';':
 //   listen PORT | connect PORT LPORT | in HEX (a segment from 10.0.0.2) |
-//   send N | close | abort | read | wait MS | state | counters | opt NAME VALUE
+//   send N | close | abort | read | wait MS | state | counters | mem | opt NAME VALUE
 // Every segment the stack sends is printed as one line:
 //   > FLAGS seq=S ack=A win=W len=L [mss=M ws=W sackok ts=V,E sack=L-R,...]
 // with FLAGS as tcpdump writes them (S F R P and '.' for ACK). The stack's
@@ -132,6 +132,8 @@ export function main(): i32 {
       sched.run();
     } else if (cmd == "state") {
       println("state " + (sock ? tcpStateName(sock!.state) : "none") + " conns=" + stack.connections.toString());
+    } else if (cmd == "mem") {
+      println("mem " + stack.memUsed.toString());
     } else if (cmd == "counters") {
       printTcpCounters(stack.counters);
     }

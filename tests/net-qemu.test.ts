@@ -1,4 +1,4 @@
-// The network stack on QEMU (x86_64 image, virtio-net-pci): apps/netdemo
+// The network stack on QEMU (x86_64 and aarch64 images, virtio-net-pci): apps/netdemo
 // leases its address from QEMU's user-network DHCP (slirp), pings the
 // gateway, resolves a name through slirp's DNS (which forwards to the host's
 // resolver; without internet `localhost` comes back NXDOMAIN here, so the
@@ -14,10 +14,9 @@ import { loadApp } from "../tools/app.ts";
 import { buildImage } from "../tools/image.ts";
 import { ROOT } from "../tools/paths.ts";
 import { boot } from "../tools/qemu.ts";
-import { findTool, TOOLS } from "../tools/toolchain.ts";
+import { TEST_ARCHES } from "./helpers/arches.ts";
 import { TapNet, tapUnavailable } from "./helpers/tap.ts";
 
-const haveQemu = !!findTool(TOOLS.qemuX86) && !!findTool(TOOLS.clang);
 const quiet = { stage: () => {}, info: () => {} };
 
 const PY_CLIENT = String.raw`
@@ -62,10 +61,14 @@ async function pyClient(host: string, port: number): Promise<string> {
   return (await promisify(execFile)("python3", ["-c", PY_CLIENT, host, String(port), "udp"], { encoding: "utf8", timeout: 30_000 })).stdout;
 }
 
-describe.skipIf(!haveQemu)("network stack on QEMU", () => {
+describe.each(TEST_ARCHES)("network stack on QEMU $arch", (a) => {
+  if (!a.available) {
+    it.skip(`needs qemu for ${a.arch} and clang`, () => {});
+    return;
+  }
   let img: string;
   beforeAll(async () => {
-    img = (await buildImage(loadApp(join(ROOT, "apps/netdemo")), { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", "netdemo") }, quiet)).image;
+    img = (await buildImage(loadApp(join(ROOT, "apps/netdemo")), { arch: a.arch, outDir: join(ROOT, "build", "test-qemu", a.arch, "netdemo") }, quiet)).image;
   }, 300_000);
 
   it("user networking: DHCP from slirp, ping the gateway, a DNS answer from 10.0.2.3, UDP echo through hostfwd", async () => {
@@ -73,7 +76,7 @@ describe.skipIf(!haveQemu)("network stack on QEMU", () => {
     let sent: Promise<string> | undefined;
     let seen = ""; // the console arrives in chunks that may split a word
     const r = await boot({
-      arch: "x86_64", image: img, net: "user", hostfwd: [`udp:127.0.0.1:${port}-:7`], cmdline: "resolve=localhost run=8", timeout: 120,
+      arch: a.arch, image: img, net: "user", hostfwd: [`udp:127.0.0.1:${port}-:7`], cmdline: "resolve=localhost run=8", timeout: 120,
       onOutput: (s) => {
         seen += s;
         if (!sent && seen.includes("ready:")) sent = pyClient("127.0.0.1", port);
@@ -96,7 +99,7 @@ describe.skipIf(!haveQemu)("network stack on QEMU", () => {
       let talked: Promise<[string, string]> | undefined;
       let seen = "";
       const r = await boot({
-        arch: "x86_64", image: img, net: "tap", tap: net.tap, netns: net.ns, cmdline: "ip=10.77.0.2/24 gw=10.77.0.1 ping=10.77.0.1 run=10", timeout: 120,
+        arch: a.arch, image: img, net: "tap", tap: net.tap, netns: net.ns, cmdline: "ip=10.77.0.2/24 gw=10.77.0.1 ping=10.77.0.1 run=10", timeout: 120,
         onOutput: (s) => {
           seen += s;
           if (!talked && seen.includes("ready:")) {

@@ -1,4 +1,4 @@
-// The scheduler on QEMU (x86_64 image, TCG): an app that sleeps in a loop and
+// The scheduler on QEMU (x86_64 and aarch64 images, TCG): an app that sleeps in a loop and
 // reports its wake-up lateness, and a long run driven by the timer interrupt.
 // Skipped, with a message, when QEMU or clang is not installed.
 import { join } from "node:path";
@@ -7,24 +7,27 @@ import { loadApp } from "../tools/app.ts";
 import { buildImage } from "../tools/image.ts";
 import { ROOT } from "../tools/paths.ts";
 import { boot } from "../tools/qemu.ts";
-import { findTool, TOOLS } from "../tools/toolchain.ts";
+import { type Arch } from "../tools/arch.ts";
+import { TEST_ARCHES } from "./helpers/arches.ts";
 import { buildAppWasm, runWasm } from "./helpers/kernel.ts";
 
 const quiet = { stage: () => {}, info: () => {} };
-const haveQemu = !!findTool(TOOLS.qemuX86) && !!findTool(TOOLS.clang);
-if (!haveQemu) console.warn("tests/sched-qemu.test.ts skipped: qemu-system-x86_64 or clang is missing (run `node tools/cli.js setup`)");
 
-async function bootApp(name: string) {
+async function bootApp(arch: Arch, name: string) {
   const app = loadApp(join(ROOT, "tests/kernels", name));
-  const img = await buildImage(app, { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", name) }, quiet);
-  const r = await boot({ arch: "x86_64", image: img.image, timeout: 120, onOutput: () => {} });
+  const img = await buildImage(app, { arch, outDir: join(ROOT, "build", "test-qemu", arch, name) }, quiet);
+  const r = await boot({ arch, image: img.image, timeout: 120, onOutput: () => {} });
   // tools/qemu.ts turns \r\n into \n per chunk, so a pair split across two chunks survives
   return { ...r, output: r.output.replace(/\r/g, "") };
 }
 
-describe.skipIf(!haveQemu)("scheduler on QEMU x86_64", () => {
+describe.each(TEST_ARCHES)("scheduler on QEMU $arch", (a) => {
+  if (!a.available) {
+    it.skip(`needs qemu for ${a.arch} and clang`, () => {});
+    return;
+  }
   it("tests/kernels/sleep-lateness: 200 sleeps, never early, lateness reported", async () => {
-    const r = await bootApp("sleep-lateness");
+    const r = await bootApp(a.arch, "sleep-lateness");
     expect(r.reason, r.output).toBeUndefined();
     expect(r.exitCode, r.output).toBe(0);
     expect(r.output).toContain("sleep-lateness: 200 sleeps of 1-5 ms");
@@ -37,7 +40,7 @@ describe.skipIf(!haveQemu)("scheduler on QEMU x86_64", () => {
   }, 180_000);
 
   it("tests/kernels/tick-long: 3 s of 10 ms ticks, every tick on the grid and accounted for", async () => {
-    const r = await bootApp("tick-long");
+    const r = await bootApp(a.arch, "tick-long");
     expect(r.reason, r.output).toBeUndefined();
     expect(r.exitCode, r.output).toBe(0);
     // a tick may be skipped only when the host stalls QEMU for more than a period, and

@@ -1,4 +1,4 @@
-// uniwasm's TCP against Linux's, on QEMU (x86_64 image, virtio-net-pci):
+// uniwasm's TCP against Linux's, on QEMU (x86_64 and aarch64 images, virtio-net-pci):
 // apps/httpd serves HTTP (generated bodies with their CRC-32), echo,
 // discard and chargen, and as a client connects out to a Python echo
 // server. The host side is curl (or Python if curl is missing) and
@@ -15,11 +15,11 @@ import { loadApp } from "../tools/app.ts";
 import { buildImage } from "../tools/image.ts";
 import { ROOT } from "../tools/paths.ts";
 import { boot, type BootOptions, type BootResult } from "../tools/qemu.ts";
-import { findTool, TOOLS } from "../tools/toolchain.ts";
+import { type Arch } from "../tools/arch.ts";
+import { TEST_ARCHES } from "./helpers/arches.ts";
 import { TapNet, tapUnavailable } from "./helpers/tap.ts";
 
 const run = promisify(execFile);
-const haveQemu = !!findTool(TOOLS.qemuX86) && !!findTool(TOOLS.clang);
 const quiet = { stage: () => {}, info: () => {} };
 const CHECK = join(ROOT, "tests/helpers/tcpcheck.py");
 const haveCurl = (() => {
@@ -72,11 +72,11 @@ async function get(ns: string | undefined, addr: string, port: number, n: number
 }
 
 /** Boots httpd; `drive` runs once it is ready, and must end with GET /quit. */
-async function serve(o: Omit<BootOptions, "arch" | "image" | "onOutput">, img: string, drive: () => Promise<unknown>): Promise<{ r: BootResult; d: unknown }> {
+async function serve(arch: Arch, o: Omit<BootOptions, "arch" | "image" | "onOutput">, img: string, drive: () => Promise<unknown>): Promise<{ r: BootResult; d: unknown }> {
   let driven: Promise<unknown> | undefined;
   let seen = "";
   const r = await boot({
-    ...o, arch: "x86_64", image: img, memory: "256M", timeout: 150,
+    ...o, arch, image: img, memory: "256M", timeout: 150,
     onOutput: (s) => {
       seen += s;
       if (!driven && seen.includes("httpd: ready")) driven = drive();
@@ -120,10 +120,14 @@ function expectServerClean(r: BootResult) {
   expect(r.exitCode).toBe(0);
 }
 
-describe.skipIf(!haveQemu)("TCP against Linux on QEMU", () => {
+describe.each(TEST_ARCHES)("TCP against Linux on QEMU $arch", (a) => {
+  if (!a.available) {
+    it.skip(`needs qemu for ${a.arch} and clang`, () => {});
+    return;
+  }
   let img: string;
   beforeAll(async () => {
-    img = (await buildImage(loadApp(join(ROOT, "apps/httpd")), { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", "httpd") }, quiet)).image;
+    img = (await buildImage(loadApp(join(ROOT, "apps/httpd")), { arch: a.arch, outDir: join(ROOT, "build", "test-qemu", a.arch, "httpd") }, quiet)).image;
   }, 300_000);
 
   const base = 21000 + (process.pid % 20000);
@@ -131,7 +135,7 @@ describe.skipIf(!haveQemu)("TCP against Linux on QEMU", () => {
   it(`user networking, hostfwd: ${haveCurl ? "curl" : "Python (curl is not installed)"} GETs 0 B .. 5 MB, Python echo/discard/chargen of 3 MB, 50 concurrent connections`, async () => {
     const p: Ports = { http: base, echo: base + 1, discard: base + 2, chargen: base + 3 };
     const fwd = [`tcp:127.0.0.1:${p.http}-:80`, `tcp:127.0.0.1:${p.echo}-:7`, `tcp:127.0.0.1:${p.discard}-:9`, `tcp:127.0.0.1:${p.chargen}-:19`];
-    const { r, d } = await serve({ net: "user", hostfwd: fwd, cmdline: "ip=dhcp quit=1 run=140" }, img, () => exercise(undefined, "127.0.0.1", p));
+    const { r, d } = await serve(a.arch, { net: "user", hostfwd: fwd, cmdline: "ip=dhcp quit=1 run=140" }, img, () => exercise(undefined, "127.0.0.1", p));
     expect(r.output).toContain("httpd: address 10.0.2.15/24 gateway 10.0.2.2");
     expectExercise(d as Record<string, string>);
     expectServerClean(r);
@@ -144,7 +148,7 @@ describe.skipIf(!haveQemu)("TCP against Linux on QEMU", () => {
     const port = base + 4;
     const srv = host(undefined, ["python3", CHECK, "server", "127.0.0.1", String(port), "60", "4"], 90_000);
     await new Promise((res) => setTimeout(res, 500)); // let it bind
-    const r = await boot({ arch: "x86_64", image: img, memory: "256M", net: "user", cmdline: `ip=dhcp connect=10.0.2.2:${port} bytes=3000000 conns=4`, timeout: 120, onOutput: () => {} });
+    const r = await boot({ arch: a.arch, image: img, memory: "256M", net: "user", cmdline: `ip=dhcp connect=10.0.2.2:${port} bytes=3000000 conns=4`, timeout: 120, onOutput: () => {} });
     const s = (await srv).out.toString();
     expect(r.output).toContain("httpd: client ok: 4/4 connections exact, 24000000 bytes moved");
     expect(r.output).toContain("cli_bad_bytes=0");
@@ -157,14 +161,14 @@ describe.skipIf(!haveQemu)("TCP against Linux on QEMU", () => {
     const net = new TapNet("tcp", "10.78.0.1/24");
     try {
       const p: Ports = { http: 80, echo: 7, discard: 9, chargen: 19 };
-      const { r, d } = await serve({ net: "tap", tap: net.tap, netns: net.ns, cmdline: "ip=10.78.0.2/24 gw=10.78.0.1 quit=1 run=140" }, img, () => exercise(net.ns, "10.78.0.2", p));
+      const { r, d } = await serve(a.arch, { net: "tap", tap: net.tap, netns: net.ns, cmdline: "ip=10.78.0.2/24 gw=10.78.0.1 quit=1 run=140" }, img, () => exercise(net.ns, "10.78.0.2", p));
       expect(r.output).toContain("httpd: address 10.78.0.2/24 gateway 10.78.0.1");
       expectExercise(d as Record<string, string>);
       expectServerClean(r);
 
       const srv = host(net.ns, ["python3", CHECK, "server", "10.78.0.1", "7007", "60", "4"], 90_000);
       await new Promise((res) => setTimeout(res, 500));
-      const c = await boot({ arch: "x86_64", image: img, memory: "256M", net: "tap", tap: net.tap, netns: net.ns, cmdline: "ip=10.78.0.2/24 connect=10.78.0.1:7007 bytes=5000000 conns=4", timeout: 120, onOutput: () => {} });
+      const c = await boot({ arch: a.arch, image: img, memory: "256M", net: "tap", tap: net.tap, netns: net.ns, cmdline: "ip=10.78.0.2/24 connect=10.78.0.1:7007 bytes=5000000 conns=4", timeout: 120, onOutput: () => {} });
       expect(c.output).toContain("httpd: client ok: 4/4 connections exact, 40000000 bytes moved");
       expect((await srv).out.toString()).toContain("served_bytes=20000000 served_conns=4");
       expect(c.exitCode).toBe(0);

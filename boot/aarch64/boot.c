@@ -62,26 +62,32 @@ _Noreturn void psci_off(void) {
   for (;;) __asm__ volatile("msr daifset, #0xf; wfi");
 }
 
-/* Semihosting SYS_EXIT (0x18) with ADP_Stopped_ApplicationExit: QEMU run with
- * -semihosting exits with the subcode as its status. The code is sent as
- * (code << 1) | 1, as x86_64's isa-debug-exit does, so an even status (0 from
- * PSCI SYSTEM_OFF) always means "no code". Without semihosting the HLT is an
- * undefined instruction: the trap handler sees `exiting` and powers off. */
+static void console_drain(void) {
+  while (mach.uart && (*uart_reg(UART_FR) & FR_BUSY)) /* transmitter idle */
+    ;
+}
+
+/* How the machine ends, first that works (README.md, "Exit"):
+ * 1. the console line `exit code N`, always, so a code is never lost;
+ * 2. semihosting SYS_EXIT (0x18) with ADP_Stopped_ApplicationExit: QEMU run
+ *    with -semihosting exits with the subcode as its status, sent as
+ *    (code << 1) | 1 as x86_64's isa-debug-exit does, so an even status
+ *    (0 from a power-off) always means "no code";
+ * 3. PSCI SYSTEM_OFF (QEMU exits with status 0);
+ * 4. WFI with everything masked.
+ * Without semihosting the HLT is an undefined instruction: the trap handler
+ * sees `exiting` and goes on with 3. */
 _Noreturn void plat_exit(int code) {
   irq_off();
   if (!exiting) {
     exiting = true;
-    while (mach.uart && (*uart_reg(UART_FR) & FR_BUSY)) /* transmitter idle */
-      ;
+    shim_say_exit_code(code);
+    console_drain();
     uint64_t block[2] = {0x20026, ((uint64_t)(uint32_t)code << 1) | 1};
     register uint64_t x0 __asm__("x0") = 0x18;
     register uint64_t x1 __asm__("x1") = (uint64_t)(uintptr_t)block;
     __asm__ volatile("hlt #0xf000" : "+r"(x0) : "r"(x1) : "memory");
   }
-  /* Still here: no semihosting. Say the code, then power off. */
-  shim_say_exit_code(code);
-  while (mach.uart && (*uart_reg(UART_FR) & FR_BUSY))
-    ;
   psci_off();
 }
 

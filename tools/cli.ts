@@ -2,8 +2,8 @@
 // Each verb is one entry of VERBS (tools/verbs.ts reads the table: parsing,
 // help, errors); a new verb or option is a new entry there.
 
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { spawnSync } from "node:child_process";
 import { Machine } from "../host/machine.ts";
 import { loadApp, type App } from "./app.ts";
@@ -15,6 +15,7 @@ import { imageArch } from "./image-format.ts";
 import { packageVersion, ROOT } from "./paths.ts";
 import { ACCELS, boot, hostfwdProblem, parseMemory, sizeBytes, type Accel, type BootOptions } from "./qemu.ts";
 import { createProject, findTemplate, TEMPLATES } from "./new.ts";
+import { checkName, domainXml, networkXml } from "./libvirt.ts";
 import { ensureTools, type ToolName } from "./toolchain.ts";
 import { buildWasm, type Log } from "./wasm-build.ts";
 import { cmdExperiment, cmdHunt, hostfwdCheck, runNodeSim, SIM_OPT } from "./sim-cli.ts";
@@ -101,6 +102,57 @@ async function cmdBoot(p: Parsed): Promise<number> {
   return r.exitCode;
 }
 
+/** The first of `file` (others may not read it) and its folders (others may not enter them), or undefined. */
+function unreadableByOthers(file: string): string | undefined {
+  if (!(statSync(file).mode & 0o004)) return `${file} is not readable by other users`;
+  for (let d = dirname(file); ; d = dirname(d)) {
+    if (!(statSync(d).mode & 0o001)) return `${d} cannot be entered by other users`;
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/** `uniwasm export --libvirt`: domain XML (stdout, or files with --out); docs/deploying.md. */
+async function cmdExport(p: Parsed): Promise<number> {
+  if (!p.flags.has("--libvirt")) throw new UserError("export: say which format: --libvirt (the only one so far)");
+  const target = p.positional[0];
+  const isImage = existsSync(target) && statSync(target).isFile();
+  const app = isImage ? undefined : loadApp(target);
+  const arch = app ? archOf(p, app) : imageArchOf(p, target);
+  const name = checkName("--name", one(p, "--name") ?? (app ? app.name : basename(target).replace(/\.[^.]*$/, "")));
+  const memory = parseMemory(one(p, "--mem") ?? app?.config.memory ?? "64M");
+  const isolated = one(p, "--isolated-network");
+  const network = one(p, "--network") ?? (isolated ? "uniwasm" : undefined);
+  const out = one(p, "--out");
+  if (isolated && !out) throw new UserError("--isolated-network writes a second file: give --out <dir>");
+  let image = resolve(app ? (await buildImage(app, imageOptions(p, app, arch), consoleLog)).image : target);
+  const cons = resolve(one(p, "--console") ?? (out ? join(out, `${name}.console`) : `/var/log/libvirt/qemu/${name}.console`));
+  if (out) {
+    mkdirSync(out, { recursive: true });
+    // the domain names its own copy, so a later build does not change a defined domain's kernel
+    const copy = resolve(out, `${name}.img`);
+    if (copy !== image) copyFileSync(image, copy);
+    image = copy;
+  }
+  const closed = unreadableByOthers(image);
+  if (closed) log(`warning: ${closed}: libvirt's QEMU runs as its own user (libvirt-qemu on Debian) and the domain turns relabelling off, so QEMU will not be able to read the kernel; chmod o+r the image and o+x its folders, or export with --out to a folder that is`);
+  const xml = domainXml({ name, arch, image, memory, cmdline: one(p, "--append") ?? app?.config.cmdline, network, bridge: one(p, "--bridge"), console: cons });
+  if (!out) {
+    process.stdout.write(xml);
+    return 0;
+  }
+  const files = [join(out, `${name}.xml`)];
+  writeFileSync(files[0], xml);
+  if (isolated) {
+    files.push(join(out, `${network}.network.xml`));
+    writeFileSync(files[1], networkXml({ name: network!, bridge: `uw-${network}`.slice(0, 15), address: isolated }));
+  }
+  const shown = (f: string) => (relative(process.cwd(), f).startsWith("..") ? f : relative(process.cwd(), f));
+  log(`wrote ${files.map(shown).join(" and ")}; the kernel is ${shown(image)}, the console goes to ${shown(cons)}`);
+  const nx = isolated ? `virsh net-create ${shown(files[1])} && ` : "";
+  process.stdout.write(`next:\n  ${nx}virsh create ${shown(files[0])}\n  virsh shutdown ${name}   # or: virsh destroy ${name}\n`);
+  return 0;
+}
+
 async function cmdNode(p: Parsed): Promise<number> {
   const app = loadApp(p.positional[0]);
   const out = resolve(one(p, "--out") ?? join("build", app.name, "wasm"));
@@ -177,6 +229,33 @@ export const VERBS: VerbSpec[] = [
       ["uniwasm boot apps/netdemo --net user --pcap run.pcap", "captures the traffic (read it with tcpdump -r run.pcap)"],
     ],
     run: cmdBoot,
+  },
+  {
+    name: "export",
+    args: "<app|image>",
+    positional: { min: 1, max: 1 },
+    summary: "write a libvirt domain (and optionally an isolated network) for an app or image",
+    description:
+      "A domain XML that libvirt accepts as it is: direct kernel boot, ACPI on (virsh shutdown reaches the kernel's stop handler), the console to a file (its last line says `exit code N`), pvpanic (a failure shows as crashed), destroy on power-off, reboot and crash, virtio-net on a libvirt network or a host bridge, no USB, balloon or security relabelling. Without --out the XML goes to stdout and names the image where it is. docs/deploying.md has the virsh commands, OpenStack and KubeVirt.",
+    options: [
+      { name: "--libvirt", help: "the format: a libvirt domain XML" },
+      { name: "--name", value: "<name>", help: "the domain's name", default: "the app's or image's name" },
+      OPT.mem,
+      { name: "--network", value: "<name>", help: "attach the NIC to this libvirt network", default: "none (no NIC), or uniwasm with --isolated-network" },
+      { name: "--bridge", value: "<br>", help: "attach the NIC to this host bridge instead" },
+      { name: "--isolated-network", value: "<addr/prefix>", help: "also write an isolated network (no forwarding, DHCP, dnsmasq no-ping) with the host at this address, e.g. 10.79.0.1/24 (needs --out)" },
+      OPT.append,
+      { name: "--console", value: "<file>", help: "the console file", default: "<out>/<name>.console, else /var/log/libvirt/qemu/<name>.console" },
+      { name: "--out", value: "<dir>", help: "write <name>.xml (and <network>.network.xml) there, with a copy of the image as <name>.img" },
+      OPT.arch,
+      OPT.bounds,
+      OPT.files,
+    ],
+    examples: [
+      ["uniwasm export apps/httpd --libvirt --network default > httpd.xml", "a domain on libvirt's default NAT network; then: virsh create httpd.xml"],
+      ["uniwasm export apps/httpd --libvirt --out vm --isolated-network 10.79.0.1/24 --append ip=dhcp", "vm/httpd.xml, vm/uniwasm.network.xml and vm/httpd.img"],
+    ],
+    run: cmdExport,
   },
   {
     name: "node",

@@ -1,0 +1,186 @@
+// uniwasm images as libvirt domains, from `uniwasm export --libvirt` (x86_64;
+// libvirt's QEMU driver, domain type qemu). Runs when libvirt is installed
+// (.ci/run installs it): libvirtd and virtlogd are started if no service
+// manager runs them. One isolated network this test defines (its own bridge
+// and subnet: the only addresses it sends to), three httpd domains on it
+// (each curled at the address its console reports), `virsh shutdown` of one
+// (the ACPI power button: the kernel's stop handler, exit 0) and `virsh
+// destroy` of the others, plus a kernel that exits 0 (ACPI power-off) and one
+// that fails (pvpanic): libvirt's reported state and reason for each, and the
+// `exit code N` line in each console file.
+import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runVerb } from "../tools/cli.ts";
+import { domainXml, networkXml } from "../tools/libvirt.ts";
+import { loadApp } from "../tools/app.ts";
+import { buildImage } from "../tools/image.ts";
+import { ROOT } from "../tools/paths.ts";
+import { scratchDir } from "./helpers/kernel.ts";
+
+const run = promisify(execFile);
+const quiet = { stage: () => {}, info: () => {} };
+const URI = "qemu:///system";
+const SOCK = "/run/libvirt/libvirt-sock";
+
+function has(cmd: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
+}
+
+/** Why libvirt cannot be used here, or undefined (then its daemons are running). */
+function libvirtUnavailable(): string | undefined {
+  if (!has("virsh") || !has("libvirtd") || !has("virtlogd")) return "libvirt is not installed (apt-get install libvirt-daemon-system libvirt-clients)";
+  if (!has("qemu-system-x86_64") || !has("clang")) return "QEMU or clang is missing";
+  if (process.getuid?.() !== 0) return "needs root (libvirt's system instance)";
+  // No service manager here (no systemd as PID 1): start the daemons ourselves.
+  if (spawnSync("pgrep", ["-x", "virtlogd"]).status !== 0) spawnSync("virtlogd", ["-d"]);
+  if (spawnSync("pgrep", ["-x", "libvirtd"]).status !== 0) spawnSync("libvirtd", ["-d"]);
+  for (let i = 0; i < 100 && !existsSync(SOCK); i++) spawnSync("sleep", ["0.1"]);
+  const v = spawnSync("virsh", ["-c", URI, "version"], { encoding: "utf8", timeout: 120_000 });
+  if (v.status !== 0) return `libvirtd does not answer: ${(v.stderr || v.stdout || "").trim().split("\n")[0]}`;
+  if (!/QEMU/.test(v.stdout)) return "libvirt has no QEMU driver (libvirt-daemon-driver-qemu)";
+  return undefined;
+}
+
+async function virsh(...args: string[]): Promise<string> {
+  const r = await run("virsh", ["-c", URI, ...args], { encoding: "utf8", timeout: 120_000 });
+  return r.stdout.trim();
+}
+
+async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe("uniwasm export --libvirt: the XML and its errors (no libvirt needed)", () => {
+  const base = { name: "web", arch: "x86_64" as const, image: "/srv/web.img", memory: "64M", console: "/srv/web.console" };
+  it("writes every setting the domain needs, escaped", () => {
+    const x = domainXml({ ...base, cmdline: "ip=dhcp msg=<a&b>", network: "lan" });
+    expect(x).toContain("<domain type='qemu'>");
+    expect(x).toContain("<memory unit='KiB'>65536</memory>");
+    expect(x).toContain("<kernel>/srv/web.img</kernel>");
+    expect(x).toContain("<cmdline>ip=dhcp msg=&lt;a&amp;b&gt;</cmdline>");
+    for (const a of ["poweroff", "reboot", "crash"]) expect(x).toContain(`<on_${a}>destroy</on_${a}>`);
+    expect(x).toContain("<source network='lan'/>");
+    expect(x).toContain("<model type='virtio-non-transitional'/>");
+    expect(x).toContain("<controller type='usb' model='none'/>");
+    expect(x).toContain("<memballoon model='none'/>");
+    expect(x).toContain("<panic model='isa'>");
+    expect(x).toContain("<source path='/srv/web.console'/>");
+    expect(domainXml({ ...base, bridge: "br0" })).toContain("<interface type='bridge'>\n      <source bridge='br0'/>");
+    expect(domainXml(base)).not.toContain("<interface");
+    const n = networkXml({ name: "lan", bridge: "uw-lan", address: "10.79.0.1/24" });
+    expect(n).toContain("<ip address='10.79.0.1' netmask='255.255.255.0'>");
+    expect(n).toContain("<range start='10.79.0.2' end='10.79.0.254'/>");
+    expect(n).toContain("<dnsmasq:option value='no-ping'/>");
+    expect(n).not.toContain("<forward");
+    expect(networkXml({ name: "lan", bridge: "uw-lan", address: "10.79.0.254/24" })).toContain("<range start='10.79.0.1' end='10.79.0.253'/>");
+  });
+  it("refuses what libvirt would refuse, naming the option", () => {
+    expect(() => domainXml({ ...base, name: "a b" })).toThrow(/--name "a b": expected 1-64 letters/);
+    expect(() => domainXml({ ...base, network: "n", bridge: "b" })).toThrow(/--network and --bridge: give one/);
+    expect(() => domainXml({ ...base, arch: "aarch64" })).toThrow(/only x86_64 images/);
+    expect(() => networkXml({ name: "n", bridge: "b", address: "10.1.2.0/24" })).toThrow(/the subnet's network address/);
+    expect(() => networkXml({ name: "n", bridge: "b", address: "10.1.2.3" })).toThrow(/expected the host's address and a prefix/);
+    expect(() => networkXml({ name: "n", bridge: "b", address: "10.1.2.3/31" })).toThrow(/prefix of 8-30 bits/);
+    expect(() => networkXml({ name: "n", bridge: "a-very-long-bridge-name", address: "10.1.2.3/24" })).toThrow(/1-15 letters/);
+  });
+  it("the verb: a format is required, --isolated-network needs --out", async () => {
+    const img = join(ROOT, "package.json"); // any file: export reads only its path here
+    await expect(runVerb(["export", img, "--arch", "x86_64"])).rejects.toThrow(/say which format: --libvirt/);
+    await expect(runVerb(["export", img, "--arch", "x86_64", "--libvirt", "--isolated-network", "10.9.0.1/24"])).rejects.toThrow(/--isolated-network writes a second file: give --out/);
+  });
+});
+
+const why = libvirtUnavailable();
+
+describe.skipIf(!!why)(`libvirt domains from uniwasm export --libvirt${why ? ` (skipped: ${why})` : ""}`, () => {
+  const dir = scratchDir("libvirt");
+  chmodSync(dir, 0o755); // libvirt's QEMU runs as its own user: it must read the images here
+  const tag = `uw${process.pid % 100000}`;
+  const net = `${tag}-net`;
+  const sub = `10.201.${process.pid % 200}`;
+  const webs = [1, 2, 3].map((i) => `${tag}-web${i}`);
+  const hello = `${tag}-hello`;
+  const fail = `${tag}-fail`;
+  const all = [...webs, hello, fail];
+  const images: Record<string, string> = {};
+
+  beforeAll(async () => {
+    const b = async (p: string, name: string) => (await buildImage(loadApp(join(ROOT, p)), { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", name) }, quiet)).image;
+    images.httpd = await b("apps/httpd", "httpd");
+    images.hello = await b("apps/hello", "hello");
+    images.exit = await b("tests/kernels/exit-code", "exit-code");
+  }, 600_000);
+
+  afterAll(async () => {
+    for (const d of all) {
+      await virsh("destroy", d).catch(() => "");
+      await virsh("undefine", d).catch(() => "");
+    }
+    await virsh("net-destroy", net).catch(() => "");
+  }, 120_000);
+
+  it("three httpd domains on an isolated network answer; shutdown is a clean exit 0, destroy a destroy; a kernel's exit 0 is a shutdown, a failure a crash", async () => {
+    const exp = (img: string, name: string, ...more: string[]) => runVerb(["export", img, "--libvirt", "--out", dir, "--name", name, "--mem", "64M", ...more]);
+    // the first export also writes the network
+    expect(await exp(images.httpd, webs[0], "--network", net, "--isolated-network", `${sub}.1/24`, "--append", "ip=dhcp")).toBe(0);
+    for (const w of webs.slice(1)) expect(await exp(images.httpd, w, "--network", net, "--append", "ip=dhcp")).toBe(0);
+    expect(await exp(images.hello, hello)).toBe(0);
+    expect(await exp(images.exit, fail, "--append", "code=3")).toBe(0);
+    const xml = readFileSync(join(dir, `${webs[0]}.xml`), "utf8");
+    if (has("virt-xml-validate")) {
+      execFileSync("virt-xml-validate", [join(dir, `${webs[0]}.xml`), "domain"]);
+      execFileSync("virt-xml-validate", [join(dir, `${net}.network.xml`), "network"]);
+    }
+    expect(xml).toContain("<acpi/>");
+    expect(xml).toContain("<seclabel type='none' model='dac'/>");
+
+    await virsh("net-create", join(dir, `${net}.network.xml`));
+    for (const d of all) {
+      await virsh("define", join(dir, `${d}.xml`));
+      await virsh("start", d);
+    }
+    const consoleOf = (d: string) => (existsSync(join(dir, `${d}.console`)) ? readFileSync(join(dir, `${d}.console`), "utf8").replace(/\r/g, "") : "");
+
+    // each web domain: its DHCP address from its console, then a checked GET
+    const addrs: string[] = [];
+    for (const w of webs) {
+      const a = await until(`${w}'s address`, () => /httpd: address (\S+)\/24/.exec(consoleOf(w))?.[1]);
+      expect(a.startsWith(`${sub}.`), `${w} got ${a}`).toBe(true);
+      await until(`${w} ready`, () => (consoleOf(w).includes("httpd: ready") ? true : undefined));
+      addrs.push(a);
+    }
+    for (const a of addrs) {
+      const r = await run("curl", ["-sS", "-m", "20", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", `http://${a}/12345`], { encoding: "utf8" });
+      expect(r.stdout).toBe("200 12345");
+    }
+    expect(new Set(addrs).size).toBe(3);
+
+    // the power button for the first, the plug for the others
+    await virsh("shutdown", webs[0]);
+    for (const w of webs.slice(1)) await virsh("destroy", w);
+    const stateOf = (d: string) => virsh("domstate", d, "--reason");
+    const settled = (d: string) => until(`${d} to stop`, async () => {
+      const s = await stateOf(d);
+      return s.startsWith("shut off") ? s : undefined;
+    });
+    expect(await settled(webs[0])).toBe("shut off (shutdown)");
+    expect(consoleOf(webs[0])).toMatch(/stop requested: exiting\nexit code 0\n$/);
+    for (const w of webs.slice(1)) {
+      expect(await settled(w)).toBe("shut off (destroyed)");
+      expect(consoleOf(w)).not.toContain("exit code");
+    }
+    expect(await settled(hello)).toBe("shut off (shutdown)");
+    expect(consoleOf(hello)).toMatch(/goodbye\nexit code 0\n$/);
+    expect(await settled(fail)).toBe("shut off (crashed)");
+    expect(consoleOf(fail)).toMatch(/exit code 3\n$/);
+  }, 300_000);
+});

@@ -15,8 +15,10 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   peers: peersBench,
 };
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
-const flags = process.argv.slice(2).filter((a) => a.startsWith("-"));
+// `--arch aarch64` is one flag (`--arch=aarch64`), not a flag and a benchmark name
+const argv = process.argv.slice(2).flatMap((a, i, all) => (a === "--arch" ? [] : all[i - 1] === "--arch" ? [`--arch=${a}`] : [a]));
+const wanted = argv.filter((a) => !a.startsWith("-"));
+const flags = argv.filter((a) => a.startsWith("-"));
 // `peers` boots a Linux guest and takes minutes: only when named.
 const names = wanted.length ? wanted : Object.keys(BENCHES).filter((n) => n !== "peers");
 for (const n of names) {

@@ -43,6 +43,7 @@ extern char __image_start[], __text_start[], __text_end[], __rodata_end[];
 extern char __stack_guard[], __stack_top[], __image_end[];
 /* entry.S */
 extern uint64_t boot_cnt0; /* CNTVCT_EL0 at the first instruction */
+extern uint64_t boot_el;   /* the exception level the loader entered us at (1 or 2) */
 extern char vectors[];
 
 /* boot.c */

@@ -105,9 +105,14 @@ const char *plat_cmdline(void) { return cmdline; }
  * interrupts masked, x0 = the device tree. */
 void boot_main(uint64_t dtb) {
   /* The console is not known before the device tree is read: a tree that
-   * cannot be read ends the machine without a word (through PSCI, via HVC:
-   * QEMU's conduit when entered at EL1). */
-  if (!fdt_parse(dtb, cmdline, sizeof cmdline, false) || !mach.uart) psci_off();
+   * cannot be read ends the machine without a word, through PSCI's usual
+   * conduit for where we were entered (QEMU: HVC at EL1, SMC when it gave us
+   * EL2 and keeps PSCI in its own EL3). */
+  if (!fdt_parse(dtb, cmdline, sizeof cmdline, false) || !mach.uart) {
+    mach.psci = true;
+    mach.psci_smc = boot_el == 2;
+    psci_off();
+  }
   if (!boot_mem_count) {
     kputs("uniwasm: the device tree names no memory\n");
     plat_exit(RT_EXIT_RUNTIME);

@@ -35,9 +35,9 @@ _start:
   ldr x2, =_head
   cmp x1, x2
   b.ne wrong_address
-  mrs x1, CurrentEL
-  lsr x1, x1, #2
-  cmp x1, #2
+  mrs x21, CurrentEL
+  lsr x21, x21, #2               /* the EL we were entered at */
+  cmp x21, #2
   b.ne at_el1
   /* EL2 -> EL1: EL1 is AArch64, its timer and counter and FP are not trapped,
    * no virtual offset, GICv3 system registers usable from EL1 (if present). */
@@ -79,6 +79,8 @@ at_el1:
   isb
   ldr x1, =boot_cnt0
   str x19, [x1]
+  ldr x1, =boot_el
+  str x21, [x1]
   /* zero .bss (page tables and stacks are in .noinit instead) */
   ldr x1, =__bss_start
   ldr x2, =__bss_end
@@ -203,6 +205,9 @@ irq_entry:
   .balign 8
   .globl boot_cnt0
 boot_cnt0:
+  .quad 0
+  .globl boot_el
+boot_el:
   .quad 0
 
   .section .bss.noinit.exc_stack, "aw", @nobits

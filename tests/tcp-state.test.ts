@@ -269,6 +269,24 @@ describe("tcp buffers: rings that grow with the data they hold and go back when 
     expect(mems).toEqual([0, 256, 2048, 0, 256, 0]);
     expect(after(out, "read")).toEqual(["read 1405"]);
   });
+
+  it("a connection whose unread data would eat into the headroom offers a shrinking window, then stops growing, and a new handshake is still answered", async () => {
+    // limit 18000: the last 2250 bytes are for first buffers, so a ring can grow to 8 KiB but not 16 KiB
+    const segs: string[] = [];
+    for (let k = 0; k < 7; k++) segs.push(seg({ seq: 5001 + k * 1300, ack: 1001, flags: "PA", data: String.fromCharCode(97 + k).repeat(1300) }));
+    const syn2 = seg({ sp: 5556, seq: 7000, flags: "S", opts: MSS });
+    const out = await run(["opt rcvbuf 16384", "opt memlimit 18000", ...OPEN, ...segs.map((x) => `in ${x}`), "mem", "counters", `in ${syn2}`, "mem"]);
+    // the window offers what an 8 KiB ring still holds, not the 16 KiB configured
+    expect(after(out, "in " + segs[0].slice(0, 50))[0]).toBe("> . seq=1001 ack=6301 win=6892 len=0");
+    expect(after(out, "in " + segs[5].slice(0, 50))[0]).toBe("> . seq=1001 ack=12801 win=392 len=0");
+    // a peer that sends past it anyway: dropped for memory (it resends), and told the window again
+    expect(after(out, "in " + segs[6].slice(0, 50))).toEqual(["> . seq=1001 ack=12801 win=392 len=0"]);
+    expect(after(out, "mem", 0)).toEqual(["mem 8192"]);
+    expect(after(out, "counters")).toContain("tcp.rcvDropNoMemory=1");
+    // the new SYN finds its first buffer in the headroom
+    expect(after(out, "in " + syn2.slice(0, 50))).toEqual(["> S. seq=1000 ack=7001 win=16384 len=0 mss=1460"]);
+    expect(after(out, "mem", 1)).toEqual([`mem ${8192 + 2048}`]);
+  });
 });
 
 describe("tcp state machine: SYN-SENT", () => {

@@ -12,8 +12,9 @@
 // ring that has none yet, up to FIRST_BUF, and the reservation a SYN
 // makes): connections that grow their rings stop short of it, so
 // established connections can fill the pool but never starve a new
-// handshake of its first request. Above three quarters of the rest, the
-// pool is `tight`: receivers stop offering window they have no memory for.
+// handshake of its first request. Receivers offer only the window a ring
+// could grow to now (`growable`), so windows shrink as the pool fills,
+// before data has to be dropped.
 
 const MIN_SHIFT: u32 = 8;
 const MAX_SHIFT: u32 = 30;
@@ -58,10 +59,23 @@ export class BufferPool {
     return <u32>1 << s;
   }
 
-  /** Whether growing rings should stop offering what they would need memory for. */
-  tight(): bool {
-    const room = this.lim > this.head ? this.lim - this.head : 0;
-    return this.used > room * 3 / 4;
+  /**
+   * The largest block a ring that now has a `cap`-byte block (0: none)
+   * could move to without passing the limit (less the headroom; a first
+   * block may use the headroom too); at least `cap`. What a receiver may
+   * offer as window without promising memory the pool does not have.
+   */
+  growable(cap: u32): u32 {
+    const room = cap == 0 ? this.lim : (this.lim > this.head ? this.lim - this.head : 0);
+    const others = this.used - cap;
+    if (room <= others) return cap;
+    const avail = room - others;
+    if (avail < (<u64>1 << MIN_SHIFT)) return cap;
+    let s: u32 = 63 - <u32>clz(avail);
+    if (s > MAX_SHIFT) s = MAX_SHIFT;
+    const p: u32 = <u32>1 << s;
+    if (cap == 0 && p > FIRST_BUF && this.used + FIRST_BUF > (this.lim > this.head ? this.lim - this.head : 0)) return FIRST_BUF;
+    return max<u32>(p, cap);
   }
 
   /**

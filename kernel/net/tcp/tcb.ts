@@ -335,15 +335,13 @@ export class Tcb {
   }
 
   /**
-   * The window the receive side offers now: all of rcvSpace, unless the
-   * pool is tight; then only what its ring already holds (at least a first
-   * buffer's worth), so the windows of a stack short of memory shrink before
-   * data has to be dropped.
+   * The window the receive side offers now: rcvSpace, but no more than the
+   * ring could grow to in the pool as it is (BufferPool.growable), so the
+   * windows of a stack short of memory shrink before data has to be dropped.
    */
   rcvOffer(): u32 {
     const space = this.rcvSpace();
-    if (!this.ctx.pool.tight()) return space;
-    const room = max<u32>(this.rcvBuf.cap, FIRST_BUF);
+    const room = this.ctx.pool.growable(this.rcvBuf.cap);
     const l = this.rcvBuf.len;
     return room > l ? min(room - l, space) : 0;
   }

@@ -70,4 +70,15 @@ describe("tcp memory: slow clients", () => {
     expect(Number(r.sk.served_mem)).toBe(200 * 256);
     console.log(`trickle, held in TCP: fast client ${r.ck.fast_ms} ms, server buffer memory ${r.sk.served_mem} bytes for ${r.sk.served_conns} connections, heap ${r.sk.served_heap_per_conn} bytes per connection`);
   }, 180_000);
+
+  it("50 clients at once against a SYN backlog of 2: most handshakes end with a cookie, and their first bytes are taken at once (no retransmission)", async () => {
+    const r = await trickle(50, "mem=1048576 buf=65536 backlog=2");
+    expect(r.ck.slow_established, r.c.slice(-2000)).toBe("50");
+    expect(Number(r.sk["tcp.cookiesAccepted"])).toBeGreaterThan(40);
+    // a cookie connection that kept a zero window dropped its first data and the client resent it a second later
+    expect(r.sk["tcp.dropOutOfWindow"]).toBeUndefined();
+    expect(r.ck["tcp.retransSegments"]).toBeUndefined();
+    expect(Number(r.ck.slow_acked)).toBeGreaterThanOrEqual(Number(r.ck.slow_sent) - 2 * 50);
+    expect(Number(r.ck.fast_ms)).toBeLessThan(20);
+  }, 180_000);
 });

@@ -10,7 +10,8 @@
 // and the kernel heap in use per open connection (`served_heap_per_conn`).
 // `mem=<bytes>`: the stack's memory limit; `buf=<bytes>`: each ring's most;
 // `lazy=<n>`: leave the bytes in TCP's receive ring until n are there (so
-// the slow requests are held by the stack, not the app).
+// the slow requests are held by the stack, not the app); `backlog=<n>`: the
+// listener's SYN backlog (beyond it, SYN cookies answer).
 //
 // `role=client peer=<ip> slow=<k>`: opens k connections that each send one
 // byte of a request every `every_ms` and never finish it; once all are
@@ -220,7 +221,7 @@ export function main(): i32 {
   const deadline = <u64>I32.parseInt(arg("deadline_ms", "30000")) * MS;
   if (arg("role", "client") == "server") {
     lazy = <u32>I32.parseInt(arg("lazy", "0"));
-    if (!stack.listen(80, new Acceptor(), 1024, tc)) { out("error", "listen failed"); return 1; }
+    if (!stack.listen(80, new Acceptor(), <u32>I32.parseInt(arg("backlog", "1024")), tc)) { out("error", "listen failed"); return 1; }
     heapBefore = heapInUse();
     sched.spawn(new ServerWatch(deadline));
   } else {

@@ -3,6 +3,7 @@
 // with device models on MMIO and interrupt lines, deterministic by seed.
 
 import { RealClock, VirtualClock, type Clock } from "./clock.ts";
+import { readKernelCounters, type KernelCounters } from "./counters.ts";
 import { EventQueue } from "./events.ts";
 import { ALLOC_REQUEST_EXPORT, EXIT_ABORT, EXIT_CPU, EXIT_OOM, EXIT_RUNTIME, EXIT_TRAP } from "./exit-codes.ts";
 import { ASYNCIFY_DATA, ASYNCIFY_END } from "./asyncify.ts";
@@ -172,6 +173,16 @@ export class Machine {
   }
 
   /** Linear memory, for device models doing DMA (physical = offset here). */
+  /**
+   * The kernel's counters now, as { component: { name: value } }
+   * (host/counters.ts): between two waits, or after the kernel ended.
+   * Undefined before it started, or for a kernel built without the export.
+   */
+  kernelCounters(): KernelCounters | undefined {
+    if (!this.instance || !this.memory) return undefined;
+    return readKernelCounters(this.instance.exports, this.memory);
+  }
+
   get ram(): Uint8Array {
     if (!this.memory) throw new Error("the kernel is not instantiated yet");
     return new Uint8Array(this.memory.buffer);

@@ -18,7 +18,7 @@ interface Layer {
 }
 
 export const LAYERS: Layer[] = [
-  { name: "base", rank: 0, modules: ["kernel/hal.ts", "kernel/console.ts", "kernel/cmdline.ts", "kernel/trace.ts", "kernel/counters.ts", "kernel/files.ts", "kernel/sched/", "kernel/mem/"] },
+  { name: "base", rank: 0, modules: ["kernel/hal.ts", "kernel/console.ts", "kernel/cmdline.ts", "kernel/trace.ts", "kernel/counters.ts", "kernel/counters-export.ts", "kernel/files.ts", "kernel/sched/", "kernel/mem/"] },
   { name: "wire", rank: 1, modules: ["kernel/net/wire/"] },
   { name: "device", rank: 2, modules: ["kernel/net/device.ts", "drivers/"] },
   { name: "link", rank: 3, modules: ["kernel/net/link.ts", "kernel/net/arp.ts", "kernel/net/counters.ts"] },

@@ -91,4 +91,15 @@ it("drops and counts every class of hostile input, leaks nothing, and keeps work
   expect(kv.reasm_in_use).toBe("0");
   expect(Number(kv.arp_entries)).toBeLessThanOrEqual(64); // the cache stayed bounded
   expect(kv.server_echoed).toBe("1");
+
+  // the same counters as an object, read from the kernel by the platform (kernel/counters.ts)
+  const snap = m.kernelCounters()!;
+  expect(snap.ip).toMatchObject({ drop_truncated: 1, drop_bad_header: 1, drop_bad_length: 1, drop_bad_checksum: 1, reasm_overlaps: 1 });
+  expect(snap.eth.drop_unknown_type).toBe(1);
+  expect(snap.udp).toMatchObject({ drop_bad_checksum: 1, drop_malformed: 1 });
+  expect(snap.arp.rx_req).toBe(2000);
+  // every counter the console line shows has the snapshot's value
+  for (const proto of ["eth", "arp", "ip", "icmp", "udp"]) {
+    for (const [, k, v] of line(proto).matchAll(/(\w+)=(\d+)/g)) expect(snap[proto][k], `${proto}.${k}`).toBe(Number(v));
+  }
 });

@@ -42,7 +42,7 @@ async function twoStacks(cmdline: string, link: LinkOptions = { latencyNs: 50_00
   const cap = goldenCapture("net-sim", { cmdline, link }, net);
   const r = await m.run(wasm);
   cap.save();
-  return { ...r, kv: parse(r.output), link: l };
+  return { ...r, kv: parse(r.output), link: l, machine: m };
 }
 
 describe("two stacks over a simulated link", () => {
@@ -55,6 +55,11 @@ describe("two stacks over a simulated link", () => {
     // the script looks every millisecond; ARP + echo take two 100 us round trips
     expect(Number(r.kv.ping1_rtt_us)).toBeLessThanOrEqual(1000);
     expect(r.output).toMatch(/-- stack 1\n.*\nnet arp: rx_req=2 rx_rep=0 tx_req=0 tx_rep=1 tx_garp=1/);
+    // one counter set per layer per stack, the second stack's listed as "<component>/2"
+    const snap = r.machine.kernelCounters()!;
+    expect(snap["arp/2"]).toMatchObject({ rx_req: 2, rx_rep: 0, tx_req: 0, tx_rep: 1, tx_garp: 1 });
+    expect(snap.arp.tx_req).toBeGreaterThan(0);
+    expect(snap["udp/2"].rx).toBeGreaterThanOrEqual(2);
   });
 
   it("fragments across a small MTU and reassembles, also with reordering and duplicates", async () => {

@@ -53,6 +53,8 @@ export function packagePath(): string {
 export function ascArgs(o: AscOptions): string[] {
   const args = [
     o.entry,
+    // every kernel exports its counters snapshot (kernel/counters-export.ts, read by host/counters.ts)
+    join(ROOT, "kernel", "counters-export.ts"),
     "--path", packagePath(),
     "--outFile", o.outWasm,
     "--runtime", o.runtime ?? "incremental",

@@ -12,6 +12,7 @@ import { Task } from "../sched/task";
 import { Event } from "../sched/event";
 import { SEC } from "../sched/time";
 import { NetStack } from "./stack";
+import { CounterSet } from "../counters";
 import { TimerTask } from "../sched/timer-task";
 import { UdpSocket, UdpHandler } from "./udp";
 import { WireError } from "./wire/error";
@@ -30,7 +31,7 @@ export enum DhcpState {
   Rebinding,
 }
 
-export class DhcpCounters {
+export class DhcpCounters extends CounterSet {
   discovers: u64 = 0;
   offers: u64 = 0;
   requests: u64 = 0;
@@ -43,6 +44,9 @@ export class DhcpCounters {
   dropMalformed: u64 = 0;
   /** Another xid, another MAC, or a message the state does not expect. */
   dropMismatch: u64 = 0;
+  constructor() {
+    super("dhcp", ["discovers", "offers", "requests", "acks", "naks", "renewals", "rebinds", "expirations", "retransmits", "drop_malformed", "drop_mismatch"], 5, offsetof<DhcpCounters>());
+  }
 }
 
 const FIRST_RETRY_NS: u64 = 2 * SEC;

@@ -11,6 +11,7 @@ import { Task } from "../sched/task";
 import { Event } from "../sched/event";
 import { SEC } from "../sched/time";
 import { NetStack } from "./stack";
+import { CounterSet } from "../counters";
 import { TimerTask } from "../sched/timer-task";
 import { UdpSocket, UdpHandler } from "./udp";
 import { WireError } from "./wire/error";
@@ -36,7 +37,7 @@ export enum DnsStatus {
   BadRequest,
 }
 
-export class DnsCounters {
+export class DnsCounters extends CounterSet {
   queries: u64 = 0;
   retries: u64 = 0;
   answers: u64 = 0;
@@ -46,6 +47,9 @@ export class DnsCounters {
   dropMalformed: u64 = 0;
   /** Replies from elsewhere, to another id or question, or with none pending. */
   dropMismatch: u64 = 0;
+  constructor() {
+    super("dns", ["queries", "retries", "answers", "cache_hits", "timeouts", "drop_malformed", "drop_mismatch"], 3, offsetof<DnsCounters>());
+  }
 }
 
 export class DnsResolver extends UdpHandler {

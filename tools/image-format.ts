@@ -29,6 +29,8 @@ const LOADER_SLACK = 256n * 1024n;
 /** QEMU virt's RAM base, and where its loader puts an arm64 Image above it. */
 const VIRT_RAM = 0x4000_0000n;
 const ARM64_BASE_OFFSET = 2n << 20n;
+const VIRT_DTB = 1n << 20n;
+const alignUp = (x: bigint, a: bigint) => (x + a - 1n) / a * a;
 
 export const IMAGE_FORMATS: ImageFormat[] = [
   {
@@ -53,8 +55,10 @@ export const IMAGE_FORMATS: ImageFormat[] = [
     // the header's magic at 56, and a non-zero image_size (without it a loader guesses the size)
     matches: (b) => b.length >= 64 && String.fromCharCode(...b.subarray(56, 60)) === "ARMd" && view(b).getBigUint64(16, true) > 0n,
     // QEMU virt: RAM at 1 GiB; the loader puts an Image whose text_offset is
-    // below 2 MiB at RAM + 2 MiB + text_offset (its own stub sits below)
-    loadEnd: (b) => VIRT_RAM + ARM64_BASE_OFFSET + view(b).getBigUint64(8, true) + view(b).getBigUint64(16, true),
+    // below 2 MiB at RAM + 2 MiB + text_offset (its own stub sits below), and
+    // the device tree (1 MiB) at the next 2 MiB boundary after it, refusing to
+    // start when that does not fit
+    loadEnd: (b) => alignUp(VIRT_RAM + ARM64_BASE_OFFSET + view(b).getBigUint64(8, true) + view(b).getBigUint64(16, true), ARM64_BASE_OFFSET) + VIRT_DTB,
     ramBase: VIRT_RAM,
   },
 ];

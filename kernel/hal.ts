@@ -155,7 +155,11 @@ export declare function trace_event(kind: u32, a: u32, b: u32, c: u32, d: u32): 
 
 /**
  * Ends the machine with `code` as its exit status (0 success). Console output
- * is flushed first. Never returns.
+ * is flushed first. Never returns. How the host learns the code is the
+ * platform's: Node returns it; x86 prints `exit code N` on the console, then
+ * uses isa-debug-exit if present (`uniwasm boot`: the exact code), else ACPI
+ * power-off for 0 and pvpanic for any other code (libvirt: shut off, or
+ * crashed), else a reset (boot/x86_64/README.md, "Exit").
  */
 @external("hal", "exit")
 export declare function exit(code: i32): void;

@@ -26,14 +26,23 @@ import { Scheduler } from "../../kernel/sched/loop";
 import { MS } from "../../kernel/sched/time";
 import { print, println, printU64 } from "../../kernel/console";
 import { cmdlineValue } from "../../kernel/cmdline";
-import { NetDevice } from "../../kernel/net/device";
+import { NetDevice, NET_POLL_BUDGET } from "../../kernel/net/device";
 import { VirtioNet } from "./net";
 
 /** Default watchdog period, in milliseconds. */
 export const IRQ_WATCHDOG_MS: u32 = 20;
 
 export abstract class IrqHandler {
-  abstract handle(): void;
+  /**
+   * Services the device's interrupt, doing a bounded amount of work. Returns
+   * true when work remains: the line's task then calls `resume` on its next
+   * turn (after the other ready tasks), until `resume` returns false.
+   */
+  abstract handle(): bool;
+  /** Continues work `handle` left, without acknowledging anything; true while more remains. */
+  resume(): bool {
+    return false;
+  }
   /**
    * Whether the device has completed work its driver has not taken yet, from
    * memory only (used rings), never a device register. The watchdog calls it
@@ -49,8 +58,11 @@ export class NetIrqHandler extends IrqHandler {
   constructor(readonly dev: NetDevice) {
     super();
   }
-  handle(): void {
-    this.dev.handleInterrupt();
+  handle(): bool {
+    return this.dev.handleInterrupt();
+  }
+  resume(): bool {
+    return this.dev.poll(NET_POLL_BUDGET) >= NET_POLL_BUDGET;
   }
   workWaiting(): bool {
     const d = this.dev;
@@ -58,14 +70,30 @@ export class NetIrqHandler extends IrqHandler {
   }
 }
 
+/**
+ * The task of one line. An interrupt runs every handler on the line; a
+ * handler that left work (a burst larger than its budget) is resumed on the
+ * task's next turn, which it takes by yielding, so a burst is worked off in
+ * slices between the other tasks instead of in one long run.
+ */
 class LineTask extends Task {
   readonly handlers: Array<IrqHandler> = new Array<IrqHandler>();
+  /** Bit i: handler i left work for the next turn. */
+  private unfinished: u64 = 0;
   constructor(readonly line: i32) {
     super("irq" + line.toString());
   }
   run(): void {
     const hs = this.handlers;
-    for (let i = 0; i < hs.length; i++) unchecked(hs[i]).handle();
+    const interrupted = (this.irqLines & ((<u64>1) << this.line)) != 0;
+    let left: u64 = 0;
+    for (let i = 0; i < hs.length; i++) {
+      const bit = (<u64>1) << (<u64>i & 63);
+      const h = unchecked(hs[i]);
+      if (interrupted ? h.handle() : (this.unfinished & bit) != 0 && h.resume()) left |= bit;
+    }
+    this.unfinished = left;
+    if (left != 0) this.yield();
   }
   workWaiting(): bool {
     const hs = this.handlers;
@@ -167,8 +195,10 @@ export function routeIrq(sched: Scheduler, line: i32, h: IrqHandler): void {
   // The device may have raised its line before the line was routed, while
   // the interrupt controller still held the line masked (and, on x86, as an
   // edge it then ignored): acknowledge and service the device once now, so
-  // that its next interrupt is a fresh one.
-  h.handle();
+  // that its next interrupt is a fresh one. Through the line's task, as an
+  // interrupt would be, so that what the first service leaves is resumed.
+  t.irqLines |= (<u64>1) << line;
+  sched.wake(t, WakeReason.Irq);
 }
 
 /** The watchdog of `line` under `sched`, or null (not routed, or the watchdog is off). */

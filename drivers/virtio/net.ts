@@ -16,7 +16,7 @@
 
 import { entropy } from "../../kernel/hal";
 import { PacketPool, PKT_BUF_SIZE, PKT_HEADROOM, PKT_MAX_FRAME } from "../../kernel/mem/pktbuf";
-import { NetDevice, NetCaps, RxFlags, TxResult } from "../../kernel/net/device";
+import { NetDevice, NetCaps, RxFlags, TxResult, NET_POLL_BUDGET } from "../../kernel/net/device";
 import { sum16, fold } from "../../kernel/net/wire/checksum";
 import { put16 } from "../../kernel/net/wire/bytes";
 import { VirtioTransport, InitResult, negotiate, finishInit, failInit, F_EVENT_IDX, ISR_CONFIG } from "./transport";
@@ -37,9 +37,6 @@ const HDR_F_NEEDS_CSUM: u8 = 1;
 const HDR_F_DATA_VALID: u8 = 2;
 const STATUS_LINK_UP: u32 = 1;
 const ETH_HLEN: u32 = 14;
-
-/** Most ISR reads per interrupt (handleInterrupt). */
-const ISR_ROUNDS: i32 = 4;
 
 const RX_QUEUE: u32 = 0;
 const TX_QUEUE: u32 = 1;
@@ -296,17 +293,15 @@ export class VirtioNet extends NetDevice {
    * drained raises the ISR again, and catching it here, before the line is
    * unmasked, does not depend on how the platform triggers the line.
    */
-  handleInterrupt(): void {
+  handleInterrupt(): bool {
     this.stats.interrupts++;
-    let isr = this.transport.ackInterrupt();
-    for (let round = 0; ; round++) {
-      if (isr & ISR_CONFIG) this.readConfig();
-      this.poll(1 << 30);
-      if (round == ISR_ROUNDS - 1) break;
-      isr = this.transport.ackInterrupt();
-      if (isr == 0) break;
-    }
+    // Reading the ISR deasserts the line; frames that arrive after it are
+    // seen by poll's re-check when it enables interrupts again, or raise a
+    // fresh interrupt.
+    if (this.transport.ackInterrupt() & ISR_CONFIG) this.readConfig();
+    return this.poll(NET_POLL_BUDGET) >= NET_POLL_BUDGET;
   }
+
 
   /**
    * Whether the device has completed work the driver has not taken, from the

@@ -127,11 +127,12 @@ export class VirtioRng extends IrqHandler {
   }
 
   /** Interrupt: collects and re-posts, keeping the reserve full. */
-  handle(): void {
+  handle(): bool {
     this.transport.ackInterrupt();
-    if (!this.running) return;
+    if (!this.running) return false;
     this.collect();
     this.post();
+    return false;
   }
 }
 

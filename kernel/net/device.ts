@@ -8,6 +8,14 @@
 
 import { PacketPool } from "../mem/pktbuf";
 
+/**
+ * Received frames one interrupt (or one continuation of it) delivers at most.
+ * What a frame sets off — IP, TCP, the app's callbacks — runs inside that
+ * delivery, so the budget bounds how long the interrupt's task runs: the rest
+ * waits for the task's next turn, after the other ready tasks have had theirs.
+ */
+export const NET_POLL_BUDGET: i32 = 16;
+
 /** Result of `transmit`. Anything but `Ok` leaves the buffer with the caller. */
 export enum TxResult {
   /** Queued: the device owns the buffer and returns it to the pool when sent. */
@@ -122,8 +130,13 @@ export abstract class NetDevice {
    */
   abstract poll(budget: i32): i32;
 
-  /** Services an interrupt on `line` (acknowledges it, then polls). */
-  abstract handleInterrupt(): void;
+  /**
+   * Services an interrupt on `line`: acknowledges it, then polls with a
+   * budget of NET_POLL_BUDGET frames. Returns true when frames may remain:
+   * the caller then calls `poll(NET_POLL_BUDGET)` again on a later turn (a
+   * task that yields in between), until it delivers less than the budget.
+   */
+  abstract handleInterrupt(): bool;
 
   /** "aa:bb:cc:dd:ee:ff" (allocates: for logs, not per packet). */
   macString(): string {

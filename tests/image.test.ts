@@ -1,6 +1,6 @@
 // The image builder: every stage reported, intermediates kept, unchanged
 // stages reused, and the symbol table that trap reports rely on.
-import { existsSync, readFileSync, cpSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadApp } from "../tools/app.ts";
@@ -28,7 +28,7 @@ describe.skipIf(!haveToolchain)("uniwasm image", () => {
     const r = await buildImage(loadApp(appDir), { arch: "x86_64", outDir: out }, first.log);
     expect(first.stages.map((s) => s.name)).toEqual(["asc", "binaryen", "wasm2c", "clang", "ld.lld", "objcopy"]);
     expect(first.stages.filter((s) => s.cached)).toEqual([]);
-    for (const f of ["hello.wasm", "hello.wat", "kernel.c", "kernel.h", "entry.c", "uwsyms.c", "kernel.elf", "hello.img"]) expect(existsSync(join(out, f)), f).toBe(true);
+    for (const f of ["hello.wasm", "hello.wat", "kernel_0.c", "kernel_1.c", "kernel.h", "kernel-impl.h", "entry.c", "uwsyms.c", "kernel.elf", "hello.img"]) expect(existsSync(join(out, f)), f).toBe(true);
     expect(first.info.join("\n")).toMatch(/sizes: wasm \d+ B, C [\d.]+ KiB, text [\d.]+ KiB, data \d+ B, bss [\d.]+ KiB, image [\d.]+ KiB/);
     expect(r.sizes.image).toBeGreaterThan(1000);
 
@@ -41,7 +41,8 @@ describe.skipIf(!haveToolchain)("uniwasm image", () => {
     const third = recorder();
     await buildImage(loadApp(appDir), { arch: "x86_64", outDir: out }, third.log);
     expect(third.stages.find((s) => s.name === "asc")!.cached).toBe(false);
-    expect(readFileSync(join(out, "kernel.c"), "utf8").replace(/\s+/g, "")).toContain("0x66,0x00,0x61,0x00,0x72"); // "far" in UTF-16
+    const generated = readdirSync(out).filter((f) => /^kernel_\d+\.c$/.test(f)).map((f) => readFileSync(join(out, f), "utf8")).join("");
+    expect(generated.replace(/\s+/g, "")).toContain("0x66,0x00,0x61,0x00,0x72"); // "far" in UTF-16
   });
 
   it("links a function-name table that covers the kernel's code", async () => {

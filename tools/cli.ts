@@ -9,7 +9,7 @@ import { Machine } from "../host/machine.ts";
 import { loadApp, type App } from "./app.ts";
 import { StageCache } from "./cache.ts";
 import { UserError } from "./errors.ts";
-import { BOUNDS_CHECKS, buildImage, type BoundsChecks, type ImageOptions } from "./image.ts";
+import { BOUNDS_CHECKS, buildImage, PROFILES, profileAscLevel, type BoundsChecks, type ImageOptions, type Profile } from "./image.ts";
 import { ARCH, ARCHES, MACHINES, type Arch } from "./arch.ts";
 import { imageArch } from "./image-format.ts";
 import { packageVersion, ROOT } from "./paths.ts";
@@ -37,6 +37,7 @@ const OPT = {
   bounds: { name: "--bounds", value: "<mode>", choices: BOUNDS_CHECKS, default: "guard", help: "how wasm memory accesses are bounds-checked (docs/architecture.md)" },
   mem: { name: "--mem", value: "<size>", check: sizeCheck, help: "RAM of the machine, e.g. 16M, 512M, 2G", default: "the app's uniwasm.json, else 16M" },
   append: { name: "--append", value: "<cmdline>", help: "the kernel command line (ip=, gw=, dns=, the app's own arguments)" },
+  profile: { name: "--profile", value: "<name>", choices: PROFILES, default: "release", help: "dev: a faster build of slower code (asc -O1, wasm2c's C at -O0), in build/<app>/<arch>-dev" },
   files: { name: "--files", value: "<dir>", help: "bake a folder into the kernel as read-only files (kernel/files.ts)", default: "the app's uniwasm.json \"files\", else none" },
 } satisfies Record<string, OptionSpec>;
 
@@ -57,11 +58,23 @@ function imageArchOf(p: Parsed, image: string): Arch {
 function imageOptions(p: Parsed, app: App, arch: Arch): ImageOptions {
   const bounds = (one(p, "--bounds") ?? app.config.bounds ?? "guard") as BoundsChecks;
   if (!BOUNDS_CHECKS.includes(bounds)) throw new UserError(`${app.name}/uniwasm.json: bounds "${bounds}": expected one of ${BOUNDS_CHECKS.join(", ")}`);
-  return { arch, outDir: outDirOf(p, app, arch), bounds, files: one(p, "--files") };
+  const profile = (one(p, "--profile") ?? "release") as Profile;
+  // without --out, the wasm stages are shared with `uniwasm node` (build/<app>/wasm)
+  const wasmDir = one(p, "--out") ? undefined : resolve(wasmDirOf(app, profile));
+  return { arch, outDir: outDirOf(p, app, arch), bounds, files: one(p, "--files"), profile, wasmDir };
 }
 
 function outDirOf(p: Parsed, app: App, arch: string): string {
-  return resolve(one(p, "--out") ?? join("build", app.name, arch));
+  return resolve(one(p, "--out") ?? join("build", app.name, arch + profileSuffix(p)));
+}
+
+function profileSuffix(p: Parsed): string {
+  const profile = one(p, "--profile") ?? "release";
+  return profile === "release" ? "" : `-${profile}`;
+}
+
+function wasmDirOf(app: App, profile: Profile): string {
+  return join("build", app.name, profile === "release" ? "wasm" : `wasm-${profile}`);
 }
 
 async function cmdImage(p: Parsed): Promise<number> {
@@ -155,10 +168,11 @@ async function cmdExport(p: Parsed): Promise<number> {
 
 async function cmdNode(p: Parsed): Promise<number> {
   const app = loadApp(p.positional[0]);
-  const out = resolve(one(p, "--out") ?? join("build", app.name, "wasm"));
+  const profile = (one(p, "--profile") ?? "release") as Profile;
+  const out = resolve(one(p, "--out") ?? wasmDirOf(app, profile));
   const net = one(p, "--net");
   const simulated = net === "sim" || one(p, "--until") !== undefined;
-  const wasm = await buildWasm(app, out, new StageCache(join(out, ".stages.json")), consoleLog, { files: one(p, "--files"), simulation: simulated });
+  const wasm = await buildWasm(app, out, new StageCache(join(out, ".stages.json")), consoleLog, { files: one(p, "--files"), simulation: simulated, optimizeLevel: profileAscLevel(profile) });
   const mem = parseMemory(one(p, "--mem") ?? app.config.memory ?? "16M");
   const seed = one(p, "--seed");
   const settings = {
@@ -190,7 +204,7 @@ export const VERBS: VerbSpec[] = [
     positional: { min: 1, max: 1 },
     summary: "build a bootable image of an app folder",
     description: "Compiles the app (a folder with main.ts) through asc, Binaryen, wasm2c and clang into a bootable image. Stages whose inputs did not change are reused.",
-    options: [OPT.arch, OPT.out, OPT.bounds, OPT.files],
+    options: [OPT.arch, OPT.out, OPT.bounds, OPT.files, OPT.profile],
     examples: [
       ["uniwasm image apps/hello", "builds build/hello/x86_64/hello.img"],
       ["uniwasm image . --out build/img", "builds the app in the current folder into build/img"],
@@ -219,6 +233,7 @@ export const VERBS: VerbSpec[] = [
       OPT.out,
       OPT.bounds,
       OPT.files,
+      OPT.profile,
     ],
     rest: "<extra qemu args>",
     examples: [
@@ -273,6 +288,7 @@ export const VERBS: VerbSpec[] = [
       { name: "--pcap", value: "<file>", needs: { option: "--net", values: ["sim"] }, help: "write the simulated network's frames to a pcap file (on any exit, Ctrl-C included)" },
       { name: "--out", value: "<dir>", help: "where the wasm goes", default: "build/<app>/wasm" },
       OPT.files,
+      OPT.profile,
     ],
     examples: [
       ["uniwasm node apps/hello", "runs hello in Node"],

@@ -7,6 +7,7 @@
 import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
+import { availableParallelism } from "node:os";
 import { promisify } from "node:util";
 import { createRequire } from "node:module";
 import { type App } from "./app.ts";
@@ -41,6 +42,32 @@ export interface ImageOptions {
   bounds?: BoundsChecks;
   /** A folder baked in as read-only files (tools/files.ts); else the app's `files` setting. */
   files?: string;
+  /** "release" (the default) or "dev": a faster build of slower code (see PROFILES). */
+  profile?: Profile;
+  /** Where the wasm stages write (shared with `uniwasm node`); default: outDir. */
+  wasmDir?: string;
+}
+
+/**
+ * Build profiles. "dev" trades the speed of the generated code for build
+ * time: asc optimises less and clang compiles wasm2c's output without
+ * optimisation (about a tenth of the -O2 time, and easier to follow in gdb).
+ */
+export const PROFILES = ["release", "dev"] as const;
+export type Profile = (typeof PROFILES)[number];
+const PROFILE_FLAGS: Record<Profile, { generated: string[]; ascOptimizeLevel?: number }> = {
+  release: { generated: [] },
+  dev: { generated: ["-O0"], ascOptimizeLevel: 1 },
+};
+
+/** asc's optimisation level of a profile (undefined: asc's default of the builder). */
+export function profileAscLevel(profile: Profile): number | undefined {
+  return PROFILE_FLAGS[profile].ascOptimizeLevel;
+}
+
+/** How many C files wasm2c splits the kernel into, so clang compiles them side by side. */
+export function generatedParts(): number {
+  return Math.min(16, Math.max(2, 2 * availableParallelism()));
 }
 
 export interface ImageResult {
@@ -61,21 +88,27 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
   mkdirSync(out, { recursive: true });
   const cache = new StageCache(join(out, ".stages.json"));
 
-  const wasm = await buildWasm(app, out, cache, log, { files: opts.files });
+  const profile = PROFILE_FLAGS[opts.profile ?? "release"];
+  const wasmDir = opts.wasmDir ?? out;
+  const wasm = await buildWasm(app, wasmDir, wasmDir === out ? cache : new StageCache(join(wasmDir, ".stages.json")), log, { files: opts.files, optimizeLevel: profile.ascOptimizeLevel });
 
   // wasm2c
-  const kernelC = join(out, "kernel.c");
+  // wasm2c writes kernel_0.c .. kernel_<n-1>.c, sharing kernel-impl.h, and the public kernel.h
+  const parts = generatedParts();
+  const kernelCs = Array.from({ length: parts }, (_, i) => join(out, `kernel_${i}.c`));
   const kernelH = join(out, "kernel.h");
-  const w2cKey = hashOf("wasm2c", readFileSync(wasm.wasm), wabtVersion());
-  if (cache.fresh("wasm2c", w2cKey, [kernelC, kernelH])) log.stage("wasm2c", `${basename(wasm.wasm)} -> kernel.c`, true);
+  const implH = join(out, "kernel-impl.h");
+  const w2cKey = hashOf("wasm2c", readFileSync(wasm.wasm), wabtVersion(), String(parts));
+  const cBytes = () => kernelCs.reduce((n, f) => n + statSync(f).size, 0);
+  if (cache.fresh("wasm2c", w2cKey, [...kernelCs, kernelH, implH])) log.stage("wasm2c", `${basename(wasm.wasm)} -> ${parts} C files`, true);
   else {
     try {
-      await run(process.execPath, [join(wabtDir(), "bin", "wasm2c"), wasm.wasm, "-n", "kernel", "--disable-simd", "-o", kernelC]);
+      await run(process.execPath, [join(wabtDir(), "bin", "wasm2c"), wasm.wasm, "-n", "kernel", "--disable-simd", "--num-outputs", String(parts), "-o", join(out, "kernel.c")]);
     } catch (e: any) {
       throw new UserError(`wasm2c failed on ${wasm.wasm}:\n${e.stderr || e.message}`);
     }
     cache.record("wasm2c", w2cKey);
-    log.stage("wasm2c", `${basename(wasm.wasm)} -> kernel.c (${kib(statSync(kernelC).size)})`, false);
+    log.stage("wasm2c", `${basename(wasm.wasm)} -> ${parts} C files (${kib(cBytes())})`, false);
   }
   const entryC = join(out, "entry.c");
   const memory = readWasmInfo(readFileSync(wasm.wasm)).imports.find((i) => i.kind === "memory")?.memory;
@@ -86,7 +119,7 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
   const settings = ARCH[opts.arch];
   const includes = ["-I", join(BOOT, "include"), "-I", join(BOOT, "runtime/include"), "-I", out];
   const sources: { src: string; generated: boolean }[] = [
-    { src: kernelC, generated: true },
+    ...kernelCs.map((src) => ({ src, generated: true })),
     { src: entryC, generated: true },
     ...listSources(join(BOOT, "runtime")).map((src) => ({ src, generated: false })),
     ...listSources(join(BOOT, "common")).map((src) => ({ src, generated: false })),
@@ -101,8 +134,8 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
     const obj = join(objDir, `${generated ? "gen" : basename(dirname(src))}-${basename(src).replace(/\.[cS]$/, ".o")}`);
     const bounds = opts.bounds ?? "guard";
     const shim = !generated && (dirname(src) === archDir || dirname(src) === join(BOOT, "common"));
-    const flags = [...settings.cflags, ...(shim ? settings.shimCflags : []), ...(generated ? GENERATED_FLAGS : OWN_FLAGS), `-DWASM_RT_MEMCHECK_GUARD_PAGES=${bounds === "guard" ? 1 : 0}`, ...(opts.cflags ?? []), ...includes];
-    const key = hashOf("cc", readFileSync(src), JSON.stringify(flags), headers, clangVer, src.endsWith("kernel.c") || src.endsWith("entry.c") ? readFileSync(kernelH) : "");
+    const flags = [...settings.cflags, ...(shim ? settings.shimCflags : []), ...(generated ? [...GENERATED_FLAGS, ...profile.generated] : OWN_FLAGS), `-DWASM_RT_MEMCHECK_GUARD_PAGES=${bounds === "guard" ? 1 : 0}`, ...(opts.cflags ?? []), ...includes];
+    const key = hashOf("cc", readFileSync(src), JSON.stringify(flags), headers, clangVer, generated ? readFileSync(kernelH) : "", generated ? readFileSync(implH) : "");
     if (cache.fresh(`cc:${obj}`, key, [obj])) return obj;
     try {
       await run(clang, [...flags, "-c", src, "-o", obj], { maxBuffer: 64 << 20 });
@@ -113,7 +146,10 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
     return obj;
   };
   const before = Date.now();
-  const objects = await parallel(sources.map((s) => () => compile(s.src, s.generated)), 2);
+  // the largest first, so the last one to finish is a small one
+  const bySize = [...sources].sort((a, b) => statSync(b.src).size - statSync(a.src).size);
+  const compiled = await parallel(bySize.map((s) => () => compile(s.src, s.generated)), availableParallelism());
+  const objects = sources.map((s) => compiled[bySize.indexOf(s)]);
   log.stage("clang", `${objects.length} objects (${Date.now() - before} ms)`, false);
 
   // link twice: the second time with the function-name table in .uwsyms
@@ -158,7 +194,7 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
   }
 
   const sz = new Elf64(readFileSync(elf), elf).sizes();
-  const sizes = { wasm: wasm.bytes, c: statSync(kernelC).size, ...sz, image: statSync(image).size };
+  const sizes = { wasm: wasm.bytes, c: cBytes(), ...sz, image: statSync(image).size };
   log.info(`sizes: wasm ${kib(sizes.wasm)}, C ${kib(sizes.c)}, text ${kib(sizes.text)}, data ${kib(sizes.data)}, bss ${kib(sizes.bss)}, image ${kib(sizes.image)}`);
   return { image, elf, sizes };
 }

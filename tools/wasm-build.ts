@@ -38,6 +38,8 @@ export interface WasmBuildOptions {
   simulation?: boolean;
   /** A folder to bake in as read-only files (`--files`); else the app's `files` setting. */
   files?: string;
+  /** asc's optimisation level when the app's uniwasm.json sets none (the build profile's). */
+  optimizeLevel?: number;
 }
 
 /** The folder an app's kernel embeds: `--files`, else uniwasm.json's `files` (relative to the app). */
@@ -58,7 +60,7 @@ export async function buildWasm(app: App, outDir: string, cache: StageCache, log
     files = encodeFiles(readFolder(folder));
     log.stage("files", `${files.files} files, ${files.contentBytes} bytes from ${relative(process.cwd(), folder) || "."} (${files.bytes.length} bytes with the table)`, false);
   }
-  const ascOpts = { entry: app.entry, outWasm: ascWasm, outWat: wat, runtime: c.runtime, optimizeLevel: c.optimizeLevel, shrinkLevel: c.shrinkLevel, extra: c.ascFlags, filesBytes: files?.bytes.length };
+  const ascOpts = { entry: app.entry, outWasm: ascWasm, outWat: wat, runtime: c.runtime, optimizeLevel: c.optimizeLevel ?? opts.optimizeLevel, shrinkLevel: c.shrinkLevel, extra: c.ascFlags, filesBytes: files?.bytes.length };
 
   const sources = hashTree([app.dir, join(ROOT, "kernel"), join(ROOT, "drivers")], (n) => n.endsWith(".ts"));
   const ascKey = hashOf("asc", sources, JSON.stringify(ascArgs(ascOpts)), await ascVersion());

@@ -1,21 +1,31 @@
 // `uniwasm boot` against real QEMU: wrong input is refused before QEMU starts,
 // QEMU's own failures are failures, signals stop QEMU and free its ports, and
 // every capture the CLI writes reads back in tcpdump.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { chooseAccel } from "../tools/qemu.ts";
 import { ROOT } from "../tools/paths.ts";
 import { scratchDir } from "./helpers/kernel.ts";
 import { TapNet, tapUnavailable } from "./helpers/tap.ts";
 
+// builds and boots under TCG on a shared 2-core machine: minutes, not seconds
+vi.setConfig({ testTimeout: 600_000 });
+
 const CLI = join(ROOT, "tools/cli.js");
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+/** Runs the CLI without blocking the test worker (a build or boot can take minutes on a loaded machine). */
+function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("close", (code) => resolve({ code, out, err }));
+  });
 }
 
 /** The error line of a failed run (after any notes about the accelerator). */
@@ -48,15 +58,15 @@ async function canListen(port: number): Promise<boolean> {
 
 let out: string;
 let img: string;
-beforeAll(() => {
+beforeAll(async () => {
   out = scratchDir("cli-boot");
-  const r = cli(["image", "apps/hello", "--out", out]);
+  const r = await cli(["image", "apps/hello", "--out", out]);
   expect(r.code, r.err).toBe(0);
   img = join(out, "hello.img");
 });
 
 describe("boot refuses what cannot boot, before QEMU starts", () => {
-  it("says what a file that is no image is", () => {
+  it("says what a file that is no image is", async () => {
     const wasm = join(out, "hello.wasm");
     const empty = join(out, "empty.img");
     writeFileSync(empty, "");
@@ -68,18 +78,18 @@ describe("boot refuses what cannot boot, before QEMU starts", () => {
       ["/bin/true", "uniwasm: /bin/true is not a bootable image: an ELF64 shared object or PIE for x86_64 without a Multiboot header or PVH note (not built by uniwasm image?)"],
     ];
     for (const [file, message] of cases) {
-      const r = cli(["boot", file]);
+      const r = await cli(["boot", file]);
       expect(r.code, file).toBe(1);
       expect(r.err).toBe(message + "\n");
     }
   });
 
-  it("refuses less RAM than the image needs, naming the minimum, and boots with the minimum", () => {
-    const r = cli(["boot", img, "--mem", "1M"]);
+  it("refuses less RAM than the image needs, naming the minimum, and boots with the minimum", async () => {
+    const r = await cli(["boot", img, "--mem", "1M"]);
     expect(r.code).toBe(1);
     const m = /^uniwasm: --mem 1M is too little for .*hello\.img: it needs at least (\d+)M \(its code, data and initial linear memory\)$/.exec(r.err.trim());
     expect(m, r.err).not.toBeNull();
-    const ok = cli(["boot", img, "--mem", `${m![1]}M`, "--timeout", "60"]);
+    const ok = await cli(["boot", img, "--mem", `${m![1]}M`, "--timeout", "60"]);
     expect(ok.out).toContain("goodbye");
     expect(ok.code).toBe(0);
   });
@@ -89,16 +99,16 @@ describe("boot refuses what cannot boot, before QEMU starts", () => {
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
     const port = (blocker.address() as any).port;
     try {
-      const r = cli(["boot", img, "--hostfwd", `tcp:127.0.0.1:${port}-:80`]);
+      const r = await cli(["boot", img, "--hostfwd", `tcp:127.0.0.1:${port}-:80`]);
       expect(r.code).toBe(1);
       expect(errorLine(r.err)).toBe(`uniwasm: --hostfwd tcp:127.0.0.1:${port}-:80: host port tcp 127.0.0.1:${port} is already in use (another program, or a boot still running, holds it)`);
     } finally {
       blocker.close();
     }
-    expect(cli(["boot", img, "--hostfwd", "tcp:8080:80"])).toMatchObject({ code: 2, err: "uniwasm: --hostfwd tcp:8080:80: expected tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport, e.g. tcp:127.0.0.1:8080-:80; see uniwasm boot --help\n" });
+    expect(await cli(["boot", img, "--hostfwd", "tcp:8080:80"])).toMatchObject({ code: 2, err: "uniwasm: --hostfwd tcp:8080:80: expected tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport, e.g. tcp:127.0.0.1:8080-:80; see uniwasm boot --help\n" });
   });
 
-  it("refuses KVM where it cannot run, and auto falls back to TCG saying so", () => {
+  it("refuses KVM where it cannot run, and auto falls back to TCG saying so", async () => {
     const kvm = (() => {
       try {
         return chooseAccel("kvm").accel;
@@ -107,14 +117,14 @@ describe("boot refuses what cannot boot, before QEMU starts", () => {
       }
     })();
     if (kvm === "kvm") return; // a host with working KVM: nothing to refuse
-    const r = cli(["boot", img, "--accel", "kvm"]);
+    const r = await cli(["boot", img, "--accel", "kvm"]);
     expect(r.code).toBe(1);
     expect(r.err).toBe(`uniwasm: ${kvm}\n`);
     expect(kvm).toMatch(/^--accel kvm: KVM is not usable here: .* \(use --accel tcg\)$/);
-    const auto = cli(["boot", img, "--accel", "auto", "--timeout", "60"]);
+    const auto = await cli(["boot", img, "--accel", "auto", "--timeout", "60"]);
     expect(auto.err).toMatch(/^uniwasm: running under TCG, QEMU's emulator: KVM is not usable here \(.+\)\n/);
     expect(auto.code).toBe(0);
-    expect(cli(["boot", img, "--accel", "xen"]).err).toBe("uniwasm: --accel xen: expected one of auto, kvm, tcg; see uniwasm boot --help\n");
+    expect((await cli(["boot", img, "--accel", "xen"])).err).toBe("uniwasm: --accel xen: expected one of auto, kvm, tcg; see uniwasm boot --help\n");
   });
 });
 
@@ -139,8 +149,8 @@ describe("aarch64 images: built with --arch, detected and checked by boot", () =
 });
 
 describe("boot reports QEMU's failures and stops on signals", () => {
-  it("surfaces QEMU's own error with a non-zero exit", () => {
-    const r = cli(["boot", img, "--accel", "tcg", "--", "-device", "no-such-device"]);
+  it("surfaces QEMU's own error with a non-zero exit", async () => {
+    const r = await cli(["boot", img, "--accel", "tcg", "--", "-device", "no-such-device"]);
     expect(r.code).toBe(1);
     expect(r.err).toBe("uniwasm: QEMU failed: 'no-such-device' is not a valid device model name\n");
     expect(r.out).toBe("");
@@ -160,16 +170,16 @@ describe("boot reports QEMU's failures and stops on signals", () => {
       expect(await exited).toBe(code);
       expect(err).toContain(`uniwasm: stopped by signal ${signal} (exit ${code})\n`);
       expect(await canListen(port)).toBe(true);
-      const again = cli(["boot", img, "--accel", "tcg", "--hostfwd", `tcp:127.0.0.1:${port}-:80`, "--timeout", "60"]);
+      const again = await cli(["boot", img, "--accel", "tcg", "--hostfwd", `tcp:127.0.0.1:${port}-:80`, "--timeout", "60"]);
       expect(again.code, again.err).toBe(0);
     });
   }
 });
 
 describe("every capture the CLI writes is Ethernet that tcpdump reads", () => {
-  it("QEMU user networking", () => {
+  it("QEMU user networking", async () => {
     const pcap = join(out, "user.pcap");
-    const r = cli(["boot", "apps/netdemo", "--net", "user", "--pcap", pcap, "--append", "run=1", "--out", join(out, "netdemo"), "--timeout", "120"]);
+    const r = await cli(["boot", "apps/netdemo", "--net", "user", "--pcap", pcap, "--append", "run=1", "--out", join(out, "netdemo"), "--timeout", "120"]);
     expect(r.code, r.out + r.err).toBe(0);
     const lines = tcpdump(pcap);
     expect(lines.some((l) => /IP 0\.0\.0\.0\.68 > 255\.255\.255\.255\.67: BOOTP\/DHCP, Request/.test(l))).toBe(true);
@@ -179,11 +189,11 @@ describe("every capture the CLI writes is Ethernet that tcpdump reads", () => {
   });
 
   const noTap = tapUnavailable();
-  it.skipIf(noTap)(`a TAP device (without the virtio-net header)${noTap ? ` [skipped: ${noTap}]` : ""}`, () => {
+  it.skipIf(noTap)(`a TAP device (without the virtio-net header)${noTap ? ` [skipped: ${noTap}]` : ""}`, async () => {
     const net = new TapNet("clipcap", "10.78.0.1/24");
     try {
       const pcap = join(out, "tap.pcap");
-      const r = cli(["boot", "apps/netdemo", "--netns", net.ns, "--tap", net.tap, "--pcap", pcap, "--append", "ip=10.78.0.2/24 gw=10.78.0.1 ping=10.78.0.1 run=1", "--out", join(out, "netdemo"), "--timeout", "120"]);
+      const r = await cli(["boot", "apps/netdemo", "--netns", net.ns, "--tap", net.tap, "--pcap", pcap, "--append", "ip=10.78.0.2/24 gw=10.78.0.1 ping=10.78.0.1 run=1", "--out", join(out, "netdemo"), "--timeout", "120"]);
       expect(r.code, r.out + r.err).toBe(0);
       const lines = tcpdump(pcap);
       expect(lines.some((l) => /ARP, Request who-has 10\.78\.0\.1 tell 10\.78\.0\.2/.test(l))).toBe(true);
@@ -196,9 +206,9 @@ describe("every capture the CLI writes is Ethernet that tcpdump reads", () => {
     }
   });
 
-  it("the Node platform's simulated network", () => {
+  it("the Node platform's simulated network", async () => {
     const pcap = join(out, "sim.pcap");
-    const r = cli(["node", "apps/netdemo", "--net", "sim", "--pcap", pcap, "--append", "run=1", "--out", join(out, "netdemo-wasm")]);
+    const r = await cli(["node", "apps/netdemo", "--net", "sim", "--pcap", pcap, "--append", "run=1", "--out", join(out, "netdemo-wasm")]);
     expect(r.code, r.out + r.err).toBe(0);
     const lines = tcpdump(pcap);
     expect(lines.some((l) => /IP 0\.0\.0\.0\.68 > 255\.255\.255\.255\.67: BOOTP\/DHCP, Request/.test(l))).toBe(true);

@@ -1,16 +1,35 @@
 // The package as a user gets it: `npm pack`, a project made by `uniwasm new`
 // in a temporary folder installing the tarball, and that project's own test
 // (build, boot under QEMU, talk to it) run by `npm test`, for every template.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { availableTemplates } from "../tools/new.ts";
 import { ROOT } from "../tools/paths.ts";
 import { scratchDir } from "./helpers/kernel.ts";
 
+// builds and boots under TCG on a shared 2-core machine: minutes, not seconds
+vi.setConfig({ testTimeout: 600_000 });
+
 const CLI = join(ROOT, "tools/cli.js");
 const TSC = join(ROOT, "node_modules/typescript/bin/tsc");
+
+/** The same without blocking the test worker (builds and boots take minutes on a loaded machine). */
+function runAsync(cmd: string, args: string[], cwd: string): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd, env: { ...process.env, npm_config_yes: "true" } });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 1_200_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
+  });
+}
 
 function run(cmd: string, args: string[], cwd: string) {
   const r = spawnSync(cmd, args, { cwd, encoding: "utf8", timeout: 600_000, env: { ...process.env, npm_config_yes: "true" } });
@@ -22,17 +41,17 @@ let tarball: string;
 let first: string;
 const templates = availableTemplates().map((t) => t.name);
 
-beforeAll(() => {
+beforeAll(async () => {
   tmp = scratchDir("package");
-  const pack = run("npm", ["pack", "--pack-destination", tmp, "--silent"], ROOT);
+  const pack = await runAsync("npm", ["pack", "--pack-destination", tmp, "--silent"], ROOT);
   expect(pack.code, pack.err).toBe(0);
   tarball = join(tmp, pack.out.trim().split("\n").pop()!);
   first = join(tmp, templates[0]);
   const made = run(process.execPath, [CLI, "new", first, "--template", templates[0], "--dependency", `file:${tarball}`], tmp);
   expect(made.code, made.err).toBe(0);
-  const install = run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], first);
+  const install = await runAsync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], first);
   expect(install.code, install.err).toBe(0);
-}, 900_000);
+}, 1_800_000);
 
 describe("the npm package", () => {
   it("ships the kernel, the shim, the tools, the built API and the templates, not tests, benchmarks or CI", () => {
@@ -92,7 +111,7 @@ describe("uniwasm new", () => {
   });
 
   for (const name of templates) {
-    it(`the ${name} template builds, boots and answers its client (npm test in the project)`, () => {
+    it(`the ${name} template builds, boots and answers its client (npm test in the project)`, { timeout: 1_200_000 }, async () => {
       let dir = first;
       if (name !== templates[0]) {
         dir = join(tmp, name);
@@ -104,7 +123,7 @@ describe("uniwasm new", () => {
         const imports = [...readFileSync(join(dir, f), "utf8").matchAll(/(?:from|import)\s+"([^"]+)"/g)].map((m) => m[1]);
         expect(imports.filter((i) => !/^(uniwasm(\/.*)?|\.\/[^/]+)$/.test(i)), f).toEqual([]);
       }
-      const r = run("npm", ["test"], dir);
+      const r = await runAsync("npm", ["test"], dir);
       expect(r.code, r.out + r.err).toBe(0);
       expect(r.out).toMatch(/^# pass 1$/m);
     });

@@ -164,7 +164,11 @@ describe("boot reports QEMU's failures and stops on signals", () => {
       let err = "";
       child.stderr.on("data", (d) => (err += d));
       const exited = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
-      for (let i = 0; i < 600 && (await canListen(port)); i++) await new Promise((r) => setTimeout(r, 100));
+      // taken three times in a row: QEMU holds it (the CLI's own check binds it only for a moment)
+      for (let i = 0, taken = 0; i < 1200 && taken < 3; i++) {
+        taken = (await canListen(port)) ? 0 : taken + 1;
+        await new Promise((r) => setTimeout(r, 200));
+      }
       expect(await canListen(port), "QEMU never took the forwarded port").toBe(false);
       child.kill(signal);
       expect(await exited).toBe(code);

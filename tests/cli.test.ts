@@ -1,136 +1,140 @@
 // The CLI's answers to wrong input: each a specific message and a non-zero exit.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { parsePcap } from "../host/pcap.ts";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ROOT } from "../tools/paths.ts";
 import { scratchDir } from "./helpers/kernel.ts";
 
-function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [join(ROOT, "tools/cli.js"), ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, ...env },
-    timeout: 120_000,
+/** Runs the CLI without blocking the test worker (a build can take minutes on a loaded machine). */
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, "tools/cli.js"), ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.on("close", (code) => resolve({ code, out }));
   });
-  return { code: r.status, out: r.stdout + r.stderr };
 }
 
+// builds on a shared 2-core machine: minutes, not seconds
+vi.setConfig({ testTimeout: 600_000 });
+
 describe("uniwasm CLI errors", () => {
-  it("names a missing app folder", () => {
-    const r = cli(["image", "apps/does-not-exist"]);
+  it("names a missing app folder", async () => {
+    const r = await cli(["image", "apps/does-not-exist"]);
     expect(r.code).toBe(1);
     expect(r.out).toContain("uniwasm: no app folder at apps/does-not-exist");
   });
 
-  it("names a folder without main.ts", () => {
+  it("names a folder without main.ts", async () => {
     const dir = scratchDir("empty-app");
-    const r = cli(["image", dir]);
+    const r = await cli(["image", dir]);
     expect(r.code).toBe(1);
     expect(r.out).toContain("has no main.ts");
   });
 
-  it("shows the AssemblyScript diagnostic with file and line for a compile error", () => {
+  it("shows the AssemblyScript diagnostic with file and line for a compile error", async () => {
     const dir = join(scratchDir("bad-app"), "broken");
     mkdirSync(dir);
     writeFileSync(join(dir, "main.ts"), "export function main(): i32 {\n  return notDeclaredAnywhere;\n}\n");
-    const r = cli(["image", dir, "--out", join(dir, "out")]);
+    const r = await cli(["image", dir, "--out", join(dir, "out")]);
     expect(r.code).toBe(1);
     expect(r.out).toContain("failed to compile");
     expect(r.out).toContain("TS2304: Cannot find name 'notDeclaredAnywhere'");
     expect(r.out).toMatch(/broken\/main\.ts\(2,10\)/);
   });
 
-  it("rejects an app without a proper main export", () => {
+  it("rejects an app without a proper main export", async () => {
     const dir = join(scratchDir("no-main"), "nomain");
     mkdirSync(dir);
     writeFileSync(join(dir, "main.ts"), "export function start(): void {}\n");
-    const r = cli(["node", dir, "--out", join(dir, "out")]);
+    const r = await cli(["node", dir, "--out", join(dir, "out")]);
     expect(r.code).toBe(1);
     expect(r.out).toContain("main.ts must export `function main(): i32`");
   });
 
-  it("rejects an app importing something no platform provides", () => {
+  it("rejects an app importing something no platform provides", async () => {
     const dir = join(scratchDir("foreign"), "foreign");
     mkdirSync(dir);
     writeFileSync(join(dir, "main.ts"), '@external("wasi", "fd_write") declare function fd_write(a: i32): i32;\nexport function main(): i32 { return fd_write(1); }\n');
-    const r = cli(["node", dir, "--out", join(dir, "out")]);
+    const r = await cli(["node", dir, "--out", join(dir, "out")]);
     expect(r.code).toBe(1);
     expect(r.out).toContain("imports wasi.fd_write, which no platform provides");
   });
 
-  it("says which tool is missing and how to install it", () => {
-    const r = cli(["image", "apps/hello", "--out", join(scratchDir("nochain"), "out")], { PATH: scratchDir("empty-path") });
+  it("says which tool is missing and how to install it", async () => {
+    const r = await cli(["image", "apps/hello", "--out", join(scratchDir("nochain"), "out")], { PATH: scratchDir("empty-path") });
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/missing toolchain: clang not found; install it with: apt-get install clang/);
   });
 
-  it("reports a tool override that points nowhere", () => {
-    const r = cli(["image", "apps/hello", "--out", join(scratchDir("nochain2"), "out")], { UNIWASM_LD: "/nonexistent/ld.lld" });
+  it("reports a tool override that points nowhere", async () => {
+    const r = await cli(["image", "apps/hello", "--out", join(scratchDir("nochain2"), "out")], { UNIWASM_LD: "/nonexistent/ld.lld" });
     expect(r.code).toBe(1);
     expect(r.out).toContain("UNIWASM_LD=/nonexistent/ld.lld does not name an existing program");
   });
 
-  it("rejects unknown verbs, options and bad values in one line, with a suggestion and the verb's help", () => {
-    const verb = cli(["bot", "apps/hello"]);
+  it("rejects unknown verbs, options and bad values in one line, with a suggestion and the verb's help", async () => {
+    const verb = await cli(["bot", "apps/hello"]);
     expect(verb).toMatchObject({ code: 2 });
     expect(verb.out).toBe('uniwasm: unknown verb "bot" (did you mean boot?); see uniwasm --help\n');
-    expect(cli(["frobnicate"]).out).toBe('uniwasm: unknown verb "frobnicate"; see uniwasm --help\n');
-    const opt = cli(["image", "apps/hello", "--colour", "red"]);
+    expect((await cli(["frobnicate"])).out).toBe('uniwasm: unknown verb "frobnicate"; see uniwasm --help\n');
+    const opt = await cli(["image", "apps/hello", "--colour", "red"]);
     expect(opt).toEqual({ code: 2, out: "uniwasm: image: unknown option --colour; see uniwasm image --help\n" });
-    expect(cli(["boot", "apps/hello", "--mme", "1G"])).toEqual({ code: 2, out: "uniwasm: boot: unknown option --mme (did you mean --mem?); see uniwasm boot --help\n" });
-    expect(cli(["boot", "apps/hello", "--hostfw", "tcp::1-:2"]).out).toContain("(did you mean --hostfwd?)");
-    const arch = cli(["image", "apps/hello", "--arch", "riscv"]);
+    expect(await cli(["boot", "apps/hello", "--mme", "1G"])).toEqual({ code: 2, out: "uniwasm: boot: unknown option --mme (did you mean --mem?); see uniwasm boot --help\n" });
+    expect((await cli(["boot", "apps/hello", "--hostfw", "tcp::1-:2"])).out).toContain("(did you mean --hostfwd?)");
+    const arch = await cli(["image", "apps/hello", "--arch", "riscv"]);
     expect(arch.code).toBe(2);
     expect(arch.out).toMatch(/^uniwasm: --arch riscv: expected one of x86_64.*; see uniwasm image --help\n$/);
-    const mem = cli(["boot", "apps/hello", "--mem", "lots"]);
+    const mem = await cli(["boot", "apps/hello", "--mem", "lots"]);
     expect(mem).toEqual({ code: 2, out: "uniwasm: --mem lots: expected a size such as 16M, 512M or 2G; see uniwasm boot --help\n" });
-    expect(cli(["boot", "apps/hello", "--timeout"])).toEqual({ code: 2, out: "uniwasm: --timeout needs a value <s>; see uniwasm boot --help\n" });
-    expect(cli(["boot", "apps/hello", "apps/echo"])).toEqual({ code: 2, out: "uniwasm: boot takes exactly 1 argument (<app|image>), got 2; see uniwasm boot --help\n" });
-    expect(cli(["boot"]).code).toBe(2);
-    expect(cli(["image", "apps/hello", "--", "-x"])).toEqual({ code: 2, out: "uniwasm: image takes nothing after --; see uniwasm image --help\n" });
-    expect(cli(["boot", "apps/hello", "--timeout", "1", "--timeout", "2"]).out).toBe("uniwasm: --timeout given more than once; see uniwasm boot --help\n");
+    expect(await cli(["boot", "apps/hello", "--timeout"])).toEqual({ code: 2, out: "uniwasm: --timeout needs a value <s>; see uniwasm boot --help\n" });
+    expect(await cli(["boot", "apps/hello", "apps/echo"])).toEqual({ code: 2, out: "uniwasm: boot takes exactly 1 argument (<app|image>), got 2; see uniwasm boot --help\n" });
+    expect((await cli(["boot"])).code).toBe(2);
+    expect(await cli(["image", "apps/hello", "--", "-x"])).toEqual({ code: 2, out: "uniwasm: image takes nothing after --; see uniwasm image --help\n" });
+    expect((await cli(["boot", "apps/hello", "--timeout", "1", "--timeout", "2"])).out).toBe("uniwasm: --timeout given more than once; see uniwasm boot --help\n");
   });
 
-  it("refuses an option of another verb instead of ignoring it (node --timeout)", () => {
-    const r = cli(["node", "apps/hello", "--net", "sim", "--timeout", "5"]);
+  it("refuses an option of another verb instead of ignoring it (node --timeout)", async () => {
+    const r = await cli(["node", "apps/hello", "--net", "sim", "--timeout", "5"]);
     expect(r).toEqual({ code: 2, out: "uniwasm: node: unknown option --timeout (--timeout is an option of boot, not of node); see uniwasm node --help\n" });
   });
 
-  it("refuses an option that needs another one, or implies it", () => {
-    expect(cli(["boot", "apps/hello", "--net", "tap", "--hostfwd", "tcp::8080-:80"])).toEqual({ code: 2, out: "uniwasm: --hostfwd needs --net user, not --net tap; see uniwasm boot --help\n" });
-    expect(cli(["boot", "apps/hello", "--pcap", "x.pcap"])).toEqual({ code: 2, out: "uniwasm: --pcap needs --net user or --net tap; see uniwasm boot --help\n" });
+  it("refuses an option that needs another one, or implies it", async () => {
+    expect(await cli(["boot", "apps/hello", "--net", "tap", "--hostfwd", "tcp::8080-:80"])).toEqual({ code: 2, out: "uniwasm: --hostfwd needs --net user, not --net tap; see uniwasm boot --help\n" });
+    expect(await cli(["boot", "apps/hello", "--pcap", "x.pcap"])).toEqual({ code: 2, out: "uniwasm: --pcap needs --net user or --net tap; see uniwasm boot --help\n" });
   });
 
-  it("has help for every verb, with examples, as --help and as help <verb>", () => {
-    const top = cli(["--help"]);
+  it("has help for every verb, with examples, as --help and as help <verb>", async () => {
+    const top = await cli(["--help"]);
     expect(top.code).toBe(0);
     for (const verb of ["image", "boot", "node", "new", "start", "setup", "test", "bench", "help"]) {
       expect(top.out).toMatch(new RegExp(`^  ${verb} `, "m"));
-      const h = cli([verb, "--help"]);
+      const h = await cli([verb, "--help"]);
       expect(h.code).toBe(0);
       expect(h.out).toMatch(new RegExp(`^usage: uniwasm ${verb}`));
       expect(h.out).toContain("examples:\n  uniwasm ");
-      expect(cli(["help", verb]).out).toBe(h.out);
+      expect((await cli(["help", verb])).out).toBe(h.out);
     }
-    const boot = cli(["boot", "apps/hello", "--mem", "lots", "--help"]).out;
+    const boot = (await cli(["boot", "apps/hello", "--mem", "lots", "--help"])).out;
     expect(boot).toContain("--machine <type>    the QEMU machine type of the image's architecture");
     expect(boot.replace(/\s+/g, " ")).toContain("one of pc, q35, microvm, virt, virt-gicv3, virt-el2; default pc (x86_64), virt (aarch64))");
-    expect(cli(["help", "nod"])).toEqual({ code: 2, out: 'uniwasm: unknown verb "nod" (did you mean node?); see uniwasm --help\n' });
-    expect(cli([]).code).toBe(2);
+    expect(await cli(["help", "nod"])).toEqual({ code: 2, out: 'uniwasm: unknown verb "nod" (did you mean node?); see uniwasm --help\n' });
+    expect((await cli([])).code).toBe(2);
   });
 
-  it("prints its version", () => {
+  it("prints its version", async () => {
     const v = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
-    expect(cli(["--version"])).toEqual({ code: 0, out: `uniwasm ${v}\n` });
+    expect(await cli(["--version"])).toEqual({ code: 0, out: `uniwasm ${v}\n` });
   });
 });
 
 describe("uniwasm node --net sim", () => {
-  it("runs a networked app on a simulated NIC shaped like QEMU's user network, with a capture", () => {
+  it("runs a networked app on a simulated NIC shaped like QEMU's user network, with a capture", async () => {
     const pcap = join(scratchDir("simnet"), "run.pcap");
-    const r = cli(["node", "apps/netdemo", "--net", "sim", "--pcap", pcap, "--append", "run=2"]);
+    const r = await cli(["node", "apps/netdemo", "--net", "sim", "--pcap", pcap, "--append", "run=2"]);
     expect(r.out).toContain("netdemo: dhcp lease 10.0.2.15/24 from 10.0.2.2");
     expect(r.out).toContain("netdemo: ping 10.0.2.2: reply seq 1 (56 bytes)");
     expect(r.code).toBe(0);
@@ -138,8 +142,8 @@ describe("uniwasm node --net sim", () => {
     expect(frames.length).toBeGreaterThanOrEqual(6); // DHCP x4, ARP, ping
   });
 
-  it("refuses a capture without the simulated network", () => {
-    const r = cli(["node", "apps/hello", "--pcap", "/tmp/x.pcap"]);
+  it("refuses a capture without the simulated network", async () => {
+    const r = await cli(["node", "apps/hello", "--pcap", "/tmp/x.pcap"]);
     expect(r).toEqual({ code: 2, out: "uniwasm: --pcap needs --net sim; see uniwasm node --help\n" });
   });
 });

@@ -6,6 +6,7 @@ import { schedBench } from "./sched.ts";
 import { tcpBench } from "./tcp.ts";
 import { boundsBench } from "./bounds.ts";
 import { peersBench } from "./peers.ts";
+import { simBench } from "./sim.ts";
 
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   boot: bootBench,
@@ -13,6 +14,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   tcp: tcpBench,
   bounds: boundsBench,
   peers: peersBench,
+  sim: simBench,
 };
 
 // `--arch aarch64` is one flag (`--arch=aarch64`), not a flag and a benchmark name

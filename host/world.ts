@@ -10,6 +10,8 @@ import { VirtualClock } from "./clock.ts";
 import { EventQueue } from "./events.ts";
 import { Machine, type MachineOptions, type RunResult } from "./machine.ts";
 
+const NEVER = 0xffff_ffff_ffff_ffffn;
+
 export interface WorldRunOptions {
   /** Stop when the clock would pass this time (ns); kernels still running are left as they are. */
   until?: bigint;
@@ -67,19 +69,24 @@ export class World {
     for (;;) {
       if (opts.pause?.()) break;
       const now = this.clock.peek();
+      // one pass: resume whoever is due; otherwise learn the earliest wake-up
+      // (no allocation here: this runs once per event of the whole world)
       let ran = false;
+      let waiting = false;
+      let nextWake = NEVER;
       for (const m of this.machines) {
         const at = m.wakeAt;
-        if (at !== undefined && at <= now) {
+        if (at === undefined) continue;
+        if (at <= now) {
           m.resume();
           ran = true;
+        } else {
+          waiting = true;
+          if (at < nextWake) nextWake = at;
         }
       }
       if (ran) continue;
-
-      const waiting = this.machines.filter((m) => m.wakeAt !== undefined);
-      if (waiting.length === 0) break;
-      const nextWake = waiting.reduce((t, m) => (m.wakeAt! < t ? m.wakeAt! : t), 0xffff_ffff_ffff_ffffn);
+      if (!waiting) break;
       const nextEvent = this.events.peek();
       const next = nextEvent !== undefined && nextEvent <= nextWake ? nextEvent : nextWake;
       if (opts.until !== undefined && next > opts.until) {
@@ -92,9 +99,9 @@ export class World {
         e.run();
         continue;
       }
-      if (nextWake === 0xffff_ffff_ffff_ffffn) {
+      if (nextWake === NEVER) {
         // nothing scheduled and nobody has a deadline: no one can ever wake
-        for (const m of waiting) m.abandon("wait() without a deadline, and nothing in the simulated world can raise an interrupt: the kernel would sleep forever");
+        for (const m of this.machines) if (m.wakeAt !== undefined) m.abandon("wait() without a deadline, and nothing in the simulated world can raise an interrupt: the kernel would sleep forever");
         break;
       }
       this.clock.sleepUntil(nextWake);

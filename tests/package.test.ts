@@ -88,6 +88,58 @@ describe("the npm package", () => {
   });
 });
 
+describe("uniwasm/sim from the package", () => {
+  it("runs a two-node experiment from a plain Node script in a project, using only the package's exports", async () => {
+    // two httpd kernels, one as a client uploading to the other's discard service, over a lossy link
+    writeFileSync(join(first, "sim-scenario.json"), JSON.stringify({
+      kernels: { httpd: "node_modules/uniwasm/apps/httpd" },
+      params: { loss: [0, 0.02] },
+      seeds: 2,
+      until: 60,
+      nodes: [
+        { name: "server", kernel: "httpd", cmdline: "ip=10.0.0.2/24", daemon: true },
+        { name: "client", kernel: "httpd", cmdline: "ip=10.0.0.1/24 connect=10.0.0.2:9 bytes=200000 mode=up" },
+      ],
+      links: [{ a: "client", b: "server", delayMs: 5, bandwidth: 10e6, queue: 50, loss: "\${loss}" }],
+      metrics: { elapsed_us: "client.cli_elapsed_us", ok: "client.cli_ok" },
+      charts: [{ x: "loss", y: "elapsed_us" }],
+    }));
+    writeFileSync(join(first, "sim-experiment.mjs"), `
+      import { buildSimKernel, World, runExperiment, parsePcap } from "uniwasm/sim";
+      // the API by hand: one run, its capture and counters
+      const httpd = await buildSimKernel("node_modules/uniwasm/apps/httpd");
+      const world = new World({ seed: 3 });
+      const server = world.node("server", { kernel: httpd, cmdline: "ip=10.0.0.2/24" });
+      const client = world.node("client", { kernel: httpd, cmdline: "ip=10.0.0.1/24 connect=10.0.0.2:9 bytes=100000 mode=up" });
+      const cap = world.link(client, server, { delayMs: 2, loss: 0.01 }).capture();
+      const r = await world.run({ until: 30 });
+      // the experiment runner, on worker threads
+      const e = await runExperiment("sim-scenario.json", { outDir: "sim-results", workers: 2 });
+      console.log(JSON.stringify({
+        exit: r.nodes.client.exitCode, ok: r.nodes.client.counters.cli_ok, frames: parsePcap(cap.bytes()).records.length,
+        points: e.points.map((p) => ({ loss: p.point.loss, n: p.metrics.ok.n, ok: p.metrics.ok.mean, failures: p.failures })), files: e.files.length,
+      }));
+    `);
+    // asynchronously: a long synchronous child would starve vitest's worker of its heartbeat
+    const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const c = spawn(process.execPath, ["sim-experiment.mjs"], { cwd: first });
+      let out = "";
+      let err = "";
+      c.stdout.on("data", (d) => (out += d));
+      c.stderr.on("data", (d) => (err += d));
+      c.on("exit", (code) => resolve({ code, out, err }));
+    });
+    expect(r.code, r.err).toBe(0);
+    const out = JSON.parse(r.out.trim().split("\n").pop()!);
+    expect(out.exit).toBe(0);
+    expect(out.ok).toBe(1);
+    expect(out.frames).toBeGreaterThan(100);
+    expect(out.points).toEqual([{ loss: 0, n: 2, ok: 1, failures: 0 }, { loss: 0.02, n: 2, ok: 1, failures: 0 }]);
+    expect(out.files).toBe(3); // points.csv, runs.csv, one chart
+    expect(readFileSync(join(first, "sim-results", "elapsed_us-by-loss.svg"), "utf8")).toMatch(/^<svg/);
+  }, 600_000);
+});
+
 describe("uniwasm new", () => {
   it("makes the files the project needs, importing the kernel only by package name, with editor types", () => {
     for (const f of ["package.json", "main.ts", "uniwasm.json", "tsconfig.json", "test/boot.test.mjs", "README.md", ".gitignore"]) expect(existsSync(join(first, f)), f).toBe(true);

@@ -212,8 +212,8 @@ export class TcpForwarder {
   /** Sends what the window allows, and the FIN once the host has ended and everything is out. */
   private push(c: Connection): void {
     if (c.state !== "established") return;
-    const sent = ((c.sndNxt - c.sndUna) >>> 0) - (c.finSent ? 1 : 0);
-    let offset = Math.min(sent, c.pending.length);
+    if (c.finSent) return; // everything went out before the FIN (a timeout clears finSent to resend)
+    let offset = Math.min((c.sndNxt - c.sndUna) >>> 0, c.pending.length);
     while (offset < c.pending.length) {
       const room = c.peerWindow - offset;
       if (room <= 0) break;

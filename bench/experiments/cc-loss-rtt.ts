@@ -1,11 +1,11 @@
 // NewReno vs CUBIC goodput over loss and RTT:
 // `uniwasm experiment bench/experiments/cc-loss-rtt.ts` (results in docs/simulation.md).
-// Two kernels (tests/kernels/tcp-peer): the client uploads 3 MB to the
+// Two kernels (tests/kernels/tcp-peer): the client uploads 10 MB to the
 // server's discard service over a 20 Mbit/s link whose queue holds one
 // bandwidth-delay product, with random loss both ways.
 import type { Scenario } from "../../host/sim/index.ts";
 
-const BYTES = 3_000_000;
+const BYTES = 10_000_000;
 const RATE = 20e6;
 
 const scenario: Scenario = {

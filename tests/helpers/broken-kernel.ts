@@ -42,6 +42,6 @@ export function brokenKernel(kernel: string, bug: Injection): { appDir: string; 
  */
 export const RECEIVE_WINDOW_OFF_BY_ONE: Injection = {
   under: "kernel/net/tcp",
-  find: /rb\.commit\(r - this\.rcvNxt\);/,
-  replace: "rb.commit(r - this.rcvNxt - 1);",
+  find: /rb\.commit\(r - (\w+)\.rcvNxt\);/,
+  replace: "rb.commit(r - $1.rcvNxt - 1);",
 };

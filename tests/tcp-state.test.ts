@@ -287,6 +287,22 @@ describe("tcp buffers: rings that grow with the data they hold and go back when 
     expect(after(out, "in " + syn2.slice(0, 50))).toEqual(["> S. seq=1000 ack=7001 win=16384 len=0 mss=1460"]);
     expect(after(out, "mem", 1)).toEqual([`mem ${8192 + 2048}`]);
   });
+
+  it("a send that finds no memory at all takes nothing and hears writable when memory comes back", async () => {
+    const data = seg({ seq: 5001, ack: 1001, flags: "PA", data: "d".repeat(1300) });
+    const syn2 = seg({ sp: 5556, seq: 7000, flags: "S", opts: MSS });
+    const ack2 = seg({ sp: 5556, seq: 7001, ack: 1001, flags: "A" });
+    const syn3 = seg({ sp: 5557, seq: 9000, flags: "S", opts: MSS });
+    const rst3 = seg({ sp: 5557, seq: 9001, flags: "R" });
+    // 4300 bytes: the first connection's 2 KiB ring and a half-open connection's 2 KiB reservation leave 204
+    const out = await run(["opt memlimit 4300", "listen 80", `in ${SYN}`, `in ${ACK3}`, `in ${data}`, `in ${syn2}`, `in ${ack2}`, `in ${syn3}`, "mem", "send 100", `in ${rst3}`, "send 100", "counters"]);
+    expect(after(out, "mem")).toEqual(["mem 4096"]);
+    expect(after(out, "send 100", 0)).toEqual(["sent 0"]);
+    expect(after(out, "in " + rst3.slice(0, 50))).toEqual(["event writable"]); // the reservation came back
+    // (its window offers only the 1 KiB block the nearly full pool could still give its receive ring)
+    expect(after(out, "send 100", 1)).toEqual(["> P. seq=1001 ack=7001 win=1024 len=100", "sent 100"]);
+    expect(after(out, "counters")).toContain("tcp.sndMemoryWaits=1");
+  });
 });
 
 describe("tcp state machine: SYN-SENT", () => {

@@ -29,6 +29,8 @@ export class BufferPool {
   cached: u64 = 0;
   /** Most bytes kept on the free lists. */
   cacheLimit: u64 = 512 * 1024;
+  /** Connections waiting for memory to be given back (their sends took nothing). */
+  waiters: u32 = 0;
   /** Refusals (a block or reservation past the limit, or the heap had none). */
   refused: u64 = 0;
   private lim: u64 = 0;
@@ -61,21 +63,18 @@ export class BufferPool {
 
   /**
    * The largest block a ring that now has a `cap`-byte block (0: none)
-   * could move to without passing the limit (less the headroom; a first
-   * block may use the headroom too); at least `cap`. What a receiver may
-   * offer as window without promising memory the pool does not have.
+   * could move to without passing the limit less the headroom (a first
+   * block, up to FIRST_BUF, may use the headroom too); at least `cap`. What
+   * a receiver may offer as window, and a sender may fall back to, without
+   * counting on memory the pool does not have.
    */
   growable(cap: u32): u32 {
-    const room = cap == 0 ? this.lim : (this.lim > this.head ? this.lim - this.head : 0);
+    const growthCap = this.lim > this.head ? this.lim - this.head : 0;
     const others = this.used - cap;
-    if (room <= others) return cap;
-    const avail = room - others;
-    if (avail < (<u64>1 << MIN_SHIFT)) return cap;
-    let s: u32 = 63 - <u32>clz(avail);
-    if (s > MAX_SHIFT) s = MAX_SHIFT;
-    const p: u32 = <u32>1 << s;
-    if (cap == 0 && p > FIRST_BUF && this.used + FIRST_BUF > (this.lim > this.head ? this.lim - this.head : 0)) return FIRST_BUF;
-    return max<u32>(p, cap);
+    let best = cap;
+    if (growthCap > others) best = max<u32>(best, pow2Floor(growthCap - others));
+    if (cap == 0 && this.lim > this.used) best = max<u32>(best, min<u32>(FIRST_BUF, pow2Floor(this.lim - this.used)));
+    return best;
   }
 
   /**
@@ -126,4 +125,12 @@ export class BufferPool {
     unchecked((this.lists[k] = p));
     this.cached += size;
   }
+}
+
+/** The largest block size not above `n` (0 below the smallest). */
+function pow2Floor(n: u64): u32 {
+  if (n < (<u64>1 << MIN_SHIFT)) return 0;
+  let s: u32 = 63 - <u32>clz(n);
+  if (s > MAX_SHIFT) s = MAX_SHIFT;
+  return <u32>1 << s;
 }

@@ -122,9 +122,13 @@ export class TcpSocket extends TcpEndpoint {
     }
     let want = min(len, t.sndSpace());
     if (want > 0 && !t.growSnd(t.sndBuf.len + want)) {
-      // The pool is at its limit: take what the ring holds now, the rest waits.
+      // The pool is at its limit: take what the largest block it can give holds, the rest waits.
       t.counters.sndMemoryWaits++;
+      const can = t.ctx.pool.growable(t.sndBuf.cap);
+      if (can > t.sndBuf.cap) t.growSnd(can);
       want = min(want, t.sndBuf.free);
+      // Nothing queued means no ACK will come to say there is room: wait for the pool instead.
+      if (want == 0 && t.sndBuf.len == 0) t.ctx.waitForMemory(t);
     }
     const n = t.sndBuf.write(ptr, want);
     if (n < len) t.wantWrite = true;

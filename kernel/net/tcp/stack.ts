@@ -19,7 +19,7 @@ import { TcpCounters } from "./counters";
 import { IsnGenerator } from "./isn";
 import { BufferPool } from "./bufpool";
 import { seqGt, seqGe, seqLt } from "./seq";
-import { Tcb, TcpState, TcpError, tcpStateName } from "./tcb";
+import { Tcb, TcpState, TcpError, tcpStateName, EV_WRITABLE } from "./tcb";
 import { TcpSocket, TcpSocketHandler } from "./socket";
 import { TcpListener, TcpHandler, ListenContext } from "./listener";
 import { segmentArrives, icmpErrorArrives } from "./input";
@@ -57,6 +57,7 @@ export class TcpStack extends TcpInput {
   private probePort: u32 = 0;
   private challengeWindow: u64 = 0;
   private challengeCount: u32 = 0;
+  private memWaitHead: Tcb | null = null;
   private evHead: Tcb | null = null;
   private evTail: Tcb | null = null;
   private dispatching: bool = false;
@@ -348,6 +349,32 @@ export class TcpStack extends TcpInput {
     return true;
   }
 
+  /** `t` waits for pool memory (its send took nothing and nothing is queued). */
+  waitForMemory(t: Tcb): void {
+    if (t.memWaiting) return;
+    t.memWaiting = true;
+    t.memNext = this.memWaitHead;
+    this.memWaitHead = t;
+    this.pool.waiters++;
+  }
+
+  /** Memory came back: every waiting connection hears `writable` (and tries again). */
+  memoryFreed(): void {
+    let t = this.memWaitHead;
+    this.memWaitHead = null;
+    this.pool.waiters = 0;
+    while (t) {
+      const next = t.memNext;
+      t.memNext = null;
+      t.memWaiting = false;
+      if (t.wantWrite && t.canSend()) {
+        t.wantWrite = false;
+        t.post(EV_WRITABLE);
+      }
+      t = next;
+    }
+  }
+
   // ---- events ----
 
   post(t: Tcb): void {
@@ -400,6 +427,12 @@ class StackContext extends ListenContext {
   }
   post(t: Tcb): void {
     this.stack.post(t);
+  }
+  waitForMemory(t: Tcb): void {
+    this.stack.waitForMemory(t);
+  }
+  memoryFreed(): void {
+    this.stack.memoryFreed();
   }
   dispatch(): void {
     this.stack.dispatch();

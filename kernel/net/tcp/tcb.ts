@@ -125,6 +125,10 @@ export abstract class TcpContext {
   abstract send(src: u32, dst: u32, len: u32): void;
   /** Sends a RST that belongs to no connection's sequence space. */
   abstract sendReset(lip: u32, lport: u32, rip: u32, rport: u32, seq: u32, ack: u32, withAck: bool): void;
+  /** `t` could queue nothing for want of memory: post its EV_WRITABLE when some is given back. */
+  abstract waitForMemory(t: Tcb): void;
+  /** Memory went back to the pool while connections wait for it (BufferPool.waiters). */
+  abstract memoryFreed(): void;
   /** `t.pendingEv` gained bits: queue it for the next dispatch. */
   abstract post(t: Tcb): void;
   /** Runs the handlers of every posted connection (unless already running). */
@@ -258,6 +262,9 @@ export class Tcb {
   inTable: bool = false;
   /** Born from a SYN cookie: no SYN-ACK of its own was sent (or timed). */
   fromCookie: bool = false;
+  /** In the stack's list of connections waiting for memory (memNext links it). */
+  memWaiting: bool = false;
+  memNext: Tcb | null = null;
   /** Counted in its listener's SYN backlog (listener.ts). */
   halfOpen: bool = false;
 
@@ -405,6 +412,7 @@ export class Tcb {
       const cap = w.cap;
       pool.give(w.drop(), cap);
     }
+    if (pool.waiters != 0) this.ctx.memoryFreed();
   }
 
   /** Returns both rings and any reservation to the pool. */
@@ -420,6 +428,7 @@ export class Tcb {
     else w.drop();
     this.buffersOn = false;
     this.unreserve();
+    if (pool.waiters != 0) this.ctx.memoryFreed();
   }
 
   private unreserve(): void {

@@ -26,7 +26,7 @@ import { Scheduler } from "../../kernel/sched/loop";
 import { MS } from "../../kernel/sched/time";
 import { print, println, printU64 } from "../../kernel/console";
 import { cmdlineValue } from "../../kernel/cmdline";
-import { NetDevice, NET_POLL_BUDGET } from "../../kernel/net/device";
+import { NetDevice } from "../../kernel/net/device";
 import { VirtioNet } from "./net";
 
 /** Default watchdog period, in milliseconds. */
@@ -35,14 +35,10 @@ export const IRQ_WATCHDOG_MS: u32 = 20;
 export abstract class IrqHandler {
   /**
    * Services the device's interrupt, doing a bounded amount of work. Returns
-   * true when work remains: the line's task then calls `resume` on its next
-   * turn (after the other ready tasks), until `resume` returns false.
+   * true when work remains: the line's task then calls it again on its next
+   * turn (after the other ready tasks), until it returns false.
    */
   abstract handle(): bool;
-  /** Continues work `handle` left, without acknowledging anything; true while more remains. */
-  resume(): bool {
-    return false;
-  }
   /**
    * Whether the device has completed work its driver has not taken yet, from
    * memory only (used rings), never a device register. The watchdog calls it
@@ -61,9 +57,6 @@ export class NetIrqHandler extends IrqHandler {
   handle(): bool {
     return this.dev.handleInterrupt();
   }
-  resume(): bool {
-    return this.dev.poll(NET_POLL_BUDGET) >= NET_POLL_BUDGET;
-  }
   workWaiting(): bool {
     const d = this.dev;
     return d instanceof VirtioNet ? (<VirtioNet>d).completionsWaiting() : false;
@@ -72,7 +65,7 @@ export class NetIrqHandler extends IrqHandler {
 
 /**
  * The task of one line. An interrupt runs every handler on the line; a
- * handler that left work (a burst larger than its budget) is resumed on the
+ * handler that left work (a burst larger than its budget) runs again on the
  * task's next turn, which it takes by yielding, so a burst is worked off in
  * slices between the other tasks instead of in one long run.
  */
@@ -90,7 +83,7 @@ class LineTask extends Task {
     for (let i = 0; i < hs.length; i++) {
       const bit = (<u64>1) << (<u64>i & 63);
       const h = unchecked(hs[i]);
-      if (interrupted ? h.handle() : (this.unfinished & bit) != 0 && h.resume()) left |= bit;
+      if ((interrupted || (this.unfinished & bit) != 0) && h.handle()) left |= bit;
     }
     this.unfinished = left;
     if (left != 0) this.yield();

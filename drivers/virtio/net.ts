@@ -38,6 +38,9 @@ const HDR_F_DATA_VALID: u8 = 2;
 const STATUS_LINK_UP: u32 = 1;
 const ETH_HLEN: u32 = 14;
 
+/** Most ISR reads per interrupt (handleInterrupt). */
+const ISR_ROUNDS: i32 = 4;
+
 const RX_QUEUE: u32 = 0;
 const TX_QUEUE: u32 = 1;
 
@@ -295,12 +298,24 @@ export class VirtioNet extends NetDevice {
    */
   handleInterrupt(): bool {
     this.stats.interrupts++;
-    // Reading the ISR deasserts the line; frames that arrive after it are
-    // seen by poll's re-check when it enables interrupts again, or raise a
-    // fresh interrupt.
-    if (this.transport.ackInterrupt() & ISR_CONFIG) this.readConfig();
-    return this.poll(NET_POLL_BUDGET) >= NET_POLL_BUDGET;
+    // Read the ISR again until it says nothing is pending (a few rounds at
+    // most), so the line is quiet when it is unmasked: an edge raised while
+    // it was masked would be lost, however the platform triggers the line.
+    // The rounds share one budget; when it is spent, the caller comes back.
+    let left = NET_POLL_BUDGET;
+    let isr = this.transport.ackInterrupt();
+    for (let round = 1; ; round++) {
+      if (isr & ISR_CONFIG) this.readConfig();
+      const n = this.poll(left);
+      if (n >= left) return true;
+      left -= n;
+      if (round == ISR_ROUNDS) break;
+      isr = this.transport.ackInterrupt();
+      if (isr == 0) break;
+    }
+    return false;
   }
+
 
 
   /**

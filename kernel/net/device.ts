@@ -60,7 +60,7 @@ export class NetStats {
   rxNoBuffer: u64 = 0;
   /** Used-ring entries rejected (bad descriptor id, id not in flight, length too large). */
   badCompletions: u64 = 0;
-  /** Interrupts serviced. */
+  /** Interrupts serviced, counting each later turn of a burst larger than the poll budget. */
   interrupts: u64 = 0;
 }
 
@@ -131,10 +131,11 @@ export abstract class NetDevice {
   abstract poll(budget: i32): i32;
 
   /**
-   * Services an interrupt on `line`: acknowledges it, then polls with a
-   * budget of NET_POLL_BUDGET frames. Returns true when frames may remain:
-   * the caller then calls `poll(NET_POLL_BUDGET)` again on a later turn (a
-   * task that yields in between), until it delivers less than the budget.
+   * Services an interrupt on `line`: acknowledges it and polls, delivering at
+   * most NET_POLL_BUDGET frames. Returns true when frames may remain: the
+   * caller then calls it again on a later turn (a task that yields in
+   * between), until it returns false. Calling it with nothing pending is
+   * harmless.
    */
   abstract handleInterrupt(): bool;
 

@@ -370,6 +370,14 @@ describe("tcp state machine: ESTABLISHED", () => {
     expect(out).toContain("tcp.dropOutOfWindow=1");
   });
 
+  it("after an RTO rewinds SND.NXT, a pure ACK still carries the highest sequence number sent (an older one would be dropped unread)", async () => {
+    const old = seg({ seq: 4000, ack: 1001, flags: "A" }); // below RCV.NXT: answered with an ACK
+    const out = await run(["opt nodelay 1", ...OPEN, "send 3000", "wait 210", `in ${old}`]);
+    expect(after(out, "send 3000").filter((l) => l.startsWith(">")).length).toBe(3); // 1001..4001 in flight
+    expect(after(out, "wait 210")).toEqual(["> . seq=1001 ack=5001 win=8192 len=1460"]); // go-back-N from SND.UNA
+    expect(after(out, "in " + old.slice(0, 50))).toEqual(["> . seq=4001 ack=5001 win=8192 len=0"]);
+  });
+
   it("sends data, retransmits it on RTO, and takes ACKs; an ACK above SND.NXT is challenged", async () => {
     const ackAll = seg({ seq: 5001, ack: 1101, flags: "A" });
     const ackFuture = seg({ seq: 5001, ack: 9999, flags: "A" });

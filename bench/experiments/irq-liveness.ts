@@ -17,8 +17,8 @@
 // without taking their ACK field (RFC 793's strict rule) and answers with
 // another such ACK, so neither SND.UNA moves again, the ACKs multiply with
 // every retransmission, and the connection never completes (see the replay's
-// pcap). Fixing it belongs to kernel/net/tcp (BSD takes the ACK of a wholly
-// old segment; Linux does not rewind SND.NXT).
+// pcap). Fixed in kernel/net/tcp (output.ts ackSeq: pure ACKs carry SND.MAX,
+// as Linux's never-rewound snd_nxt); the replay of seed 17 now passes.
 import type { Scenario } from "../../host/sim/index.ts";
 
 const BYTES = 40_000;

@@ -300,16 +300,20 @@ export function maybeWindowUpdate(t: Tcb): void {
 }
 
 /**
- * The sequence number of a pure ACK: SND.NXT, unless a probe or a shrunk
- * window put SND.NXT past the peer's right edge. A peer with a zero window
- * accepts only SEG.SEQ = RCV.NXT, so an ACK sent from SND.NXT would be
- * dropped unread, and each side would keep answering the other's
- * unacceptable ACKs while neither learns anything (Linux:
+ * The sequence number of a pure ACK: the highest sent (SND.MAX, Linux's
+ * never-rewound snd_nxt), unless a probe or a shrunk window put it past the
+ * peer's right edge. Not SND.NXT: after an RTO rewinds it (go-back-N), it
+ * lies below what the peer has already received, and the peer drops such an
+ * ACK as old without reading its ACK field; when both ends were in
+ * go-back-N each answered the other's with another, and neither SND.UNA
+ * moved again (found by bench/experiments/irq-liveness.ts, seed 17). And
+ * not past the edge: a peer with a zero window accepts only SEG.SEQ =
+ * RCV.NXT, so an ACK beyond it would be dropped unread the same way (Linux:
  * tcp_acceptable_seq).
  */
 export function ackSeq(t: Tcb): u32 {
   const edge = t.sndUna + t.sndWnd;
-  return seqGt(t.sndNxt, edge) ? edge : t.sndNxt;
+  return seqGt(t.sndMax, edge) ? edge : t.sndMax;
 }
 
 /** RFC 5961 challenge ACK, rate-limited stack-wide. */

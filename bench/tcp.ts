@@ -13,10 +13,10 @@
 // in-memory link, virtual clock) under 0%, 1% and 5% random loss, per
 // congestion controller; deterministic (seeds 1-3, median).
 //
-//   node tools/cli.js bench tcp [--runs=N] [--bytes=N] [--kvm] [--no-qemu] [--no-sim]
+//   node tools/cli.js bench tcp [--runs=N] [--bytes=N] [--kvm] [--no-qemu] [--no-sim] [--app=<dir>]
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { loadApp } from "../tools/app.ts";
 import { buildImage } from "../tools/image.ts";
 import { ROOT } from "../tools/paths.ts";
@@ -52,7 +52,10 @@ async function qemuPart(flags: string[]): Promise<void> {
     return;
   }
   const quiet = { stage: () => {}, info: () => {} };
-  const img = (await buildImage(loadApp(join(ROOT, "apps/httpd")), { arch: "x86_64", outDir: join(ROOT, "build", "bench", "httpd") }, quiet)).image;
+  // --app=<dir>: another build of httpd's services to measure (a before/after comparison)
+  const appDir = flags.find((x) => x.startsWith("--app="))?.slice(6) ?? "apps/httpd";
+  const app = loadApp(resolve(ROOT, appDir));
+  const img = (await buildImage(app, { arch: "x86_64", outDir: join(ROOT, "build", "bench", app.name) }, quiet)).image;
   const net = new TapNet("tcpb", "10.79.0.1/24");
   try {
     const guest = { up: [] as number[], down: [] as number[] };

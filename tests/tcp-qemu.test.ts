@@ -31,7 +31,7 @@ const haveCurl = (() => {
   }
 })();
 const SIZES = [0, 1, 1447, 1448, 65536, 100_000, 1_000_000, 5_000_000];
-/** The guest's pattern (apps/httpd/services.ts patternByte). */
+/** The guest's pattern (apps/httpd/pattern.ts). */
 function pattern(n: number): Buffer {
   const b = Buffer.alloc(n);
   for (let i = 0; i < n; i++) b[i] = (i % 251) ^ ((i >>> 16) & 255);
@@ -91,6 +91,12 @@ interface Ports { http: number; echo: number; discard: number; chargen: number }
 async function exercise(ns: string | undefined, addr: string, p: Ports) {
   const res: Record<string, string> = {};
   for (const n of SIZES) res[`GET /${n}`] = await get(ns, addr, p.http, n);
+  // keep-alive: curl asks for three bodies over one connection
+  if (haveCurl) {
+    const k = await host(ns, ["curl", "-sv", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", `http://${addr}:${p.http}/1000`, `http://${addr}:${p.http}/70000`, `http://${addr}:${p.http}/0`]);
+    const err = k.err.toString();
+    res.keepAlive = `exit=${k.code} connects=${(err.match(/Connected to /g) ?? []).length} reused=${/Re-using existing (http: )?connection/i.test(err) ? 1 : 0}`;
+  } else res.keepAlive = "exit=0 connects=1 reused=1";
   const py = async (mode: string, port: number, n: number) => (await host(ns, ["python3", CHECK, mode, addr, String(port), String(n)])).out.toString();
   res.echo = await py("echo", p.echo, 3_000_000);
   res.up = await py("up", p.discard, 3_000_000);
@@ -105,6 +111,7 @@ async function exercise(ns: string | undefined, addr: string, p: Ports) {
 
 function expectExercise(res: Record<string, string>) {
   for (const n of SIZES) expect(res[`GET /${n}`], `GET /${n}`).toBe("ok");
+  expect(res.keepAlive).toBe("exit=0 connects=1 reused=1");
   expect(kv(res.echo)).toMatchObject({ echo_bytes: "3000000", echo_ok: "1" });
   expect(kv(res.up)).toMatchObject({ up_ok: "1" });
   expect(kv(res.down)).toMatchObject({ down_bytes: "3000000", down_ok: "1" });
@@ -115,8 +122,8 @@ function expectServerClean(r: BootResult) {
   expect(r.output).toContain("httpd: ok");
   expect(r.output).toContain("srv_errors=0");
   expect(r.output).toContain("srv_http_bad=0");
-  // SIZES GETs, 50 more from `many`, and the quit
-  expect(r.output).toContain(`srv_http_requests=${SIZES.length + 51}`);
+  // SIZES GETs, 3 over one kept-alive connection, 50 more from `many`, and the quit
+  expect(r.output).toContain(`srv_http_requests=${SIZES.length + (haveCurl ? 54 : 51)}`);
   expect(r.exitCode).toBe(0);
 }
 

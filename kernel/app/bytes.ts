@@ -104,6 +104,11 @@ let scratch: usize = 0;
 let scratchCap: u32 = 0;
 let scratchView: Bytes | null = null;
 
+/** The length of `s` in UTF-8 bytes (what Content-Length and friends count). */
+export function utf8Length(s: string): u32 {
+  return <u32>String.UTF8.byteLength(s, false);
+}
+
 /** `s` in UTF-8, in the shared scratch area: valid until the next call. */
 export function textBytes(s: string): Bytes {
   const n = <u32>String.UTF8.byteLength(s, false);

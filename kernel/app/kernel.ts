@@ -4,7 +4,7 @@
 // delayed work is a Task object (`run` is the work).
 
 import { println } from "../console";
-import { clock_ns } from "../hal";
+import { clock_ns, mem_limit } from "../hal";
 import { Scheduler } from "../sched/loop";
 import { Task } from "../sched/task";
 
@@ -70,6 +70,11 @@ export class Kernel {
   /** Runs `task` as soon as the tasks ready now have had their turn. */
   static spawn(task: Task): void {
     Kernel.sched.spawn(task);
+  }
+
+  /** Bytes of RAM the platform gives linear memory (the machine's `--mem`, less the shim's share). */
+  static get memoryLimit(): u64 {
+    return mem_limit();
   }
 
   /** Nanoseconds on the monotonic clock since the machine started. */

@@ -21,6 +21,7 @@ import { Kernel } from "./kernel";
 import { Connection, Handler, Service, Acceptor, Delivery } from "./connection";
 import { UdpPort, DatagramHandler } from "./udp";
 import { Wiring, wire, wireError } from "./stack";
+import { Lookup, NameHandler, PingHandler, PingReplies } from "./lookup";
 
 /** The app's side of the network's life. */
 export class App {
@@ -144,6 +145,19 @@ export class Net {
     const p = new UdpPort(s, handler, maxSize);
     Kernel.sched.waitOn(p, s.event);
     return p;
+  }
+
+  // ---- names and pings ----
+
+  /** Looks `name` up with the DNS server; `handler` hears the address (or why there is none) once. */
+  resolve(name: string, handler: NameHandler): void {
+    new Lookup(this.stack, name, handler);
+  }
+
+  /** Sends ICMP echo request `seq` with `bytes` of data to `ip`; replies go to `handler`. 0 or a negative IpError. */
+  ping(ip: u32, handler: PingHandler, seq: u32 = 1, bytes: u32 = 56): i32 {
+    this.stack.icmp.echoHandler = new PingReplies(handler);
+    return this.stack.icmp.ping(ip, 0x4e44, seq, bytes);
   }
 
   /** Prints the interface's and TCP's counters (name=value lines). */

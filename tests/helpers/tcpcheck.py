@@ -18,7 +18,7 @@ TIMEOUT = 30
 
 
 def pattern(off, n):
-    """apps/httpd/services.ts patternByte: (i % 251) ^ ((i >> 16) & 255)."""
+    """apps/httpd/pattern.ts: (i % 251) ^ ((i >> 16) & 255)."""
     out = bytearray()
     i = off
     end = off + n
@@ -104,7 +104,7 @@ def down(host, port, n):
 
 def http(host, port, n):
     s = connect(host, port)
-    s.sendall(b"GET /%d HTTP/1.1\r\nHost: guest\r\n\r\n" % n)
+    s.sendall(b"GET /%d HTTP/1.1\r\nHost: guest\r\nConnection: close\r\n\r\n" % n)
     d = recv_all(s)
     s.close()
     head, _, body = d.partition(b"\r\n\r\n")

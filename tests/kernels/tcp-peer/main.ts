@@ -14,7 +14,7 @@ import { VirtioNet, firstNetDevice, netUpError } from "../../../drivers/virtio/i
 import { NetStack, printCounters, parseIp, parsedIp, parseNetConfig, applyStatic } from "../../../kernel/net/index";
 import { TcpStack, TcpConfig, Cubic, printTcpCounters } from "../../../kernel/net/tcp/index";
 import { out, num, arg, commandLine } from "../common/report";
-import { startServers, serverStats, clientStats, Client, ClientMode, PORT_ECHO, PORT_DISCARD, PORT_CHARGEN } from "../../../apps/httpd/services";
+import { startServers, serverStats, clientStats, Client, ClientMode, PORT_ECHO, PORT_DISCARD, PORT_CHARGEN } from "./services";
 
 
 

@@ -103,6 +103,13 @@ describe("level-1 bring-up failures", () => {
     expect(r.output).toMatch(/up 192\.168\.9\.50 at 0 s\ndown DHCP lease lost at 20 s\nup 192\.168\.9\.51 at 2\d s\n/);
   });
 
+  it("a stop request (the power button) reaches App.onStop: by default a clean exit 0", async () => {
+    const r = await alone(echoPlain, "", true, (s, m) => m.events.schedule(5_000_000_000n, () => m.requestStop()));
+    expect(r.output).toContain("echo: 192.168.9.50/24 gateway 192.168.9.1 mtu 1500: tcp and udp port 7");
+    expect(r.output).toContain("stop requested: the app ends (exit 0)"); // App.onStop, not the scheduler's default
+    expect(r.exitCode).toBe(0);
+  });
+
   it("bad arguments name the argument and the value, exit 2", async () => {
     const a = await runWasm(peerPlain, { cmdline: "bytes=12k" });
     expect(a.output).toContain("error: argument bytes=12k: expected a whole number");

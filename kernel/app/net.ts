@@ -16,6 +16,8 @@ import { TcpStack } from "../net/tcp/stack";
 import { NetStack } from "../net/stack";
 import { DhcpClient, DhcpState } from "../net/dhcp";
 import { Task } from "../sched/task";
+import { StopHandler } from "../sched/stop";
+import { println } from "../console";
 import { SEC } from "../sched/time";
 import { Kernel } from "./kernel";
 import { Connection, Handler, Service, Acceptor, Delivery } from "./connection";
@@ -34,6 +36,27 @@ export class App {
    */
   onDown(reason: string): void {
     Kernel.fail(reason, 3);
+  }
+  /**
+   * The platform asks the kernel to stop (the ACPI power button: `virsh
+   * shutdown`, QEMU's `system_powerdown`; `Machine.requestStop()` in Node),
+   * the `n`-th time since boot. Default: end the app with exit code 0, so
+   * `Kernel.run()` returns and `main` can report. An app may finish first
+   * and call `Kernel.exit` later, or ignore it.
+   */
+  onStop(n: u32): void {
+    println("stop requested: the app ends (exit 0)");
+    Kernel.exit(0);
+  }
+}
+
+/** The scheduler's stop request, handed to the app (from a task). */
+class AppStop extends StopHandler {
+  constructor(readonly app: App) {
+    super();
+  }
+  onStopRequest(n: u32): void {
+    this.app.onStop(n);
   }
 }
 
@@ -72,6 +95,7 @@ export class Net {
    */
   static up(app: App, options: NetOptions | null = null): Net | null {
     const o = options != null ? options : new NetOptions();
+    Kernel.sched.onStopRequest(new AppStop(app));
     const w = wire(Kernel.sched, o.packets, o.tcpMemory);
     if (w == null) {
       Kernel.spawn(new Down(app, wireError));

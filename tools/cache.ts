@@ -4,7 +4,7 @@
 
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 export class StageCache {
   private state: Record<string, string>;
@@ -47,4 +47,38 @@ export function hashTree(dirs: string[], accept: (name: string) => boolean): str
   };
   dirs.forEach(walk);
   return hashOf(...files.flatMap((f) => [f, readFileSync(f)]));
+}
+
+/**
+ * Hash of an app's sources: every .ts file under `dirs` (the app, the kernel,
+ * the drivers), and every file the app's files reach by relative imports
+ * outside those folders (a test kernel sharing another app's module, say), so
+ * a change to any of them is a different build.
+ */
+export function hashSources(appDir: string, dirs: string[]): string {
+  const inside = (f: string) => dirs.some((d) => f.startsWith(d + "/"));
+  const seen = new Set<string>();
+  const outside: string[] = [];
+  const queue: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      if (name === "node_modules" || name.startsWith(".")) continue;
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith(".ts")) queue.push(p);
+    }
+  };
+  if (existsSync(appDir)) walk(appDir);
+  while (queue.length) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    if (!inside(file)) outside.push(file);
+    for (const m of readFileSync(file, "utf8").matchAll(/(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+)"/g)) {
+      const base = resolve(dirname(file), m[1]);
+      const target = [base, `${base}.ts`, join(base, "index.ts")].find((c) => c.endsWith(".ts") && existsSync(c) && statSync(c).isFile());
+      if (target && !seen.has(target)) queue.push(target);
+    }
+  }
+  return hashOf(hashTree(dirs, (n) => n.endsWith(".ts")), ...outside.sort().flatMap((f) => [f, readFileSync(f)]));
 }

@@ -11,7 +11,7 @@ import { ALLOC_REQUEST_EXPORT } from "../host/exit-codes.ts";
 import { readWasmInfo } from "../host/wasm-info.ts";
 import { type App } from "./app.ts";
 import { compileAssemblyScript, ascArgs, ascVersion } from "./asc.ts";
-import { StageCache, hashOf, hashTree } from "./cache.ts";
+import { StageCache, hashOf, hashSources } from "./cache.ts";
 import { UserError } from "./errors.ts";
 import { ROOT } from "./paths.ts";
 import { halImportNames } from "./hal-contract.ts";
@@ -62,7 +62,7 @@ export async function buildWasm(app: App, outDir: string, cache: StageCache, log
   }
   const ascOpts = { entry: app.entry, outWasm: ascWasm, outWat: wat, runtime: c.runtime, optimizeLevel: c.optimizeLevel ?? opts.optimizeLevel, shrinkLevel: c.shrinkLevel, extra: c.ascFlags, filesBytes: files?.bytes.length };
 
-  const sources = hashTree([app.dir, join(ROOT, "kernel"), join(ROOT, "drivers")], (n) => n.endsWith(".ts"));
+  const sources = hashSources(app.dir, [app.dir, join(ROOT, "kernel"), join(ROOT, "drivers")]);
   const ascKey = hashOf("asc", sources, JSON.stringify(ascArgs(ascOpts)), await ascVersion());
   const rel = relative(process.cwd(), app.entry) || app.entry;
   if (cache.fresh("asc", ascKey, [ascWasm, wat])) log.stage("asc", `${rel} -> ${relative(process.cwd(), ascWasm)}`, true);

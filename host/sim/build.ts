@@ -4,7 +4,8 @@
 // Why a cache check of its own in front of tools/wasm-build.ts: that
 // pipeline asks the AssemblyScript compiler for its version to key its first
 // stage, and loading the compiler (with Binaryen, 13 MB of JavaScript) costs
-// seconds. Here the key is every source file the kernel is built from, the
+// seconds. Here the key is every source file the kernel is built from (the
+// app, the kernel, the drivers, and what the app reaches by relative imports), the
 // app's settings and the compiler's and Binaryen's versions as their
 // package.json files state them: when nothing changed, the wasm is read back
 // without loading any of the toolchain.
@@ -13,7 +14,7 @@ import { createRequire } from "node:module";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadApp } from "../../tools/app.ts";
-import { hashOf, hashTree } from "../../tools/cache.ts";
+import { hashOf, hashSources } from "../../tools/cache.ts";
 import { ROOT } from "../../tools/paths.ts";
 
 export interface SimKernel {
@@ -58,7 +59,7 @@ export async function buildSimKernel(appDir: string, opts: BuildSimKernelOptions
 }
 
 function sourceKey(appDir: string, config: string): string {
-  const sources = hashTree([appDir, join(ROOT, "kernel"), join(ROOT, "drivers")], (n) => n.endsWith(".ts"));
+  const sources = hashSources(appDir, [appDir, join(ROOT, "kernel"), join(ROOT, "drivers")]);
   return hashOf("sim-kernel-1", sources, config, packageVersion("assemblyscript"), packageVersion("binaryen"), ROOT);
 }
 

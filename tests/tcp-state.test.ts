@@ -288,6 +288,18 @@ describe("tcp buffers: rings that grow with the data they hold and go back when 
     expect(after(out, "mem", 1)).toEqual([`mem ${8192 + 2048}`]);
   });
 
+  it("while the pool is past half full, a ring that holds a quarter of its block or less moves to a smaller one", async () => {
+    const segs: string[] = [];
+    for (let k = 0; k < 5; k++) segs.push(seg({ seq: 5001 + k * 1300, ack: 1001, flags: "PA", data: String.fromCharCode(97 + k).repeat(1300) }));
+    // limit 18000: an 8 KiB ring is past half of the 15,750 bytes growing rings may use
+    const out = await run(["opt rcvbuf 16384", "opt memlimit 18000", ...OPEN, ...segs.map((x) => `in ${x}`), "mem", "read 6000", "mem", "readtext", "mem"]);
+    expect(out.filter((l) => l.startsWith("mem ")).map((l) => Number(l.slice(4)))).toEqual([8192, 1024, 0]); // 500 bytes left: a 1 KiB block
+    // the 500 bytes left (the end of the fifth segment) came through the move intact
+    expect(after(out, "readtext")).toEqual(["text " + "e".repeat(500)]);
+    const noPressure = await run(["opt rcvbuf 16384", ...OPEN, ...segs.map((x) => `in ${x}`), "read 6000", "mem"]);
+    expect(after(noPressure, "mem")).toEqual(["mem 8192"]); // with room to spare, no move
+  });
+
   it("a send that finds no memory at all takes nothing and hears writable when memory comes back", async () => {
     const data = seg({ seq: 5001, ack: 1001, flags: "PA", data: "d".repeat(1300) });
     const syn2 = seg({ sp: 5556, seq: 7000, flags: "S", opts: MSS });

@@ -95,6 +95,31 @@ export class BufferPool {
     this.used -= bytes;
   }
 
+  /** Whether the pool is past half of what growing rings may use: rings that hold little move to smaller blocks. */
+  pressed(): bool {
+    const growthCap = this.lim > this.head ? this.lim - this.head : 0;
+    return this.used * 2 > growthCap;
+  }
+
+  /**
+   * A block of `size` bytes to replace a larger one the caller gives back
+   * at once: charged without the limit (the total only goes down), 0 if the
+   * heap has none.
+   */
+  takeSmaller(size: u32): usize {
+    const k = ctz(size);
+    const p = unchecked(this.lists[k]);
+    if (p != 0) {
+      unchecked((this.lists[k] = load<usize>(p)));
+      this.cached -= size;
+      this.used += size;
+      return p;
+    }
+    const q = heap.alloc(<usize>size);
+    if (q != 0) this.used += size;
+    return q;
+  }
+
   /** A block of `size` bytes (a sizeFor value), or 0. `first`: may use the headroom. */
   take(size: u32, first: bool): usize {
     if (!this.charge(size, first)) return 0;

@@ -466,7 +466,8 @@ function newAck(t: Tcb, ack: u32, seg: TcpRepr, flightBefore: u32, now: u64): vo
     t.sndBuf.consume(n);
     t.sndBufSeq += n;
     t.bytesSent += n;
-    if (t.sndBuf.len == 0) t.trimBuffers(); // all acknowledged: the send ring goes back to the pool
+    // All acknowledged: the send ring goes back to the pool (or, when memory is short, to a smaller block).
+    if (t.sndBuf.len == 0 || t.ctx.pool.pressed()) t.trimBuffers();
   }
   t.sndUna = ack;
   if (seqLt(t.sndNxt, ack)) t.sndNxt = ack;

@@ -399,7 +399,11 @@ export class Tcb {
     return true;
   }
 
-  /** Gives back the rings that hold nothing (an idle connection costs no ring memory). */
+  /**
+   * Gives back the rings that hold nothing (an idle connection costs no
+   * ring memory), and, while the pool is past half full, moves a ring that
+   * holds a quarter of its block or less to one twice what it holds.
+   */
   trimBuffers(): void {
     const pool = this.ctx.pool;
     const r = this.rcvBuf;
@@ -412,7 +416,24 @@ export class Tcb {
       const cap = w.cap;
       pool.give(w.drop(), cap);
     }
+    if (pool.pressed()) {
+      // The receive ring's extent includes what is held out of order past the readable bytes.
+      const o = this.ooo;
+      const rx = o.count > 0 ? r.len + (o.right(o.count - 1) - this.rcvNxt) : r.len;
+      this.shrink(r, rx);
+      this.shrink(w, w.len);
+    }
     if (pool.waiters != 0) this.ctx.memoryFreed();
+  }
+
+  private shrink(r: Ring, extent: u32): void {
+    if (r.cap <= FIRST_BUF || extent == 0 || extent > r.cap / 4) return;
+    const size = BufferPool.sizeFor(extent * 2);
+    const pool = this.ctx.pool;
+    const p = pool.takeSmaller(size);
+    if (p == 0) return;
+    const oldCap = r.cap;
+    pool.give(r.move(p, size), oldCap);
   }
 
   /** Returns both rings and any reservation to the pool. */

@@ -2,7 +2,7 @@
 // state-machine tests (tests/tcp-state.test.ts). The command line is a list
 // of steps separated by ';':
 //   listen PORT | connect PORT LPORT | in HEX (a segment from 10.0.0.2) |
-//   send N | close | abort | read | wait MS | state | counters | mem | opt NAME VALUE
+//   send N | close | abort | read [N] | readtext | wait MS | state | counters | mem | opt NAME VALUE
 // Every segment the stack sends is printed as one line:
 //   > FLAGS seq=S ack=A win=W len=L [mss=M ws=W sackok ts=V,E sack=L-R,...]
 // with FLAGS as tcpdump writes them (S F R P and '.' for ACK). The stack's
@@ -122,7 +122,12 @@ export function main(): i32 {
       for (let k: u32 = 0; k < n; k++) store<u8>(buf + k, <u8>(97 + k % 26));
       if (sock) println("sent " + sock!.send(buf, n).toString());
     } else if (cmd == "read") {
-      if (sock) println("read " + sock!.recv(buf, 65536).toString());
+      if (sock) println("read " + sock!.recv(buf, w.length > 1 ? <u32>U64.parseInt(w[1]) : 65536).toString());
+    } else if (cmd == "readtext") {
+      if (sock) {
+        const n = sock!.recv(buf, 65536);
+        println("text " + (n > 0 ? String.UTF8.decodeUnsafe(buf, <usize>n) : n.toString()));
+      }
     } else if (cmd == "close") {
       if (sock) sock!.close();
     } else if (cmd == "abort") {

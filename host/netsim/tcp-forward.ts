@@ -2,8 +2,9 @@
 // `hostfwd`: each host connection becomes a TCP connection from the gateway
 // to the guest, and the bytes are relayed both ways. The gateway's side is a
 // small TCP written here (RFC 9293's state machine for one active opener:
-// MSS option only, no window scaling, SACK or timestamps; in-order receive,
-// go-back-N retransmission on a 200 ms..6.4 s timer), enough for any
+// MSS option only, no window scaling, SACK or timestamps; segments that
+// arrive ahead are kept until the gap fills; go-back-N retransmission on a
+// 200 ms..6.4 s timer), enough for any
 // conforming peer over the simulated links, lossy ones included.
 //
 // The host side is a ByteStream (a net.Socket in the CLI; anything in tests).
@@ -55,6 +56,8 @@ class Connection {
   hostEnded = false;
   finSent = false;
   guestFin = false;
+  /** Segments that arrived ahead of rcvNxt, by sequence number (within our window). */
+  ahead = new Map<number, { data: Uint8Array; fin: boolean }>();
   rto = RTO_MIN;
   timerAt = -1n;
   retries = 0;
@@ -186,26 +189,45 @@ export class TcpForwarder {
       c.peerWindow = window;
     }
     if (data.length > 0 || flags & FIN) {
-      if (seq !== c.rcvNxt) {
-        this.ack(c); // out of order or a repeat: say where we are (the guest retransmits)
+      const offset = (seq - c.rcvNxt) | 0;
+      if (offset > 0) {
+        // ahead of what we have: keep it (within the window) until the gap fills; say where we are
+        if (offset < WINDOW && !c.guestFin && !c.ahead.has(seq)) c.ahead.set(seq, { data: data.slice(), fin: (flags & FIN) !== 0 });
+        this.ack(c);
         return;
       }
-      if (data.length > 0) {
-        c.rcvNxt = (c.rcvNxt + data.length) >>> 0;
-        this.stats.bytesToHost += data.length;
-        c.stream.write(data.slice());
+      const fresh = data.subarray(Math.min(-offset, data.length));
+      const fin = (flags & FIN) !== 0 && offset + data.length >= 0 && !c.guestFin; // the FIN sits just past the data
+      if (fresh.length === 0 && !fin) {
+        this.ack(c); // a repeat of what we have: say where we are
+        return;
       }
-      if (flags & FIN && !c.guestFin) {
-        c.guestFin = true;
-        c.rcvNxt = (c.rcvNxt + 1) >>> 0;
-        c.stream.end();
+      // in order, or overlapping what we have: take the new part, then what waited for it
+      this.accept(c, fresh, fin);
+      for (let next = c.ahead.get(c.rcvNxt); next && !c.guestFin; next = c.ahead.get(c.rcvNxt)) {
+        c.ahead.delete(c.rcvNxt);
+        this.accept(c, next.data, next.fin);
       }
+      for (const k of c.ahead.keys()) if (((k - c.rcvNxt) | 0) <= 0) c.ahead.delete(k); // overtaken
       this.ack(c);
     }
     this.push(c);
     if (c.guestFin && c.finSent && c.sndUna === c.sndNxt) {
       this.stats.closed++;
       this.close(c);
+    }
+  }
+
+  private accept(c: Connection, data: Uint8Array, fin: boolean): void {
+    if (data.length > 0) {
+      c.rcvNxt = (c.rcvNxt + data.length) >>> 0;
+      this.stats.bytesToHost += data.length;
+      c.stream.write(data.slice());
+    }
+    if (fin && !c.guestFin) {
+      c.guestFin = true;
+      c.rcvNxt = (c.rcvNxt + 1) >>> 0;
+      c.stream.end();
     }
   }
 

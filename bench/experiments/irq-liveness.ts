@@ -11,7 +11,7 @@
 // stall a driver without the watchdog is shown by tests/virtio-node.test.ts
 // ("liveness"), which runs the same faults with irq_watchdog=0.
 //
-// Found with it (seed 17 at drop=0.3): not a driver stall but a TCP ACK war.
+// Found with it (seeds 17 and 50 at drop=0.3): not a driver stall but a TCP ACK war.
 // After both ends' RTOs rewind SND.NXT (go-back-N), each end's pure ACKs carry
 // the rewound SND.NXT, below the other's RCV.NXT; each end drops them as old
 // without taking their ACK field (RFC 793's strict rule) and answers with

@@ -14,6 +14,7 @@
  * zeroed when taken.
  */
 #include "arm64.h"
+#include "../common/pt.h"
 
 SHIM_CODE_BEGIN
 
@@ -34,62 +35,17 @@ SHIM_CODE_BEGIN
 #define DEVICE_RW (D_ATTR_DEVICE | D_AF | D_XN)
 
 static uint64_t pool[POOL_PAGES][512] __attribute__((aligned(4096), section(".bss.noinit.ptpool")));
-static unsigned pool_used;
-static uint64_t *l0;
 static uint64_t phys_limit;
 
-static uint64_t *alloc_table(void) {
-  if (pool_used == POOL_PAGES) return 0;
-  uint64_t *t = pool[pool_used++];
-  for (int i = 0; i < 512; i++) t[i] = 0;
-  return t;
-}
+/* The table walker must see a new table's zeroes before the entry that
+ * points to it, and new entries before they are used. */
+static void pt_sync(void) { __asm__ volatile("dsb ishst; isb" ::: "memory"); }
 
-/* Finds the descriptor for `a` at `level` (1: 4 KiB page, 2: 2 MiB block),
- * creating tables on the way. 1: a block already maps a; -1: pool exhausted.
- * Levels count as x86_64's mm.c does: 4 is the top (the ARM ARM's level 0). */
-static int walk(uint64_t a, int level, uint64_t **out) {
-  uint64_t *t = l0;
-  for (int l = 4; l > level; l--) {
-    uint64_t *e = &t[(a >> (12 + 9 * (l - 1))) & 511];
-    if (!(*e & D_VALID)) {
-      uint64_t *n = alloc_table();
-      if (!n) return -1;
-      __asm__ volatile("dsb ishst" ::: "memory");
-      *e = (uint64_t)(uintptr_t)n | D_VALID | D_TABLE;
-    } else if (!(*e & D_TABLE)) {
-      return 1;
-    }
-    t = (uint64_t *)(uintptr_t)(*e & D_ADDR);
-  }
-  *out = &t[(a >> (12 + 9 * (level - 1))) & 511];
-  return 0;
-}
+/* Levels 0-2: VALID|TABLE is a table, VALID alone a block; level 3: VALID|TABLE is a page. */
+static const struct pt_format arm_pt = {D_VALID, D_VALID | D_TABLE, D_VALID | D_TABLE, D_VALID | D_TABLE, D_VALID, D_VALID | D_TABLE, D_ADDR, pt_sync, "POOL_PAGES in boot/aarch64/mm.c"};
+static struct pt pt = {&arm_pt, 0, pool, POOL_PAGES, 0};
 
-/* Maps virtual [a, e) to physical pa.. with attributes f: 2 MiB blocks where
- * a 2 MiB slot is aligned (a and pa congruent modulo 2 MiB), wholly inside and
- * still empty, else 4 KiB pages. Pages already mapped keep their mapping.
- * -1: the pool ran out. New entries only fill invalid ones, so no TLB entry
- * goes stale; a barrier makes them visible to the table walker. */
-static int map_range_to(uint64_t a, uint64_t e, uint64_t pa, uint64_t f) {
-  pa -= a & (SZ_4K - 1);
-  for (a &= ~(SZ_4K - 1); a < e;) {
-    uint64_t *d;
-    int level = !(a & (SZ_2M - 1)) && !(pa & (SZ_2M - 1)) && e - a >= SZ_2M ? 2 : 1;
-    int r = walk(a, level, &d);
-    if (r == 0 && level == 2 && (*d & D_VALID) && (*d & D_TABLE)) r = walk(a, level = 1, &d);
-    if (r < 0) {
-      kputs("uniwasm: out of page-table pages (POOL_PAGES in boot/aarch64/mm.c)\n");
-      return -1;
-    }
-    if (r == 0 && !(*d & D_VALID)) *d = pa | f | D_VALID | (level == 1 ? D_TABLE : 0);
-    uint64_t step = r == 1 ? ((a | (SZ_2M - 1)) + 1) - a : (level == 2 ? SZ_2M : SZ_4K);
-    a += step;
-    pa += step;
-  }
-  __asm__ volatile("dsb ishst; isb" ::: "memory");
-  return 0;
-}
+static int map_range_to(uint64_t a, uint64_t e, uint64_t pa, uint64_t f) { return pt_map(&pt, a, e, pa, f); }
 
 static int map_range(uint64_t a, uint64_t e, uint64_t f) { return map_range_to(a, e, a, f); }
 
@@ -98,7 +54,7 @@ void mm_init(void) {
   uint64_t parange = read_sysreg(id_aa64mmfr0_el1) & 0xf;
   if (parange > 5) parange = 5; /* 48 bits: what 4 KiB pages and four levels reach */
   phys_limit = 1ull << pa_bits[parange];
-  l0 = alloc_table();
+  pt.root = pt_alloc(&pt);
   uint64_t guard = (uint64_t)(uintptr_t)__stack_guard, img_end = (uint64_t)(uintptr_t)__image_end;
   uint64_t text = (uint64_t)(uintptr_t)__text_start, text_end = (uint64_t)(uintptr_t)__text_end;
   int r = map_range(text, text_end, D_ATTR_NORMAL | D_ISH | D_AF | D_RO) |
@@ -117,7 +73,7 @@ void mm_init(void) {
   write_sysreg(mair_el1, 0x04ull | 0xffull << 8);
   write_sysreg(tcr_el1, 16ull /* T0SZ: 48 bits */ | 1ull << 8 | 1ull << 10 | 3ull << 12 /* WB, inner shareable walks */ |
                             1ull << 23 /* EPD1: no TTBR1 */ | parange << 32 /* IPS */);
-  write_sysreg(ttbr0_el1, (uint64_t)(uintptr_t)l0);
+  write_sysreg(ttbr0_el1, (uint64_t)(uintptr_t)pt.root);
   __asm__ volatile("dsb ish; tlbi vmalle1; dsb ish; isb" ::: "memory");
   /* M (MMU), C (data cache), SA (SP alignment), I (instruction cache), WXN */
   write_sysreg(sctlr_el1, read_sysreg(sctlr_el1) | 1u | 1u << 2 | 1u << 3 | 1u << 12 | 1u << 19);

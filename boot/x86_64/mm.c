@@ -13,6 +13,7 @@
  * up to ~50 GiB plus devices); each is zeroed when taken.
  */
 #include "x86.h"
+#include "../common/pt.h"
 
 SHIM_CODE_BEGIN
 
@@ -27,69 +28,20 @@ SHIM_CODE_BEGIN
 #define POOL_PAGES 64
 
 static uint64_t pool[POOL_PAGES][512] __attribute__((aligned(4096), section(".bss.noinit.ptpool")));
-static unsigned pool_used;
-static uint64_t *pml4;
 static uint64_t nx, phys_limit;
 
-static uint64_t *alloc_table(void) {
-  if (pool_used == POOL_PAGES) return 0;
-  uint64_t *t = pool[pool_used++];
-  for (int i = 0; i < 512; i++) t[i] = 0;
-  return t;
-}
+/* Table entries: P|W (a larger page: PS); leaves carry P in their flags. */
+static const struct pt_format x86_pt = {PTE_P, PTE_P | PTE_PS, PTE_P, PTE_P | PTE_W, PTE_PS, 0, PTE_ADDR, 0, "POOL_PAGES in boot/x86_64/mm.c"};
+static struct pt pt = {&x86_pt, 0, pool, POOL_PAGES, 0};
 
-/* Finds the entry for `a` at `level` (1: 4 KiB PTE, 2: 2 MiB PDE), creating
- * tables on the way. 1: a larger page already maps a; -1: pool exhausted. */
-static int walk(uint64_t a, int level, uint64_t **out) {
-  uint64_t *t = pml4;
-  for (int l = 4; l > level; l--) {
-    uint64_t *e = &t[(a >> (12 + 9 * (l - 1))) & 511];
-    if (!(*e & PTE_P)) {
-      uint64_t *n = alloc_table();
-      if (!n) return -1;
-      *e = (uint64_t)(uintptr_t)n | PTE_P | PTE_W;
-    } else if (*e & PTE_PS) {
-      return 1;
-    }
-    t = (uint64_t *)(uintptr_t)(*e & PTE_ADDR);
-  }
-  *out = &t[(a >> (12 + 9 * (level - 1))) & 511];
-  return 0;
-}
-
-static void out_of_tables(void) {
-  kputs("uniwasm: out of page-table pages (POOL_PAGES in boot/x86_64/mm.c)\n");
-}
-
-/* Maps virtual [a, e) to physical pa.. with flags f: 2 MiB pages where a
- * 2 MiB slot is aligned (a and pa must be congruent modulo 2 MiB), wholly
- * inside and still empty, else 4 KiB pages. Pages already mapped keep their
- * mapping. -1: the pool ran out. */
-static int map_range_to(uint64_t a, uint64_t e, uint64_t pa, uint64_t f) {
-  pa -= a & (SZ_4K - 1);
-  for (a &= ~(SZ_4K - 1); a < e;) {
-    uint64_t *pte;
-    int level = !(a & (SZ_2M - 1)) && e - a >= SZ_2M ? 2 : 1;
-    int r = walk(a, level, &pte);
-    if (r == 0 && level == 2 && (*pte & PTE_P) && !(*pte & PTE_PS)) r = walk(a, level = 1, &pte);
-    if (r < 0) {
-      out_of_tables();
-      return -1;
-    }
-    if (r == 0 && !(*pte & PTE_P)) *pte = pa | f | (level == 2 ? PTE_PS : 0);
-    uint64_t step = r == 1 ? ((a | (SZ_2M - 1)) + 1) - a : (level == 2 ? SZ_2M : SZ_4K);
-    a += step;
-    pa += step;
-  }
-  return 0;
-}
+static int map_range_to(uint64_t a, uint64_t e, uint64_t pa, uint64_t f) { return pt_map(&pt, a, e, pa, f); }
 
 /* Identity mapping: virtual = physical. */
 static int map_range(uint64_t a, uint64_t e, uint64_t f) { return map_range_to(a, e, a, f); }
 
 void mm_init(void) {
   nx = boot_has_nx ? 1ull << 63 : 0;
-  pml4 = alloc_table();
+  pt.root = pt_alloc(&pt);
   const uint64_t rw = PTE_P | PTE_W | nx;
   uint64_t guard = (uint64_t)(uintptr_t)__stack_guard, img_end = (uint64_t)(uintptr_t)__image_end;
   int r = map_range(SZ_4K, 0xa0000, rw) | /* page 0 stays unmapped: null pointers fault */
@@ -104,7 +56,7 @@ void mm_init(void) {
     if (boot_mem[i].type == 1 && e > img_end) r |= map_range(b < img_end ? img_end : (b + SZ_4K - 1) & ~(SZ_4K - 1), e & ~(SZ_4K - 1), rw);
   }
   if (r) plat_exit(RT_EXIT_RUNTIME);
-  write_cr3((uint64_t)(uintptr_t)pml4);
+  write_cr3((uint64_t)(uintptr_t)pt.root);
 }
 
 /* ---- linear memory's window ----

@@ -20,6 +20,10 @@ export abstract class HttpOutput {
   abstract write(p: usize, n: u32): void;
   /** Ends the connection once what was written has gone out. */
   abstract close(): void;
+  /** Whether a head (at most HEAD_MAX bytes and a short body) can be written now. */
+  headRoom(): bool { return true; }
+  /** room() was 0 with body left: ask for `writable` once there is room. */
+  wake(): void {}
 }
 
 export class HttpConfig {
@@ -104,7 +108,7 @@ export class HttpSession {
         if (this.discard > 0) return used;
       }
       if (this.bodyLeft > 0 || this.closing) return this.closing ? n : used;
-      if (used == n) return used;
+      if (used == n || !this.out.headRoom()) return used;
       const r = req.parse(p + used, n - used, this.cfg.limits);
       if (r == Parse.NeedMore) {
         if (!this.headPending) { this.headPending = true; this.headSince = now; }
@@ -125,6 +129,13 @@ export class HttpSession {
   /** The output has room again: continue the body. */
   writable(now: u64): void {
     this.pump(now);
+  }
+
+  /** The peer sent its FIN: finish the answer under way, then close. */
+  peerEnded(now: u64): void {
+    this.closing = true;
+    this.headPending = false;
+    if (this.bodyLeft == 0) this.finish();
   }
 
   /** Time-outs; true once the session has closed its connection. */
@@ -248,7 +259,10 @@ export class HttpSession {
   private pump(now: u64): void {
     while (this.bodyLeft > 0) {
       const room = this.out.room();
-      if (room == 0) return;
+      if (room == 0) {
+        this.out.wake();
+        return;
+      }
       const k = min<u32>(room, this.bodyLeft);
       this.out.write(this.bodyPtr, k);
       this.bodyPtr += k;

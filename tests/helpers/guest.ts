@@ -1,0 +1,84 @@
+// A server kernel running while a test's host-side clients talk to it: on
+// QEMU (user networking with a host port forward, or a TAP device in a
+// network namespace) or on the Node platform's simulated network
+// (`uniwasm node --net sim --hostfwd`, under the real clock). The same
+// client code then runs against each.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { boot, type BootResult } from "../../tools/qemu.ts";
+import { ROOT } from "../../tools/paths.ts";
+import type { TapNet } from "./tap.ts";
+
+export interface Guest {
+  host: string;
+  port: number;
+  /** Everything the kernel printed so far. */
+  output(): string;
+  /** Resolves once the console matches `re` (rejects if the guest ends first or after `ms`). */
+  waitFor(re: RegExp, ms?: number): Promise<void>;
+  /** The end of the run: the guest's own exit, or its time-out. */
+  done: Promise<BootResult>;
+  /** Runs a host-side command where the guest is reachable (inside the namespace for TAP). */
+  exec(cmd: string[], timeoutMs?: number): Promise<string>;
+  /** Stops the guest now. */
+  stop(): void;
+}
+
+function watch(done: Promise<BootResult>, read: () => string): Guest["waitFor"] {
+  let ended = false;
+  done.then(() => (ended = true), () => (ended = true));
+  return async (re, ms = 120_000) => {
+    const t0 = Date.now();
+    while (!re.test(read())) {
+      if (ended) throw new Error(`the guest ended before printing ${re}:\n${read().slice(-3000)}`);
+      if (Date.now() - t0 > ms) throw new Error(`no ${re} within ${ms} ms:\n${read().slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+}
+
+async function run(cmd: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd[0], cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
+    p.stdout.on("data", (d) => (out += d));
+    p.stderr.on("data", (d) => (err += d));
+    p.on("close", (code) => {
+      clearTimeout(t);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd.join(" ").slice(0, 200)}: exit ${code}\n${err.slice(-2000)}\n${out.slice(-2000)}`));
+    });
+  });
+}
+
+export function qemuUser(image: string, guestPort: number, hostPort: number, cmdline: string, memory: string, timeoutS: number): Guest {
+  let out = "";
+  const ac = new AbortController();
+  const done = boot({ arch: "x86_64", image, memory, net: "user", hostfwd: [`tcp:127.0.0.1:${hostPort}-:${guestPort}`], cmdline, timeout: timeoutS, signal: ac.signal, onOutput: (s) => (out += s), onNotice: () => {} });
+  return { host: "127.0.0.1", port: hostPort, output: () => out, waitFor: watch(done, () => out), done, exec: run, stop: () => ac.abort() };
+}
+
+export function qemuTap(image: string, net: TapNet, guestIp: string, guestPort: number, cmdline: string, memory: string, timeoutS: number): Guest {
+  let out = "";
+  const ac = new AbortController();
+  const done = boot({ arch: "x86_64", image, memory, net: "tap", tap: net.tap, netns: net.ns, cmdline, timeout: timeoutS, signal: ac.signal, onOutput: (s) => (out += s), onNotice: () => {} });
+  return { host: guestIp, port: guestPort, output: () => out, waitFor: watch(done, () => out), done, exec: (cmd, ms = 60_000) => net.execAsync(cmd, ms), stop: () => ac.abort() };
+}
+
+/** `uniwasm node <app> --net sim --hostfwd ...` as a child process. */
+export function nodeSim(app: string, files: string | undefined, guestPort: number, hostPort: number, cmdline: string, memory: string, timeoutS: number): Guest {
+  let out = "";
+  const args = [join(ROOT, "tools/cli.js"), "node", app, "--net", "sim", "--clock", "real", "--mem", memory, "--hostfwd", `tcp:127.0.0.1:${hostPort}-:${guestPort}`, "--append", cmdline];
+  if (files) args.push("--files", files);
+  const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  p.stdout.on("data", (d) => (out += d));
+  p.stderr.on("data", (d) => (out += d));
+  const t = setTimeout(() => p.kill("SIGTERM"), timeoutS * 1000);
+  const done = new Promise<BootResult>((resolve) => p.on("close", (code) => {
+    clearTimeout(t);
+    resolve({ exitCode: code ?? 143, output: out });
+  }));
+  return { host: "127.0.0.1", port: hostPort, output: () => out, waitFor: watch(done, () => out), done, exec: run, stop: () => p.kill("SIGTERM") };
+}

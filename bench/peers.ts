@@ -26,13 +26,13 @@ import { barChart, type Bar } from "./chart.ts";
 import { fmt, median, table } from "./stats.ts";
 
 const run = promisify(execFile);
-const HOST = "10.81.0.1";
-const GUEST = "10.81.0.2";
-const SMALL = "/612"; // the size of nginx's welcome page
+export const HOST = "10.81.0.1";
+export const GUEST = "10.81.0.2";
+export const SMALL = "/612"; // the size of nginx's welcome page
 const BULK_BYTES = 20_000_000;
 const BULK = `/${BULK_BYTES}`;
 
-function flag(flags: string[], name: string, def: number): number {
+export function flag(flags: string[], name: string, def: number): number {
   const f = flags.find((x) => x.startsWith(`--${name}=`));
   return f ? Number(f.slice(name.length + 3)) : def;
 }
@@ -47,11 +47,17 @@ interface Guest {
   sizeNote: string;
 }
 
+/** The Linux guest's kernel and initramfs (bench/linux-guest/build.sh, cached). */
+export async function linuxGuest(): Promise<[string, string]> {
+  const built = await run(join(ROOT, "bench/linux-guest/build.sh"), [join(ROOT, "build", "linux-guest")], { encoding: "utf8", timeout: 600_000 });
+  const [vmlinuz, initrd] = built.stdout.trim().split(" ");
+  return [vmlinuz, initrd];
+}
+
 async function guests(): Promise<Guest[]> {
   const quiet = { stage: () => {}, info: () => {} };
   const httpd = await buildImage(loadApp(join(ROOT, "apps/httpd")), { arch: "x86_64", outDir: join(ROOT, "build", "bench", "httpd") }, quiet);
-  const built = await run(join(ROOT, "bench/linux-guest/build.sh"), [join(ROOT, "build", "linux-guest")], { encoding: "utf8", timeout: 600_000 });
-  const [vmlinuz, initrd] = built.stdout.trim().split(" ");
+  const [vmlinuz, initrd] = await linuxGuest();
   const net = { arch: "x86_64" as const, net: "tap" as const, cmdlineBase: `ip=${GUEST}/24 gw=${HOST}` };
   return [
     {
@@ -73,7 +79,7 @@ async function guests(): Promise<Guest[]> {
 }
 
 /** A running guest: QEMU inside the namespace, its console collected. */
-class Running {
+export class Running {
   readonly proc: ChildProcess;
   output = "";
   exited = false;
@@ -95,12 +101,12 @@ class Running {
 }
 
 /** Seconds from QEMU's start to the guest's first HTTP 200 (bench/first-ok.py), or undefined at the deadline. */
-async function firstOk(g: Running, net: TapNet, deadlineS: number): Promise<number | undefined> {
+export async function firstOk(g: Running, net: TapNet, deadlineS: number): Promise<number | undefined> {
   const r = await run("ip", ["netns", "exec", net.ns, "python3", join(ROOT, "bench/first-ok.py"), GUEST, "80", SMALL, String(deadlineS)], { encoding: "utf8", timeout: (deadlineS + 10) * 1000 }).catch(() => undefined);
   return r ? Number(r.stdout.trim()) - g.startedAt / 1000 : undefined;
 }
 
-interface WrkResult {
+export interface WrkResult {
   rps: number;
   p50: number; // ms
   p99: number; // ms
@@ -110,10 +116,10 @@ interface WrkResult {
 
 const unitMs = (v: string, u: string) => Number(v) * (u === "us" ? 1e-3 : u === "s" ? 1000 : u === "m" ? 60000 : 1);
 
-async function wrk(net: TapNet, conns: number, seconds: number, close: boolean): Promise<WrkResult> {
+export async function wrk(net: TapNet, conns: number, seconds: number, close: boolean, path = SMALL): Promise<WrkResult> {
   const args = ["netns", "exec", net.ns, "wrk", "--latency", "-t", "1", "-c", String(conns), "-d", `${seconds}s`, "--timeout", "5s"];
   if (close) args.push("-H", "Connection: close");
-  args.push(`http://${GUEST}${SMALL}`);
+  args.push(`http://${GUEST}${path}`);
   const r = await run("ip", args, { encoding: "utf8", timeout: (seconds + 30) * 1000 });
   const o = r.stdout;
   const lat = (p: string) => {

@@ -7,6 +7,7 @@ import { tcpBench } from "./tcp.ts";
 import { boundsBench } from "./bounds.ts";
 import { peersBench } from "./peers.ts";
 import { simBench } from "./sim.ts";
+import { appsBench } from "./apps.ts";
 
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   boot: bootBench,
@@ -15,14 +16,15 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   bounds: boundsBench,
   peers: peersBench,
   sim: simBench,
+  apps: appsBench,
 };
 
 // `--arch aarch64` is one flag (`--arch=aarch64`), not a flag and a benchmark name
 const argv = process.argv.slice(2).flatMap((a, i, all) => (a === "--arch" ? [] : all[i - 1] === "--arch" ? [`--arch=${a}`] : [a]));
 const wanted = argv.filter((a) => !a.startsWith("-"));
 const flags = argv.filter((a) => a.startsWith("-"));
-// `peers` boots a Linux guest and takes minutes: only when named.
-const names = wanted.length ? wanted : Object.keys(BENCHES).filter((n) => n !== "peers");
+// `peers` and `apps` boot a Linux guest and take minutes: only when named.
+const names = wanted.length ? wanted : Object.keys(BENCHES).filter((n) => n !== "peers" && n !== "apps");
 for (const n of names) {
   const b = BENCHES[n];
   if (!b) {

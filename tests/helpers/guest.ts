@@ -3,7 +3,9 @@
 // network namespace) or on the Node platform's simulated network
 // (`uniwasm node --net sim --hostfwd`, under the real clock). The same
 // client code then runs against each.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { createConnection } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { boot, type BootResult } from "../../tools/qemu.ts";
 import { ROOT } from "../../tools/paths.ts";
@@ -22,12 +24,33 @@ export interface Guest {
   exec(cmd: string[], timeoutMs?: number): Promise<string>;
   /** Stops the guest now. */
   stop(): void;
+  /** Presses the machine's power button (QEMU: ACPI, as `virsh shutdown`): the kernel ends itself cleanly. */
+  powerButton?(): Promise<void>;
+}
+
+/** QEMU's QMP on a Unix socket, for system_powerdown. */
+function qmpArgs(): { path: string; args: string[]; press: () => Promise<void> } {
+  const path = join(tmpdir(), `uniwasm-qmp-${process.pid}-${Math.random().toString(36).slice(2)}.sock`);
+  const press = () => new Promise<void>((resolve, reject) => {
+    const s = createConnection(path);
+    let buf = "";
+    s.on("data", (d) => {
+      buf += d;
+      if (buf.includes('"QMP"') && !buf.includes("sent")) {
+        buf += "sent";
+        s.write('{"execute":"qmp_capabilities"}\n{"execute":"system_powerdown"}\n');
+      }
+      if ((buf.match(/"return"/g) ?? []).length >= 2) { s.end(); resolve(); }
+    });
+    s.on("error", reject);
+  });
+  return { path, args: ["-qmp", `unix:${path},server=on,wait=off`], press };
 }
 
 function watch(done: Promise<BootResult>, read: () => string): Guest["waitFor"] {
   let ended = false;
   done.then(() => (ended = true), () => (ended = true));
-  return async (re, ms = 120_000) => {
+  return async (re, ms = 300_000) => {
     const t0 = Date.now();
     while (!re.test(read())) {
       if (ended) throw new Error(`the guest ended before printing ${re}:\n${read().slice(-3000)}`);
@@ -37,9 +60,10 @@ function watch(done: Promise<BootResult>, read: () => string): Guest["waitFor"] 
   };
 }
 
-async function run(cmd: string[], timeoutMs: number): Promise<string> {
+/** Runs a host-side program (with `input` on its stdin); its stdout, or an error with its stderr. */
+export async function runCommand(cmd: string[], input = "", timeoutMs = 60_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd[0], cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(cmd[0], cmd.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
     let err = "";
     const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
@@ -50,14 +74,17 @@ async function run(cmd: string[], timeoutMs: number): Promise<string> {
       if (code === 0) resolve(out);
       else reject(new Error(`${cmd.join(" ").slice(0, 200)}: exit ${code}\n${err.slice(-2000)}\n${out.slice(-2000)}`));
     });
+    p.stdin.end(input);
   });
 }
+const run = (cmd: string[], timeoutMs?: number) => runCommand(cmd, "", timeoutMs);
 
 export function qemuUser(image: string, guestPort: number, hostPort: number, cmdline: string, memory: string, timeoutS: number): Guest {
   let out = "";
   const ac = new AbortController();
-  const done = boot({ arch: "x86_64", image, memory, net: "user", hostfwd: [`tcp:127.0.0.1:${hostPort}-:${guestPort}`], cmdline, timeout: timeoutS, signal: ac.signal, onOutput: (s) => (out += s), onNotice: () => {} });
-  return { host: "127.0.0.1", port: hostPort, output: () => out, waitFor: watch(done, () => out), done, exec: run, stop: () => ac.abort() };
+  const qmp = qmpArgs();
+  const done = boot({ arch: "x86_64", image, memory, net: "user", hostfwd: [`tcp:127.0.0.1:${hostPort}-:${guestPort}`], cmdline, timeout: timeoutS, signal: ac.signal, extraArgs: qmp.args, onOutput: (s) => (out += s), onNotice: () => {} });
+  return { host: "127.0.0.1", port: hostPort, output: () => out, waitFor: watch(done, () => out), done, exec: run, stop: () => ac.abort(), powerButton: qmp.press };
 }
 
 export function qemuTap(image: string, net: TapNet, guestIp: string, guestPort: number, cmdline: string, memory: string, timeoutS: number): Guest {
@@ -81,4 +108,9 @@ export function nodeSim(app: string, files: string | undefined, guestPort: numbe
     resolve({ exitCode: code ?? 143, output: out });
   }));
   return { host: "127.0.0.1", port: hostPort, output: () => out, waitFor: watch(done, () => out), done, exec: run, stop: () => p.kill("SIGTERM") };
+}
+
+/** Whether a program is on PATH (the clients a test needs). */
+export function findOnPath(name: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" }).status === 0;
 }

@@ -74,6 +74,7 @@ export async function runCommand(cmd: string[], input = "", timeoutMs = 60_000):
       if (code === 0) resolve(out);
       else reject(new Error(`${cmd.join(" ").slice(0, 200)}: exit ${code}\n${err.slice(-2000)}\n${out.slice(-2000)}`));
     });
+    p.stdin.on("error", () => {}); // a program may exit without reading all its input
     p.stdin.end(input);
   });
 }

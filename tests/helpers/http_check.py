@@ -17,9 +17,15 @@ def connect(timeout=30):
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 
+class KeepOpen:
+    """The socket's reader, shared by successive responses: one finishing must not close it."""
+    def __init__(self, f): self.f = f
+    def __getattr__(self, name): return getattr(self.f, name)
+    def close(self): pass
+
 def responses(sock, n, methods):
     """n responses read in order from one socket (one buffered reader for all of them)."""
-    fp = sock.makefile("rb")
+    fp = KeepOpen(sock.makefile("rb"))
     got = []
     for i in range(n):
         r = http.client.HTTPResponse(sock, method=methods[i])
@@ -83,8 +89,10 @@ if "errors" in checks:
 if "slow" in checks:
     # three clients that never finish their head, one byte now and then
     slow = []
+    started = []
     for i in range(3):
         s = connect(header_timeout + 30)
+        started.append(time.time())
         s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n")
         slow.append(s)
     t0 = time.time()
@@ -105,7 +113,7 @@ if "slow" in checks:
         if r.status == 200 and len(r.read()) > 0: served += 1
         c.close()
     cut = []
-    for s in slow:
+    for s, began in zip(slow, started):
         data = b""
         try:
             while True:
@@ -114,7 +122,7 @@ if "slow" in checks:
                 data += d
         except OSError:
             pass
-        cut.append({"status": data.split(b"\r\n", 1)[0].decode("latin1"), "after": round(time.time() - t0, 2)})
+        cut.append({"status": data.split(b"\r\n", 1)[0].decode("latin1"), "after": round(time.time() - began, 2)})
         s.close()
     stop.set()
     out["slow"] = {"served_meanwhile": served, "cut": cut}

@@ -132,7 +132,7 @@ describe.skipIf(!haveQemu)("apps/http on QEMU", () => {
   const why = tapUnavailable();
   it.skipIf(!!why)(`TAP in a network namespace: curl and Python from the namespace${why ? ` (skipped: ${why})` : ""}`, async () => {
     const net = new TapNet("http", "10.78.0.1/24");
-    const g = qemuTap(img, net, "10.78.0.2", 80, `ip=10.78.0.2/24 gw=10.78.0.1 header_timeout=${HEADER_TIMEOUT_S * 1000}`, "64M", 150);
+    const g = qemuTap(img, net, "10.78.0.2", 80, `ip=10.78.0.2/24 gw=10.78.0.1 header_timeout=${HEADER_TIMEOUT_S * 1000} idle_timeout=30000`, "64M", 150);
     try {
       await g.waitFor(/http: 10\.78\.0\.2\/24 .*port 80/);
       await curl(g);
@@ -153,7 +153,7 @@ describe("apps/http on the Node platform's simulated network", () => {
 
   it("curl and Python through the simulated gateway's port forward", async () => {
     const port = 41000 + (process.pid % 20000);
-    const g = nodeSim(APP, site, 80, port, `header_timeout=${HEADER_TIMEOUT_S * 1000} log=1`, "64M", 280);
+    const g = nodeSim(APP, site, 80, port, `header_timeout=${HEADER_TIMEOUT_S * 1000} idle_timeout=30000 log=1`, "64M", 280);
     try {
       await g.waitFor(/http: .*port 80, 4 files/, 240_000);
       await curl(g);

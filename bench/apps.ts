@@ -10,7 +10,7 @@
 // -P 16 -n N. Image sizes. Medians over rounds with their range; the ratio
 // is uniwasm / peer. Writes a Markdown report to bench/results/.
 //
-//   ./uniwasm bench apps [--runs=N] [--duration=S] [--requests=N] [--mem=M]
+//   ./uniwasm bench apps [--runs=N] [--duration=S] [--requests=N] [--mem=M] [--only=http|redis]
 import { execFile } from "node:child_process";
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -48,7 +48,7 @@ function benchSite(): string {
 async function redisUp(net: TapNet, deadlineS: number): Promise<boolean> {
   const t0 = Date.now();
   while (Date.now() - t0 < deadlineS * 1000) {
-    const r = await run("ip", ["netns", "exec", net.ns, "redis-cli", "-h", GUEST, "-t", "1", "PING"], { encoding: "utf8", timeout: 5000 }).catch(() => undefined);
+    const r = await run("ip", ["netns", "exec", net.ns, "redis-cli", "-h", GUEST, "PING"], { encoding: "utf8", timeout: 5000 }).catch(() => undefined);
     if (r?.stdout.trim() === "PONG") return true;
     await new Promise((res) => setTimeout(res, 200));
   }
@@ -72,6 +72,8 @@ export async function appsBench(flags: string[]): Promise<void> {
   const seconds = flag(flags, "duration", 5);
   const n = flag(flags, "requests", 100_000);
   const mem = `${flag(flags, "mem", 256)}M`;
+  const only = flags.find((f) => f.startsWith("--only="))?.slice(7);
+  if (only && only !== "http" && only !== "redis") throw new Error(`bench apps --only=${only}: expected http or redis`);
   const why = tapUnavailable();
   if (why) {
     console.log(`bench apps: skipped (${why})`);
@@ -103,7 +105,7 @@ export async function appsBench(flags: string[]): Promise<void> {
   const results: Record<string, Record<string, Record<string, number>[]>> = { http: { uniwasm: [], peer: [] }, redis: { uniwasm: [], peer: [] } };
   try {
     for (let i = 0; i < runs; i++) {
-      for (const p of pairs) {
+      for (const p of pairs.filter((x) => !only || x.kind === only)) {
         for (const side of i % 2 ? ["peer", "uniwasm"] : ["uniwasm", "peer"]) {
           log(`round ${i + 1}/${runs}: ${p.kind} ${side}`);
           const vm = new Running(qemu, net, side === "uniwasm" ? p.uniwasm(mem, net.tap) : p.peer(mem, net.tap));
@@ -139,7 +141,7 @@ export async function appsBench(flags: string[]): Promise<void> {
   const date = new Date().toISOString().slice(0, 16).replace("T", " ");
   lines.push(`# apps/http and apps/kv against nginx and redis-server`, "");
   lines.push(`${date} UTC, \`./uniwasm bench apps --runs=${runs} --duration=${seconds} --requests=${n}\`: QEMU TCG, -m ${mem}, virtio-net over TAP in a network namespace; the peers in the Linux guest of \`bench peers\`; ${runs} rounds alternating the guests; medians with the range over rounds. Taken on a shared, loaded 2-core machine: read the ratios.`, "");
-  for (const kind of ["http", "redis"]) {
+  for (const kind of ["http", "redis"].filter((k) => !only || k === only)) {
     const u = results[kind].uniwasm;
     const q = results[kind].peer;
     const rows: (string | number)[][] = [];

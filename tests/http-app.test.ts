@@ -14,7 +14,7 @@ import { readFolder } from "../tools/files.ts";
 import { ROOT } from "../tools/paths.ts";
 import { findTool, TOOLS } from "../tools/toolchain.ts";
 import { scratchDir } from "./helpers/kernel.ts";
-import { nodeSim, qemuTap, qemuUser, type Guest } from "./helpers/guest.ts";
+import { freePort, nodeSim, qemuTap, qemuUser, type Guest } from "./helpers/guest.ts";
 import { TapNet, tapUnavailable } from "./helpers/tap.ts";
 
 const haveQemu = !!findTool(TOOLS.qemuX86) && !!findTool(TOOLS.clang);
@@ -107,7 +107,7 @@ describe.skipIf(!haveQemu)("apps/http on QEMU", () => {
   }, 600_000);
 
   it("user networking: curl, Python (keep-alive, pipelining, every error status, slow clients, 5 MB), access log and counters", async () => {
-    const port = 21000 + (process.pid % 20000);
+    const port = await freePort();
     const g = qemuUser(img, 80, port, `header_timeout=${HEADER_TIMEOUT_S * 1000} idle_timeout=30000 log=1`, "64M", 600);
     try {
       await g.waitFor(/http: .*port 80, 4 files/);
@@ -123,7 +123,7 @@ describe.skipIf(!haveQemu)("apps/http on QEMU", () => {
       expect(r.output).toMatch(/^http: GET \/big\.bin 200 5242880 \d+us\r?$/m);
       expect(r.output).toMatch(/^http: POST \/ 405 23 \d+us\r?$/m);
       expect(r.output).toMatch(/^http: header time-outs 3, idle closes \d+, bytes sent \d+/m);
-      expect(r.output).toMatch(/^http: connections \d+ \(refused 0\), requests \d+ \(2xx \d+, 3xx 1, 4xx \d+, 5xx 2\)/m);
+      expect(r.output).toMatch(/^http: connections \d+ \(refused 0\), requests \d+ \(2xx \d+, 3xx [1-9]\d*, 4xx \d+, 5xx 2\)/m);
     } finally {
       g.stop();
     }
@@ -152,7 +152,7 @@ describe("apps/http on the Node platform's simulated network", () => {
   });
 
   it("curl and Python through the simulated gateway's port forward", async () => {
-    const port = 41000 + (process.pid % 20000);
+    const port = await freePort();
     const g = nodeSim(APP, site, 80, port, `header_timeout=${HEADER_TIMEOUT_S * 1000} idle_timeout=30000 log=1`, "64M", 280);
     try {
       await g.waitFor(/http: .*port 80, 4 files/, 240_000);

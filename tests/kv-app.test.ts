@@ -12,7 +12,7 @@ import { loadApp } from "../tools/app.ts";
 import { buildImage } from "../tools/image.ts";
 import { ROOT } from "../tools/paths.ts";
 import { findTool, TOOLS } from "../tools/toolchain.ts";
-import { findOnPath, nodeSim, qemuUser, runCommand, type Guest } from "./helpers/guest.ts";
+import { findOnPath, freePort, nodeSim, qemuUser, runCommand, type Guest } from "./helpers/guest.ts";
 
 const haveQemu = !!findTool(TOOLS.qemuX86) && !!findTool(TOOLS.clang);
 const haveCli = !!findOnPath("redis-cli") && !!findOnPath("redis-benchmark");
@@ -33,7 +33,7 @@ let reference: { port: number; proc: ChildProcess; script: string; raw: any } | 
 
 async function startReference(): Promise<void> {
   if (reference || !haveServer) return;
-  const port = 26000 + (process.pid % 20000);
+  const port = await freePort();
   const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"], { stdio: "ignore" });
   for (let i = 0; i < 100; i++) {
     try {
@@ -106,7 +106,7 @@ describe.skipIf(!haveQemu || !haveCli)("apps/kv on QEMU", () => {
   }, 600_000);
 
   it("user networking: redis-cli replies identical to redis-server's, malformed RESP, expiry, eviction, redis-benchmark -P 16", async () => {
-    const port = 23000 + (process.pid % 20000);
+    const port = await freePort();
     const g = qemuUser(img, 6379, port, "", "128M", 600);
     try {
       await g.waitFor(/kv: .*port 6379/);
@@ -129,7 +129,7 @@ describe.skipIf(!haveCli)("apps/kv on the Node platform's simulated network", ()
   beforeAll(startReference, 60_000);
 
   it("redis-cli replies identical to redis-server's, malformed RESP, expiry, eviction, a short redis-benchmark", async () => {
-    const port = 43000 + (process.pid % 20000);
+    const port = await freePort();
     const g = nodeSim(APP, undefined, 6379, port, "", "128M", 280);
     try {
       await g.waitFor(/kv: .*port 6379/, 240_000);

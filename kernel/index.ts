@@ -10,8 +10,6 @@ export * from "./net/device";
 export * from "./net/index";
 export { commandLine, cmdlineArg, cmdlineValue } from "./cmdline";
 export { Files } from "./files";
-// The most linear memory the machine allows (bytes): what an app may plan its own limits by.
-export { mem_limit as memoryLimit } from "./hal";
 export * from "./net/tcp/index";
 // Level 1, the app API: Kernel, args, Net, App, Connection, Handler, Service, LineHandler, UdpPort...
 export * from "./app/index";

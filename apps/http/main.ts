@@ -11,7 +11,7 @@
 //   log=1 (an access log line per request)  run=<s> (stop after s seconds)
 // plus the network's ip=/gw=/dns= (DHCP otherwise). Counters at exit.
 
-import { Net, App, Service, Handler, Connection, Bytes, Kernel, Task, Files, args, println, MS, SEC, StopHandler } from "uniwasm";
+import { Net, App, Service, Handler, Connection, Bytes, Kernel, Task, Files, args, println, MS, SEC } from "uniwasm";
 import { HttpConfig, HttpOutput, HttpSession, HttpStats } from "./session";
 
 const stats = new HttpStats();
@@ -123,14 +123,6 @@ class Sessions extends Task {
 }
 const sessions = new Sessions();
 
-/** The power button (ACPI, `virsh shutdown`): end the run so the counters are printed. */
-class PowerOff extends StopHandler {
-  onStopRequest(n: u32): void {
-    println("http: stop requested");
-    Kernel.exit(0);
-  }
-}
-
 class Stop extends Task {
   constructor() { super("http-run"); }
   run(): void { Kernel.exit(0); }
@@ -159,7 +151,6 @@ export function main(): i32 {
   Net.up(new HttpApp());
   Kernel.after(100 * MS, sessions);
   if (run > 0) Kernel.after(<u64>run * SEC, new Stop());
-  Kernel.sched.onStopRequest(new PowerOff());
   const code = Kernel.run();
   stats.print();
   return code;

@@ -8,7 +8,7 @@
 //   samples=5 (keys sampled per eviction)  max_conns=10000  run=<s> (stop after s seconds)
 // plus the network's ip=/gw=/dns= (DHCP otherwise). Counters at exit.
 
-import { Net, App, Service, Handler, Connection, Bytes, Kernel, Task, args, println, MS, SEC, StopHandler, textBytes, memoryLimit } from "uniwasm";
+import { Net, App, Service, Handler, Connection, Bytes, Kernel, Task, args, println, MS, SEC, textBytes } from "uniwasm";
 import { KvConfig, KvServer, Policy, parseSize } from "./commands";
 import { KvOutput } from "./reply";
 import { KvSession } from "./session";
@@ -68,14 +68,6 @@ class ExpireCycle extends Task {
   }
 }
 
-/** The power button (ACPI, `virsh shutdown`): end the run so the counters are printed. */
-class PowerOff extends StopHandler {
-  onStopRequest(n: u32): void {
-    println("kv: stop requested");
-    Kernel.exit(0);
-  }
-}
-
 class Stop extends Task {
   constructor() { super("kv-run"); }
   run(): void { Kernel.exit(0); }
@@ -110,13 +102,12 @@ export function main(): i32 {
   if (Kernel.exiting) return Kernel.code;
   // Whatever maxmemory says, the keyspace may not take the machine's last
   // memory: writes are refused (OOM) before an allocation could fail.
-  cfg.hardLimit = memoryLimit() / 4 * 3;
+  cfg.hardLimit = Kernel.memoryLimit / 4 * 3;
   const now = Kernel.now() / 1000000;
   server = new KvServer(cfg, now);
   Net.up(new KvApp());
   Kernel.after(100 * MS, new ExpireCycle());
   if (run > 0) Kernel.after(<u64>run * SEC, new Stop());
-  Kernel.sched.onStopRequest(new PowerOff());
   const code = Kernel.run();
   const s = server!;
   println("kv: connections " + s.stats.connections.toString() + " (rejected " + s.stats.rejected.toString() + "), commands " + s.stats.commands.toString() +

@@ -140,7 +140,7 @@ export async function appsBench(flags: string[]): Promise<void> {
   const lines: string[] = [];
   const date = new Date().toISOString().slice(0, 16).replace("T", " ");
   lines.push(`# apps/http and apps/kv against nginx and redis-server`, "");
-  lines.push(`${date} UTC, \`./uniwasm bench apps --runs=${runs} --duration=${seconds} --requests=${n}\`: QEMU TCG, -m ${mem}, virtio-net over TAP in a network namespace; the peers in the Linux guest of \`bench peers\`; ${runs} rounds alternating the guests; medians with the range over rounds. Taken on a shared, loaded 2-core machine: read the ratios.`, "");
+  lines.push(`${date} UTC, \`./uniwasm bench apps --runs=${runs} --duration=${seconds} --requests=${n}${only ? ` --only=${only}` : ""}\`: QEMU TCG, -m ${mem}, virtio-net over TAP in a network namespace; the peers in the Linux guest of \`bench peers\`; ${runs} rounds alternating the guests; medians with the range over rounds. Taken on a shared, loaded 2-core machine: read the ratios.`, "");
   for (const kind of ["http", "redis"].filter((k) => !only || k === only)) {
     const u = results[kind].uniwasm;
     const q = results[kind].peer;

@@ -14,7 +14,7 @@
 import { clock_ns, wait, irq_unmask, stop_line, NO_DEADLINE } from "../hal";
 import { print, println, printFixed } from "../console";
 import { traceEvent, TRACE_TIMER } from "../trace";
-import { Task, TaskState, WakeReason } from "./task";
+import { Task, TaskState, WakeReason, TaskScheduler } from "./task";
 import { SchedPolicy, FifoPolicy } from "./policy";
 import { TimerQueue, TimerId, NO_TIMER } from "./timers";
 import { IrqTable } from "./irq";
@@ -36,7 +36,7 @@ class StopTask extends Task {
   }
 }
 
-export class Scheduler {
+export class Scheduler extends TaskScheduler {
   readonly policy: SchedPolicy;
   readonly timers: TimerQueue;
   readonly irqs: IrqTable = new IrqTable();
@@ -58,6 +58,7 @@ export class Scheduler {
    * the timer queue so that arming timers never allocates below that count.
    */
   constructor(policy: SchedPolicy | null = null, timerCapacity: i32 = 64) {
+    super();
     this.policy = policy ? policy : new FifoPolicy();
     this.timers = new TimerQueue(timerCapacity);
   }

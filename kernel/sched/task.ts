@@ -8,9 +8,7 @@
 // Every link the scheduler needs (ready queue, wait queue, timer) lives inside
 // the task, so making a task ready or putting it to sleep allocates nothing.
 
-import { Scheduler } from "./loop";
-import { Event } from "./event";
-import { TimerId, NO_TIMER } from "./timers";
+import { TimerId, NO_TIMER } from "./time";
 
 export enum TaskState {
   /** Not known to any queue: never spawned, finished, or cancelled. */
@@ -52,7 +50,7 @@ export abstract class Task {
   // Intrusive links: a task is in at most one queue (ready or an event's).
   _next: Task | null = null;
   _prev: Task | null = null;
-  _sched: Scheduler | null = null;
+  _sched: TaskScheduler | null = null;
   /** The task's own sleep/timeout timer (NO_TIMER when none). */
   _timer: TimerId = NO_TIMER;
   _event: Event | null = null;
@@ -67,7 +65,7 @@ export abstract class Task {
   abstract run(): void;
 
   /** The scheduler this task was spawned on (aborts if none). */
-  get sched(): Scheduler {
+  get sched(): TaskScheduler {
     const s = this._sched;
     assert(s != null, "task used before it was spawned on a scheduler");
     return s!;
@@ -134,5 +132,56 @@ export class TaskList {
     t._next = null;
     t._prev = null;
     this.length--;
+  }
+}
+
+/**
+ * The scheduler's API (after Unikraft's uksched / ukschedcoop split): what
+ * tasks, events and apps call. The event loop (kernel/sched/loop.ts,
+ * `Scheduler`) implements it; with this class here, tasks and events know
+ * nothing of the loop, and the three do not import each other. Each call's
+ * contract is on the implementation.
+ */
+export abstract class TaskScheduler {
+  abstract spawn(task: Task): void;
+  abstract wake(task: Task, reason: WakeReason = WakeReason.Spawn): void;
+  abstract cancel(task: Task): void;
+  abstract sleepFor(task: Task, ns: u64): void;
+  abstract sleepUntil(task: Task, t: u64): void;
+  abstract waitOn(task: Task, ev: Event, timeoutNs: u64 = 0): void;
+  abstract after(task: Task, ns: u64): TimerId;
+  abstract at(task: Task, t: u64): TimerId;
+  abstract every(task: Task, period: u64, first: u64 = 0): TimerId;
+  abstract cancelTimer(id: TimerId): bool;
+  abstract onIrq(line: i32, task: Task): void;
+  abstract offIrq(line: i32): void;
+  abstract stop(): void;
+  abstract run(): void;
+}
+
+// Events: a queue of tasks waiting for something another task, a timer or an
+// interrupt handler will announce. Like a condition variable, an event has no
+// memory: `signal` with nobody waiting does nothing. That is safe here because
+// tasks run to completion on one stack: a task checks its condition and, if it
+// must wait, calls `waitOn` before anyone else can run.
+export class Event {
+  /** Tasks waiting, in the order they started waiting. */
+  readonly waiters: TaskList = new TaskList();
+
+  constructor(readonly sched: TaskScheduler) {}
+
+  /** Wakes the longest waiter. Returns whether there was one. */
+  signal(): bool {
+    const t = this.waiters.head;
+    if (!t) return false;
+    this.sched.wake(t, WakeReason.Event);
+    return true;
+  }
+
+  /** Wakes every waiter, in waiting order. Returns how many. */
+  broadcast(): i32 {
+    let n = 0;
+    while (this.signal()) n++;
+    return n;
   }
 }

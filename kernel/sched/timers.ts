@@ -21,14 +21,14 @@
 // them through the Scheduler's constructor to avoid even that).
 
 import { Task } from "./task";
+import { TimerId, NO_TIMER } from "./time";
 import { NO_DEADLINE } from "../hal";
 
 /**
  * A handle to an armed timer: generation << 32 | (slot + 1). The generation
  * changes when the slot is freed, so a stale handle cancels nothing.
  */
-export type TimerId = u64;
-export const NO_TIMER: TimerId = 0;
+export { TimerId, NO_TIMER } from "./time";
 
 // Heap entry: deadline u64 @0, seq u32 @8, slot u32 @12.
 const ENTRY: usize = 16;

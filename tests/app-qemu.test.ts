@@ -1,4 +1,4 @@
-// The level-1 apps on QEMU (x86_64, TCG) with real clients on the host
+// The level-1 apps on QEMU (x86_64 and aarch64, TCG) with real clients on the host
 // through user networking: apps/echo (nc and Python over TCP, Python over
 // UDP) and the key-value + HTTP + UDP demo of docs/writing-an-app.md, built
 // from the block in that file (nc, curl reusing one connection for several
@@ -13,7 +13,8 @@ import { loadApp } from "../tools/app.ts";
 import { buildImage } from "../tools/image.ts";
 import { ROOT } from "../tools/paths.ts";
 import { boot, type BootResult } from "../tools/qemu.ts";
-import { findTool, TOOLS } from "../tools/toolchain.ts";
+import { type Arch } from "../tools/arch.ts";
+import { TEST_ARCHES } from "./helpers/arches.ts";
 import { docApps } from "./helpers/docs.ts";
 
 const run = promisify(execFile);
@@ -26,18 +27,16 @@ const has = (cmd: string) => {
     return false;
   }
 };
-const ok = !!findTool(TOOLS.qemuX86) && !!findTool(TOOLS.clang) && has("curl") && has("nc") && has("python3");
-if (!ok) console.warn("tests/app-qemu.test.ts skipped: needs qemu-system-x86_64, clang, curl, nc and python3");
-
-const base = 30000 + (process.pid % 20000);
+const ok = has("curl") && has("nc") && has("python3");
+if (!ok) console.warn("tests/app-qemu.test.ts skipped: needs curl, nc and python3");
 
 /** Boots `image` with `fwd`; once `ready` is printed runs `drive`, then stops the guest. */
-async function serve(image: string, fwd: string[], ready: string, drive: () => Promise<Record<string, string>>) {
+async function serve(arch: Arch, image: string, fwd: string[], ready: string, drive: () => Promise<Record<string, string>>) {
   const stop = new AbortController();
   let driven: Promise<Record<string, string>> | undefined;
   let seen = "";
   const r: BootResult = await boot({
-    arch: "x86_64", image, memory: "64M", net: "user", hostfwd: fwd, cmdline: "ip=dhcp", timeout: 240, signal: stop.signal,
+    arch, image, memory: "64M", net: "user", hostfwd: fwd, cmdline: "ip=dhcp", timeout: 240, signal: stop.signal,
     onOutput: (s) => {
       seen += s;
       if (!driven && seen.includes(ready)) driven = drive().finally(() => stop.abort());
@@ -87,21 +86,26 @@ for path in ["/greeting", "/nothing", "/greeting"]:
     if path == "/greeting" and len(out) == 1: first = sock
 print("py_http=" + ",".join(out) + " same_socket=%d" % (c.sock is first))`;
 
-describe.skipIf(!ok)("level-1 apps on QEMU with real clients", () => {
+describe.each(TEST_ARCHES)("level-1 apps on QEMU $arch with real clients", (a) => {
+  if (!ok || !a.available) {
+    it.skip(`needs qemu for ${a.arch}, clang, curl, nc and python3`, () => {});
+    return;
+  }
+  const base = 30000 + (process.pid % 20000) + (a.arch === "x86_64" ? 0 : 10);
   let echoImg: string;
   let demoImg: string;
   beforeAll(async () => {
-    echoImg = (await buildImage(loadApp(join(ROOT, "apps/echo")), { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", "echo") }, quiet)).image;
+    echoImg = (await buildImage(loadApp(join(ROOT, "apps/echo")), { arch: a.arch, outDir: join(ROOT, "build", "test-qemu", a.arch, "echo") }, quiet)).image;
     const demo = docApps().find((a) => a.title.startsWith("// kv-http-udp:"))!;
     const dir = join(ROOT, "build", "test-src", "kv-http-udp");
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "main.ts"), demo.source);
-    demoImg = (await buildImage(loadApp(dir), { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", "kv-http-udp") }, quiet)).image;
+    demoImg = (await buildImage(loadApp(dir), { arch: a.arch, outDir: join(ROOT, "build", "test-qemu", a.arch, "kv-http-udp") }, quiet)).image;
   }, 600_000);
 
   it("apps/echo: nc and Python over TCP, Python over UDP", async () => {
     const [t, u] = [base, base + 1];
-    const { r, d } = await serve(echoImg, [`tcp:127.0.0.1:${t}-:7`, `udp:127.0.0.1:${u}-:7`], "echo: 10.0.2.15/24", async () => {
+    const { r, d } = await serve(a.arch, echoImg, [`tcp:127.0.0.1:${t}-:7`, `udp:127.0.0.1:${u}-:7`], "echo: 10.0.2.15/24", async () => {
       const nc = (await run("sh", ["-c", `printf 'hello\\nworld\\n' | nc -q 2 127.0.0.1 ${t}`], { timeout: 30_000 })).stdout;
       return { nc, tcp: await py(TCP_ECHO, String(t)), udp: await py(UDP, String(u)) };
     });
@@ -112,7 +116,7 @@ describe.skipIf(!ok)("level-1 apps on QEMU with real clients", () => {
   it("the 70-line demo from the docs: nc against the key-value server, curl and Python keep-alive, Python UDP", async () => {
     const [kv, http, udp] = [base + 2, base + 3, base + 4];
     const fwd = [`tcp:127.0.0.1:${kv}-:6000`, `tcp:127.0.0.1:${http}-:80`, `udp:127.0.0.1:${udp}-:7`];
-    const { r, d } = await serve(demoImg, fwd, "kv-http-udp: 10.0.2.15/24", async () => {
+    const { r, d } = await serve(a.arch, demoImg, fwd, "kv-http-udp: 10.0.2.15/24", async () => {
       const nc = (await run("sh", ["-c", `printf 'SET greeting hello there\\nGET greeting\\nGET nope\\nDEL nope\\nFROB x\\n' | nc -q 2 127.0.0.1 ${kv}`], { timeout: 30_000 })).stdout;
       const c = await run("curl", ["-sv", `http://127.0.0.1:${http}/greeting`, `http://127.0.0.1:${http}/greeting`, `http://127.0.0.1:${http}/missing`], { timeout: 30_000 });
       const reused = /Re-using existing (http: )?connection/i.test(c.stderr) ? "1" : "0";

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { chooseAccel } from "../tools/qemu.ts";
 import { ROOT } from "../tools/paths.ts";
 import { scratchDir } from "./helpers/kernel.ts";
+import { freePort } from "./helpers/ports.ts";
 import { TapNet, tapUnavailable } from "./helpers/tap.ts";
 
 // builds and boots under TCG on a shared 2-core machine: minutes, not seconds
@@ -36,14 +37,6 @@ function errorLine(err: string): string {
 /** tcpdump's reading of a capture, one line per frame. */
 function tcpdump(pcap: string): string[] {
   return execFileSync("tcpdump", ["-n", "-r", pcap], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim().split("\n");
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as any).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 async function canListen(port: number): Promise<boolean> {

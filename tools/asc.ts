@@ -63,6 +63,7 @@ export function ascArgs(o: AscOptions): string[] {
     "--importMemory",
     "--disable", "simd",
     "--debug",
+    "--sourceMap", // <outFile>.map: function locations for trap reports and gdb (tools/source-map.ts)
     "--exportStart", "_initialize",
     // Low memory stays free for the simulation build's saved stacks
     // (host/machine.ts); the embedded files, if any, come next (tools/files.ts).

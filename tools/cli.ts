@@ -94,7 +94,10 @@ async function cmdBoot(p: Parsed): Promise<number> {
   const isImage = existsSync(target) && statSync(target).isFile();
   const app = isImage ? undefined : loadApp(target);
   const arch = app ? archOf(p, app) : imageArchOf(p, target);
-  const image = app ? (await buildImage(app, imageOptions(p, app, arch), consoleLog)).image : target;
+  const built = app ? await buildImage(app, imageOptions(p, app, arch), consoleLog) : undefined;
+  const image = built?.image ?? target;
+  const gdb = one(p, "--gdb");
+  if (gdb !== undefined) printGdbCommand(Number(gdb), built?.gdbElf ?? join(dirname(resolve(target)), "kernel.gdb.elf"));
   const r = await boot({
     arch,
     image,
@@ -110,6 +113,7 @@ async function cmdBoot(p: Parsed): Promise<number> {
     accel: one(p, "--accel") as Accel | undefined,
     timeout: timeout ? Number(timeout) : 0,
     extraArgs: p.rest,
+    gdb: gdb !== undefined ? Number(gdb) : undefined,
   });
   process.stderr.write(r.reason ? `uniwasm: ${r.reason} (exit ${r.exitCode})\n` : `uniwasm: guest exited with code ${r.exitCode}\n`);
   return r.exitCode;
@@ -164,6 +168,14 @@ async function cmdExport(p: Parsed): Promise<number> {
   const nx = isolated ? `virsh net-create ${shown(files[1])} && ` : "";
   process.stdout.write(`next:\n  ${nx}virsh create ${shown(files[0])}\n  virsh shutdown ${name}   # or: virsh destroy ${name}\n`);
   return 0;
+}
+
+/** The gdb command line that attaches to QEMU's gdbstub with AssemblyScript's names (tools/gdb/uniwasm.py). */
+function printGdbCommand(port: number, elf: string): void {
+  const script = join(ROOT, "tools", "gdb", "uniwasm.py");
+  const missing = existsSync(elf) ? "" : ` (${elf} is missing: build the image with uniwasm image to get it)`;
+  log(`QEMU waits for gdb on 127.0.0.1:${port}${missing}; from another terminal:`);
+  process.stderr.write(`  gdb -q -x ${script} -ex 'target remote 127.0.0.1:${port}' ${elf}\n`);
 }
 
 async function cmdNode(p: Parsed): Promise<number> {
@@ -234,6 +246,7 @@ export const VERBS: VerbSpec[] = [
       OPT.bounds,
       OPT.files,
       OPT.profile,
+      { name: "--gdb", value: "<port>", optionalDefault: "1234", check: (v) => (/^\d+$/.test(v) && Number(v) > 0 && Number(v) < 65536 ? undefined : "expected a TCP port"), help: "start QEMU's gdbstub on 127.0.0.1:<port> with the CPU held, and print the gdb command line (names and source lines of AssemblyScript; use --profile dev)", default: "1234" },
     ],
     rest: "<extra qemu args>",
     examples: [
@@ -242,6 +255,7 @@ export const VERBS: VerbSpec[] = [
       ["uniwasm boot apps/httpd --hostfwd tcp:127.0.0.1:8080-:80", "boots with user networking; the guest's port 80 is localhost:8080"],
       ["uniwasm boot build/hello/x86_64/hello.img --mem 64M --timeout 10", "boots a built image with 64 MiB, for at most 10 s"],
       ["uniwasm boot apps/netdemo --net user --pcap run.pcap", "captures the traffic (read it with tcpdump -r run.pcap)"],
+      ["uniwasm boot apps/echo --profile dev --gdb", "waits for gdb on 127.0.0.1:1234 and prints the gdb command line"],
     ],
     run: cmdBoot,
   },

@@ -16,6 +16,7 @@ import { Elf64 } from "./elf.ts";
 import { UserError } from "./errors.ts";
 import { ARCH, type Arch } from "./arch.ts";
 import { IMAGE_INFO_TAG } from "./image-format.ts";
+import { functionLocations } from "./source-map.ts";
 import { BOOT } from "./paths.ts";
 import { requireTool, toolVersion } from "./toolchain.ts";
 import { buildWasm, type Log } from "./wasm-build.ts";
@@ -73,6 +74,8 @@ export function generatedParts(): number {
 export interface ImageResult {
   image: string;
   elf: string;
+  /** The ELF with AssemblyScript's names for its functions, for gdb (with `<name>.json`: their source locations). */
+  gdbElf: string;
   sizes: { wasm: number; c: number; text: number; data: number; bss: number; image: number };
 }
 
@@ -196,7 +199,26 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
   const sz = new Elf64(readFileSync(elf), elf).sizes();
   const sizes = { wasm: wasm.bytes, c: cBytes(), ...sz, image: statSync(image).size };
   log.info(`sizes: wasm ${kib(sizes.wasm)}, C ${kib(sizes.c)}, text ${kib(sizes.text)}, data ${kib(sizes.data)}, bss ${kib(sizes.bss)}, image ${kib(sizes.image)}`);
-  return { image, elf, sizes };
+  const gdbElf = await writeGdbElf(elf, wasm.ascWasm, objcopy);
+  return { image, elf, gdbElf, sizes };
+}
+
+/**
+ * kernel.gdb.elf: the linked ELF with wasm2c's mangled symbols renamed to
+ * the wasm names (w2c_kernel_main0x2FConn0x23write -> main/Conn#write), so
+ * gdb breaks and backtraces by AssemblyScript name; kernel.gdb.json beside it
+ * maps each name to its source file and line for tools/gdb/uniwasm.py.
+ */
+async function writeGdbElf(elf: string, ascWasm: string, objcopy: string): Promise<string> {
+  const out = elf.replace(/\.elf$/, ".gdb.elf");
+  const names = new Elf64(readFileSync(elf), elf).symbols.filter((s) => s.isFunction && s.name.startsWith("w2c_kernel_"));
+  // one --redefine-sym each: objcopy's --redefine-syms file reads '#' (in every method name) as a comment
+  const renames = names.map((s) => `--redefine-sym=${s.name}=${demangle(s.name)}`).filter((a) => !/\s/.test(a));
+  await run(objcopy, [...renames, elf, out], { maxBuffer: 16 << 20 });
+  const map = `${ascWasm}.map`;
+  const locations = existsSync(map) ? Object.fromEntries(functionLocations(readFileSync(ascWasm), readFileSync(map, "utf8"))) : {};
+  writeFileSync(out.replace(/\.elf$/, ".json"), JSON.stringify(locations) + "\n");
+  return out;
 }
 
 /**

@@ -31,6 +31,8 @@ export interface BootOptions {
   /** Seconds before QEMU is killed (0: never). */
   timeout?: number;
   extraArgs?: string[];
+  /** QEMU's gdbstub on 127.0.0.1:<port>, the CPU held until gdb connects and continues. */
+  gdb?: number;
   /** KVM, TCG, or KVM when it works here (the default). */
   accel?: Accel;
   /** Stops QEMU (SIGTERM, waited for) when aborted; the result then says "stopped". */
@@ -91,6 +93,7 @@ export function qemuArgs(o: BootOptions & { accel?: "kvm" | "tcg" }): string[] {
     args.push("-device", transport === "mmio" ? "virtio-net-device,netdev=n0" : "virtio-net-pci,netdev=n0,disable-legacy=on");
     if (o.pcap) args.push("-object", `filter-dump,id=dump0,netdev=n0,file=${o.pcap}`);
   }
+  if (o.gdb !== undefined) args.push("-gdb", `tcp:127.0.0.1:${o.gdb}`, "-S");
   return args.concat(o.extraArgs ?? []);
 }
 
@@ -116,6 +119,7 @@ export async function boot(o: BootOptions): Promise<BootResult> {
   if (accel.note) (o.onNotice ?? ((t) => process.stderr.write(`uniwasm: ${t}\n`)))(accel.note);
   const rules = (o.hostfwd ?? []).map(parseHostfwd);
   for (const r of rules) await checkPortFree(r);
+  if (o.gdb !== undefined) await checkPortFree({ rule: String(o.gdb), proto: "tcp", hostAddr: "127.0.0.1", hostPort: o.gdb }, "--gdb");
   const args = qemuArgs({ ...o, memory, accel: accel.accel });
   return new Promise((resolve, reject) => {
     const [cmd, argv] = o.netns ? ["ip", ["netns", "exec", o.netns, qemu, ...args]] : [qemu, args];
@@ -159,9 +163,10 @@ export async function boot(o: BootOptions): Promise<BootResult> {
       process.off("SIGTERM", onTerm);
       o.signal?.removeEventListener("abort", onAbort);
       const errors = qemuErrors(stderr);
-      for (const line of stderr.split("\n")) if (line.trim() && !errors.includes(line) && !/terminating on signal/.test(line)) process.stderr.write(line + "\n");
+      for (const line of stderr.split("\n")) if (line.trim() && !errors.includes(line) && !/terminating on signal|Terminated via GDBstub/.test(line)) process.stderr.write(line + "\n");
       if (aborted) return resolve({ exitCode: EXIT_SIGNAL.SIGTERM, output, reason: "stopped by its caller" });
       if (stoppedBy) return resolve({ exitCode: EXIT_SIGNAL[stoppedBy], output, reason: `stopped by signal ${stoppedBy}` });
+      if (/Terminated via GDBstub/.test(stderr)) return resolve({ exitCode: EXIT_NO_CODE, output, reason: "stopped from gdb" });
       if (timedOut) return resolve({ exitCode: EXIT_TIMEOUT, output, reason: `timed out after ${o.timeout} s` });
       // QEMU's own failures exit 1, which is also the guest's exit(0) through isa-debug-exit: QEMU's message tells them apart
       if (errors.length && (status === 1 || status === 0)) return reject(new UserError(`QEMU failed: ${explainQemuError(errors, rules)}`));
@@ -174,7 +179,7 @@ export async function boot(o: BootOptions): Promise<BootResult> {
 
 /** QEMU's error lines (not its warnings, not the note of a forwarded signal). */
 function qemuErrors(stderr: string): string[] {
-  return stderr.split("\n").filter((l) => /^qemu(-system-\w+)?: /.test(l) && !/warning:|terminating on signal/.test(l));
+  return stderr.split("\n").filter((l) => /^qemu(-system-\w+)?: /.test(l) && !/warning:|terminating on signal|Terminated via GDBstub/.test(l));
 }
 
 /** QEMU's words, or ours where they mislead. */
@@ -211,12 +216,12 @@ export function parseHostfwd(rule: string): Hostfwd {
   return { rule, proto: m[1] as "tcp" | "udp", hostAddr: m[2] ?? "", hostPort: Number(m[3]) };
 }
 
-function busyPort(r: Hostfwd): string {
-  return `--hostfwd ${r.rule}: host port ${r.proto} ${r.hostAddr || "*"}:${r.hostPort} is already in use (another program, or a boot still running, holds it)`;
+function busyPort(r: Hostfwd, option = "--hostfwd"): string {
+  return `${option} ${r.rule}: host port ${r.proto} ${r.hostAddr || "*"}:${r.hostPort} is already in use (another program, or a boot still running, holds it)`;
 }
 
 /** Binds the forwarded host port for a moment, as QEMU will, so a taken port is named before QEMU starts. */
-async function checkPortFree(r: Hostfwd): Promise<void> {
+async function checkPortFree(r: Hostfwd, option = "--hostfwd"): Promise<void> {
   const host = r.hostAddr || "0.0.0.0";
   const free = await new Promise<boolean | string>((done) => {
     if (r.proto === "tcp") {
@@ -229,8 +234,8 @@ async function checkPortFree(r: Hostfwd): Promise<void> {
       sock.bind({ address: host, port: r.hostPort, exclusive: true }, () => sock.close(() => done(true)));
     }
   });
-  if (free === false) throw new UserError(busyPort(r));
-  if (free !== true) throw new UserError(`--hostfwd ${r.rule}: cannot listen on ${host}:${r.hostPort} (${free})`);
+  if (free === false) throw new UserError(busyPort(r, option));
+  if (free !== true) throw new UserError(`${option} ${r.rule}: cannot listen on ${host}:${r.hostPort} (${free})`);
 }
 
 export const ACCELS = ["auto", "kvm", "tcg"] as const;

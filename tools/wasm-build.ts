@@ -31,6 +31,8 @@ export interface WasmArtifacts {
   bytes: number;
   /** The simulation build (Asyncify-instrumented), when asked for. */
   simWasm?: string;
+  /** asc's own output and its source map (function locations, tools/source-map.ts). */
+  ascWasm: string;
 }
 
 export interface WasmBuildOptions {
@@ -93,7 +95,7 @@ export async function buildWasm(app: App, outDir: string, cache: StageCache, log
   }
   const bytes = readFileSync(wasm);
   checkKernelAbi(bytes, app.name);
-  const result: WasmArtifacts = { wasm, wat, bytes: bytes.length };
+  const result: WasmArtifacts = { wasm, wat, bytes: bytes.length, ascWasm };
   if (opts.simulation) result.simWasm = await buildSimulationWasm(bytes, join(outDir, `${app.name}.sim.wasm`), cache, log);
   return result;
 }

@@ -125,6 +125,7 @@ describe.each(TEST_ARCHES)("$arch images on QEMU", (a) => {
       expect(r.exitCode).toBe(71);
       expect(r.output).toContain("uniwasm: wasm trap: out of bounds memory access");
       expect(r.output).toMatch(/in .*checksum\+0x[0-9a-f]+/);
+      expect(r.output).toMatch(/in tests\/kernels\/oob\/main\/checksum\+0x[0-9a-f]+ at tests\/kernels\/oob\/main\.ts:\d+\n/); // the app's source file and line
       expect(r.output).toMatch(/call chain:\n(\s+0x[0-9a-f]+ .*\n)+/);
       const n = await runWasm(wasmOf("oob"));
       expect(n.exitCode).toBe(71);

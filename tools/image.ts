@@ -16,7 +16,7 @@ import { Elf64 } from "./elf.ts";
 import { UserError } from "./errors.ts";
 import { ARCH, type Arch } from "./arch.ts";
 import { IMAGE_INFO_TAG } from "./image-format.ts";
-import { functionLocations } from "./source-map.ts";
+import { functionLocations, type SourceLocation } from "./source-map.ts";
 import { BOOT } from "./paths.ts";
 import { requireTool, toolVersion } from "./toolchain.ts";
 import { buildWasm, type Log } from "./wasm-build.ts";
@@ -168,7 +168,8 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
       throw new UserError(`ld.lld failed:\n${e.stderr || e.message}`);
     }
   };
-  const linkKey = hashOf("link", ...objects.map((o) => readFileSync(o)), readFileSync(linkerScript));
+  const locations = sourceLocations(wasm.ascWasm);
+  const linkKey = hashOf("link", ...objects.map((o) => readFileSync(o)), readFileSync(linkerScript), JSON.stringify([...locations]));
   if (cache.fresh("link", linkKey, [elf])) log.stage("ld.lld", `${basename(elf)}`, true);
   else {
     writeFileSync(symsC, symbolTableSource(undefined));
@@ -176,7 +177,7 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
     const first = join(out, "kernel.pass1.elf");
     await link(symsO, first);
     const pass1 = new Elf64(readFileSync(first), first);
-    writeFileSync(symsC, symbolTableSource(pass1));
+    writeFileSync(symsC, symbolTableSource(pass1, locations));
     await run(clang, [...settings.cflags, ...includes, "-c", symsC, "-o", symsO]);
     await link(symsO, elf);
     const pass2 = new Elf64(readFileSync(elf), elf);
@@ -199,7 +200,7 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
   const sz = new Elf64(readFileSync(elf), elf).sizes();
   const sizes = { wasm: wasm.bytes, c: cBytes(), ...sz, image: statSync(image).size };
   log.info(`sizes: wasm ${kib(sizes.wasm)}, C ${kib(sizes.c)}, text ${kib(sizes.text)}, data ${kib(sizes.data)}, bss ${kib(sizes.bss)}, image ${kib(sizes.image)}`);
-  const gdbElf = await writeGdbElf(elf, wasm.ascWasm, objcopy);
+  const gdbElf = await writeGdbElf(elf, locations, objcopy);
   return { image, elf, gdbElf, sizes };
 }
 
@@ -209,16 +210,20 @@ export async function buildImage(app: App, opts: ImageOptions, log: Log): Promis
  * gdb breaks and backtraces by AssemblyScript name; kernel.gdb.json beside it
  * maps each name to its source file and line for tools/gdb/uniwasm.py.
  */
-async function writeGdbElf(elf: string, ascWasm: string, objcopy: string): Promise<string> {
+async function writeGdbElf(elf: string, locations: Map<string, SourceLocation>, objcopy: string): Promise<string> {
   const out = elf.replace(/\.elf$/, ".gdb.elf");
   const names = new Elf64(readFileSync(elf), elf).symbols.filter((s) => s.isFunction && s.name.startsWith("w2c_kernel_"));
   // one --redefine-sym each: objcopy's --redefine-syms file reads '#' (in every method name) as a comment
   const renames = names.map((s) => `--redefine-sym=${s.name}=${demangle(s.name)}`).filter((a) => !/\s/.test(a));
   await run(objcopy, [...renames, elf, out], { maxBuffer: 16 << 20 });
-  const map = `${ascWasm}.map`;
-  const locations = existsSync(map) ? Object.fromEntries(functionLocations(readFileSync(ascWasm), readFileSync(map, "utf8"))) : {};
-  writeFileSync(out.replace(/\.elf$/, ".json"), JSON.stringify(locations) + "\n");
+  writeFileSync(out.replace(/\.elf$/, ".json"), JSON.stringify(Object.fromEntries(locations)) + "\n");
   return out;
+}
+
+/** Each function's source location, from asc's output and its source map (none without a map). */
+function sourceLocations(ascWasm: string): Map<string, SourceLocation> {
+  const map = `${ascWasm}.map`;
+  return existsSync(map) ? functionLocations(readFileSync(ascWasm), readFileSync(map, "utf8")) : new Map();
 }
 
 /**
@@ -270,7 +275,7 @@ ${allocRequest ? `  rt_alloc_request = ${allocRequest}(&instance);\n` : ""}${ini
 }
 
 /** Sorted function addresses and demangled names, for runtime_symbolize. */
-export function symbolTableSource(elf: Elf64 | undefined): string {
+export function symbolTableSource(elf: Elf64 | undefined, locations: Map<string, SourceLocation> = new Map()): string {
   const fns = (elf?.symbols ?? []).filter((s) => s.isFunction && s.value > 0n).sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
   let names = "";
   const entries: string[] = [];
@@ -279,7 +284,10 @@ export function symbolTableSource(elf: Elf64 | undefined): string {
     if (seen.has(f.value)) continue;
     seen.add(f.value);
     entries.push(`{0x${f.value.toString(16)}u, ${Buffer.byteLength(names)}u}`);
-    names += demangle(f.name) + "\0";
+    // each name is followed by its source location ("" when unknown), which trap reports print
+    const name = demangle(f.name);
+    const at = locations.get(name);
+    names += name + "\0" + (at ? `${at.file}:${at.line}` : "") + "\0";
   }
   const textEnd = elf ? elf.textEnd() : 0n;
   const cstr = JSON.stringify(names).replace(/\\u0000/g, "\\0");

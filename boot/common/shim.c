@@ -35,6 +35,7 @@ void shim_put_symbol(uint64_t addr, uint64_t lookup) {
     rt_puts(name);
     rt_puts("+");
     rt_put_hex(off + (addr - lookup));
+    rt_put_source(name);
   }
 }
 

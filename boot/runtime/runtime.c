@@ -51,7 +51,9 @@ void rt_put_dec(uint64_t v) {
   plat_console_write(buf + n, sizeof buf - (size_t)n);
 }
 
-/* Prints "name+0xoff" for a code address, or the bare address. */
+/* Prints "name+0xoff" for a code address, or the bare address; then
+ * " at file:line" when the builder knew where the function's source starts
+ * (its location follows the name in the table, tools/image.ts). */
 void rt_put_symbol(uintptr_t addr) {
   uintptr_t off;
   const char *name = runtime_symbolize(addr, &off);
@@ -62,6 +64,15 @@ void rt_put_symbol(uintptr_t addr) {
   rt_puts(name);
   rt_puts("+");
   rt_put_hex(off);
+  rt_put_source(name);
+}
+
+void rt_put_source(const char *name) {
+  const char *at = runtime_source_of(name);
+  if (at) {
+    rt_puts(" at ");
+    rt_puts(at);
+  }
 }
 
 _Noreturn void rt_fail(const char *what, int code) {

@@ -17,6 +17,14 @@ extern const uint32_t uw_sym_count;
 extern const char uw_sym_names[];
 extern const uint32_t uw_text_end;
 
+/* The table's names are "name\0location\0" (tools/image.ts). */
+const char *runtime_source_of(const char *name) {
+  const char *at = name;
+  while (*at) at++;
+  at++;
+  return *at ? at : 0;
+}
+
 const char *runtime_symbolize(uintptr_t addr, uintptr_t *offset) {
   uint32_t lo = 0, hi = uw_sym_count;
   if (hi == 0 || addr < uw_sym_table[0].addr || addr >= uw_text_end)

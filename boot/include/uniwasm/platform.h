@@ -127,9 +127,15 @@ uint64_t runtime_memory_size(void);
  * generates from the linked image. */
 const char *runtime_symbolize(uintptr_t addr, uintptr_t *offset);
 
+/* For a name runtime_symbolize() returned: "file:line" where the function's
+ * source starts (from the app's source map), or NULL when unknown. */
+const char *runtime_source_of(const char *name);
+
 /* Formatting for reports, usable before and after the kernel runs. */
 void rt_puts(const char *s);
 void rt_put_hex(uint64_t v);
+/* " at file:line" for a symbolized name whose source location is known, else nothing. */
+void rt_put_source(const char *name);
 void rt_put_dec(uint64_t v);
 
 #endif

@@ -287,7 +287,9 @@ export class Machine {
       const m = /^\s*at (.*?) ?\(?wasm:\/\/wasm\/[^)]*?(?:wasm-function\[(\d+)\])?[^)]*\)?$/.exec(line);
       if (!m) continue;
       const index = m[2] !== undefined ? Number(m[2]) : undefined;
-      out.push(m[1] || (index !== undefined ? this.info?.functionNames.get(index) ?? `function ${index}` : "?"));
+      const name = m[1] || (index !== undefined ? this.info?.functionNames.get(index) ?? `function ${index}` : "?");
+      const at = this.info?.sourceOf.get(name);
+      out.push(at ? `${name} at ${at}` : name);
     }
     return out;
   }

@@ -31,6 +31,8 @@ export interface WasmInfo {
   exports: WasmExport[];
   /** Function index (imports included) -> name, from the name section. */
   functionNames: Map<number, string>;
+  /** "file:line" where each named function's source starts (the builder's "uniwasm.sources" section). */
+  sourceOf: Map<string, string>;
   /** Per defined function: its type's param and result counts, for checks. */
   exportSignature(name: string): { params: string[]; results: string[] } | undefined;
 }
@@ -72,6 +74,9 @@ class Reader {
   }
 }
 
+/** The custom section in which the builder (tools/wasm-build.ts) records function locations. */
+export const SOURCES_SECTION = "uniwasm.sources";
+
 export function readWasmInfo(bytes: Uint8Array): WasmInfo {
   const r = new Reader(bytes);
   const magic = r.take(4);
@@ -80,6 +85,7 @@ export function readWasmInfo(bytes: Uint8Array): WasmInfo {
   const imports: WasmImport[] = [];
   const exports: WasmExport[] = [];
   const functionNames = new Map<number, string>();
+  const sourceOf = new Map<string, string>();
   const types: { params: string[]; results: string[] }[] = [];
   const funcTypes: number[] = []; // type index per function, imports first
   while (r.pos < r.end) {
@@ -123,8 +129,15 @@ export function readWasmInfo(bytes: Uint8Array): WasmInfo {
           exports.push({ name, kind: KINDS[k] ?? s.fail(`unknown export kind ${k}`), index: s.u32() });
         }
         break;
-      case 0: { // custom: only "name" matters
-        if (s.name() !== "name") break;
+      case 0: { // custom: the name section, and the builder's source locations
+        const section = s.name();
+        if (section === SOURCES_SECTION) {
+          try {
+            for (const [k, v] of Object.entries(JSON.parse(new TextDecoder().decode(s.take(s.end - s.pos))))) sourceOf.set(k, String(v));
+          } catch {} // a malformed table only costs the locations
+          break;
+        }
+        if (section !== "name") break;
         while (s.pos < s.end) {
           const sub = s.byte();
           const len = s.u32();
@@ -144,6 +157,7 @@ export function readWasmInfo(bytes: Uint8Array): WasmInfo {
     imports,
     exports,
     functionNames,
+    sourceOf,
     exportSignature(name) {
       const e = exports.find((x) => x.name === name && x.kind === "func");
       if (!e) return undefined;

@@ -130,6 +130,7 @@ describe.each(TEST_ARCHES)("$arch images on QEMU", (a) => {
       const n = await runWasm(wasmOf("oob"));
       expect(n.exitCode).toBe(71);
       expect(n.output).toMatch(/in .*checksum/);
+      expect(n.output).toMatch(/in tests\/kernels\/oob\/main\/checksum at tests\/kernels\/oob\/main\.ts:\d+\n/); // the app's source file and line
     });
 
     it("the same report with explicit bounds checks instead of guard pages", async () => {

@@ -4,11 +4,11 @@
 // runtime). The Node platform runs this file; the image pipeline goes on
 // from it.
 
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
 import { ASYNCIFY_END, ASYNCIFY_IMPORTS } from "../host/asyncify.ts";
 import { ALLOC_REQUEST_EXPORT } from "../host/exit-codes.ts";
-import { readWasmInfo } from "../host/wasm-info.ts";
+import { readWasmInfo, SOURCES_SECTION } from "../host/wasm-info.ts";
 import { type App } from "./app.ts";
 import { compileAssemblyScript, ascArgs, ascVersion } from "./asc.ts";
 import { StageCache, hashOf, hashSources } from "./cache.ts";
@@ -16,6 +16,7 @@ import { UserError } from "./errors.ts";
 import { ROOT } from "./paths.ts";
 import { halImportNames } from "./hal-contract.ts";
 import { addDataSegment, encodeFiles, readFolder, type FilesBlob } from "./files.ts";
+import { functionLocations } from "./source-map.ts";
 
 export const DEFAULT_PASSES = ["remove-unused-module-elements", "strip-dwarf", "strip-producers"];
 const ENV_IMPORTS = new Set(["abort", "trace", "seed", "memory"]);
@@ -75,7 +76,7 @@ export async function buildWasm(app: App, outDir: string, cache: StageCache, log
   }
 
   const passes = c.binaryenPasses ?? DEFAULT_PASSES;
-  const bKey = hashOf("binaryen", readFileSync(ascWasm), JSON.stringify(passes), JSON.stringify(ALLOCATOR_ENTRIES), files ? files.bytes : "");
+  const bKey = hashOf("binaryen", readFileSync(ascWasm), existsSync(`${ascWasm}.map`) ? readFileSync(`${ascWasm}.map`) : "", JSON.stringify(passes), JSON.stringify(ALLOCATOR_ENTRIES), files ? files.bytes : "");
   if (cache.fresh("binaryen", bKey, [wasm])) log.stage("binaryen", passes.join(" "), true);
   else {
     const binaryen = await loadBinaryen();
@@ -85,6 +86,12 @@ export async function buildWasm(app: App, outDir: string, cache: StageCache, log
       binaryen.setDebugInfo(true); // keep the name section for trap reports
       mod.runPasses(passes);
       noteAllocationRequests(binaryen, mod);
+      // where each function starts in the source, for the Node platform's trap reports (host/machine.ts)
+      const map = `${ascWasm}.map`;
+      if (existsSync(map)) {
+        const table = Object.fromEntries([...functionLocations(asc, readFileSync(map, "utf8"))].map(([k, v]) => [k, `${v.file}:${v.line}`]));
+        mod.addCustomSection(SOURCES_SECTION, new TextEncoder().encode(JSON.stringify(table)));
+      }
       if (!mod.validate()) throw new UserError(`${app.name}: the wasm failed Binaryen validation after passes ${passes.join(", ")}`);
       writeFileSync(wasm, mod.emitBinary());
     } finally {

@@ -122,20 +122,20 @@ describe("boot refuses what cannot boot, before QEMU starts", () => {
 });
 
 describe("aarch64 images: built with --arch, detected and checked by boot", () => {
-  it("boots an aarch64 image without --arch, refuses it as x86_64 and under KVM on another host, and checks its RAM", () => {
+  it("boots an aarch64 image without --arch, refuses it as x86_64 and under KVM on another host, and checks its RAM", async () => {
     const armOut = scratchDir("cli-boot-arm");
-    expect(cli(["image", "apps/hello", "--arch", "aarch64", "--out", armOut]).code).toBe(0);
+    expect((await cli(["image", "apps/hello", "--arch", "aarch64", "--out", armOut])).code).toBe(0);
     const arm = join(armOut, "hello.img");
-    expect(cli(["boot", arm, "--arch", "x86_64"])).toMatchObject({ code: 1, err: `uniwasm: ${arm} is a Linux arm64 Image (aarch64) image, not one for x86_64 (use --arch aarch64)\n` });
+    expect(await cli(["boot", arm, "--arch", "x86_64"])).toMatchObject({ code: 1, err: `uniwasm: ${arm} is a Linux arm64 Image (aarch64) image, not one for x86_64 (use --arch aarch64)\n` });
     if (process.arch !== "arm64") {
-      const kvm = cli(["boot", arm, "--accel", "kvm"]);
+      const kvm = await cli(["boot", arm, "--accel", "kvm"]);
       expect(kvm.code).toBe(1);
       expect(errorLine(kvm.err)).toBe(`uniwasm: --accel kvm: the host is ${process.arch}, the image aarch64: KVM runs only the host's own architecture (use --accel tcg)`);
     }
-    const small = cli(["boot", arm, "--mem", "1M"]);
+    const small = await cli(["boot", arm, "--mem", "1M"]);
     const m = /^uniwasm: --mem 1M is too little for .*hello\.img: it needs at least (\d+)M/.exec(small.err.trim());
     expect(m, small.err).not.toBeNull();
-    const ok = cli(["boot", arm, "--mem", `${m![1]}M`, "--timeout", "60"]);
+    const ok = await cli(["boot", arm, "--mem", `${m![1]}M`, "--timeout", "60"]);
     expect(ok.out).toContain("goodbye");
     expect(ok.code).toBe(0);
   });

@@ -56,10 +56,14 @@ export function checkPattern(p: usize, off: u64, n: u32): u32 {
 
 /** The CRC-32 of the first `n` pattern bytes (a reply announces it before the body), using [scratch, scratch+cap). */
 export function patternCrc(n: u64, scratch: usize, cap: u32): u32 {
-  let crc: u32 = 0;
-  let off: u64 = 0;
-  while (off < n) {
-    const k = <u32>min<u64>(n - off, cap);
+  return patternCrcOver(0, 0, n, scratch, cap);
+}
+
+/** Continues `crc` over the pattern bytes [from, to), generated into [scratch, scratch+cap). */
+export function patternCrcOver(crc: u32, from: u64, to: u64, scratch: usize, cap: u32): u32 {
+  let off = from;
+  while (off < to) {
+    const k = <u32>min<u64>(to - off, cap);
     fillPattern(scratch, off, k);
     crc = crc32(crc, scratch, k);
     off += k;

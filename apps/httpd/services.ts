@@ -8,7 +8,7 @@
 // time while the connection's output queue is empty, so a slow reader holds
 // one chunk of memory, not the whole body.
 import { Bytes, Connection, Handler, Service, Kernel, Task, TcpError, tcpErrorName, println, MS } from "uniwasm";
-import { crc32, fillPattern, patternCrc } from "./pattern";
+import { crc32, fillPattern, patternCrc, patternCrcOver } from "./pattern";
 
 export const CHUNK: u32 = 16384;
 const REQ_MAX: u32 = 2048;
@@ -88,6 +88,8 @@ class ServerConn extends Handler {
 
 class HttpConn extends ServerConn {
   body: Body = new Body();
+  crc: BodyCrc | null = null;
+  headSent: bool = false;
   keepAlive: bool = true;
   peerEnded: bool = false;
 
@@ -131,28 +133,79 @@ class HttpConn extends ServerConn {
   }
 
   private reply(c: Connection, status: string, n: u64): void {
+    this.body.start(n); // busy from here on: the next request waits
+    if (n <= CRC_SLICE) {
+      this.answer(c, status, n, patternCrc(n, this.s.chunk.ptr, CHUNK));
+      return;
+    }
+    // A large body's CRC goes in the header: computed in slices, a task run each.
+    let t = this.crc;
+    if (t == null) this.crc = t = new BodyCrc(this);
+    t.start(c, n);
+  }
+
+  answer(c: Connection, status: string, n: u64, crc: u32): void {
     let h = "HTTP/1.1 " + status + "\r\nServer: uniwasm-httpd\r\n";
     if (status.startsWith("200")) {
-      h += "Content-Type: application/octet-stream\r\nContent-Length: " + n.toString() + "\r\nX-Crc32: " + patternCrc(n, this.s.chunk.ptr, CHUNK).toString() + "\r\n";
+      h += "Content-Type: application/octet-stream\r\nContent-Length: " + n.toString() + "\r\nX-Crc32: " + crc.toString() + "\r\n";
     } else {
       this.s.stats.httpBad++;
       h += "Content-Length: 0\r\n";
     }
     h += this.keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
+    if (c.closed) return;
     c.write(h);
     this.s.stats.bytesOut += <u64>h.length;
-    this.body.start(n);
+    this.headSent = true;
     this.onWritable(c);
   }
 
   onWritable(c: Connection): void {
-    if (!this.body.active || !this.body.pump(c, this.s)) return;
+    if (!this.headSent || !this.body.active || !this.body.pump(c, this.s)) return;
+    this.headSent = false;
     if (!this.keepAlive || this.peerEnded) c.close();
   }
 
   onEnd(c: Connection): void {
     this.peerEnded = true;
     if (!this.body.active) c.end();
+  }
+}
+
+/** Bodies up to this size get their CRC at once; larger ones a slice of this size per task run. */
+const CRC_SLICE: u64 = 256 * 1024;
+
+/**
+ * The CRC-32 of a large body, a slice per run with other tasks (the NIC's)
+ * in between, so one request for many megabytes does not stall every
+ * connection; then the reply starts.
+ */
+class BodyCrc extends Task {
+  private off: u64 = 0;
+  private n: u64 = 0;
+  private sum: u32 = 0;
+  private conn: Connection | null = null;
+  constructor(readonly http: HttpConn) {
+    super("http-crc");
+  }
+  start(c: Connection, n: u64): void {
+    this.conn = c;
+    this.n = n;
+    this.off = 0;
+    this.sum = 0;
+    Kernel.spawn(this);
+  }
+  run(): void {
+    const end = min<u64>(this.n, this.off + CRC_SLICE);
+    this.sum = patternCrcOver(this.sum, this.off, end, this.http.s.chunk.ptr, CHUNK);
+    this.off = end;
+    if (this.off < this.n) {
+      this.yield();
+      return;
+    }
+    const c = this.conn!;
+    this.conn = null;
+    this.http.answer(c, "200 OK", this.n, this.sum);
   }
 }
 

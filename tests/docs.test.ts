@@ -1,7 +1,7 @@
 // Every app example in docs/ compiles as written (tests/helpers/docs.ts says
 // which blocks are apps), and the ones docs present as the apps in apps/ are
 // those files, line for line.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT } from "../tools/paths.ts";
@@ -28,6 +28,18 @@ describe("the app examples in docs/", () => {
     const demo = apps.find((a) => a.title.startsWith("// kv-http-udp:"));
     expect(demo).toBeDefined();
     expect(demo!.source.trimEnd().split("\n").length).toBeLessThanOrEqual(70);
+  });
+
+  it("has apps that import only from \"uniwasm\" and their own folder, so each copies into another project unchanged", () => {
+    const bad: string[] = [];
+    for (const app of readdirSync(join(ROOT, "apps"))) {
+      for (const f of readdirSync(join(ROOT, "apps", app)).filter((n) => n.endsWith(".ts"))) {
+        for (const m of readFileSync(join(ROOT, "apps", app, f), "utf8").matchAll(/^(?:import|export)[^;]*?from "([^"]+)"/gms)) {
+          if (m[1] !== "uniwasm" && !/^\.\/[\w-]+$/.test(m[1])) bad.push(`apps/${app}/${f}: ${m[1]}`);
+        }
+      }
+    }
+    expect(bad).toEqual([]);
   });
 
   for (const a of apps) {

@@ -148,7 +148,12 @@ describe.each(TEST_ARCHES)("TCP against Linux on QEMU $arch", (a) => {
     expectServerClean(r);
     // `many` may retry a connection that failed before any data moved; that is
     // QEMU's user networking losing it only if the guest never reset anything
-    expect(r.output).not.toMatch(/^tcp\.resetsSent=/m);
+    // live. A RST that answers a stray ACK (no connection, so it is taken for a
+    // SYN cookie and rejected) cannot: keep-alive clients (curl) close first, and
+    // a duplicate of their last ACK that comes after our LAST-ACK has ended the
+    // connection meets none (seen under load, a few per run).
+    const counter = (name: string) => r.output.match(new RegExp(`^tcp\\.${name}=(\\d+)$`, "m"))?.[1] ?? "0";
+    expect(counter("resetsSent"), r.output.slice(-3000)).toBe(counter("cookiesRejected"));
   }, 240_000);
 
   it("user networking: the guest connects out to a Python echo server on the host (10.0.2.2 -> 127.0.0.1)", async () => {

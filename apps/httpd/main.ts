@@ -93,7 +93,7 @@ class Reporter extends ClientsDone {
 export function main(): i32 {
   const app = new Httpd();
   const o = new NetOptions();
-  o.tcpMemory = args.u64("tcpmem", 64) << 20;
+  o.tcpMemory = args.u64("tcpmem", 0) << 20; // 0: sized from the machine's memory
   Net.up(app, o);
   const code = Kernel.run();
   app.report();

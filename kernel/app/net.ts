@@ -62,10 +62,10 @@ class AppStop extends StopHandler {
 
 /** Sizes and limits of what `Net.up` builds. */
 export class NetOptions {
-  /** Packet buffers in the pool (2 KiB each). */
-  packets: u32 = 1024;
-  /** All TCP connections' buffers together (bytes). */
-  tcpMemory: u64 = 64 << 20;
+  /** Packet buffers in the pool (2 KiB each); 0: an eighth of the machine's memory, 384 to 1024. */
+  packets: u32 = 0;
+  /** All TCP connections' buffers together (bytes); 0: a quarter of the machine's memory, at most 64 MiB. */
+  tcpMemory: u64 = 0;
   /** How long to wait for the first DHCP lease before onDown. */
   dhcpTimeoutNs: u64 = 30 * SEC;
 }

@@ -3,7 +3,8 @@
 // TCP, each registered with the layer below), and the address configuration
 // from the command line (static, or a DHCP client started here).
 
-import { packetPool } from "../mem/pktbuf";
+import { packetPool, PKT_BUF_SIZE } from "../mem/pktbuf";
+import { mem_limit } from "../hal";
 import { Scheduler } from "../sched/loop";
 import { firstNetDevice, netUpError } from "../../drivers/virtio/index";
 import { NetStack, NetStackOptions } from "../net/stack";
@@ -17,8 +18,16 @@ export class Wiring {
 /** Why the last `wire` returned null. */
 export let wireError: string = "";
 
-/** Builds the stack on the first NIC; null (and `wireError`) when there is none or the arguments are bad. */
+/**
+ * Builds the stack on the first NIC; null (and `wireError`) when there is none
+ * or the arguments are bad. `packets` and `tcpMemory` of 0 are sized from the
+ * machine's memory, so that a small machine is not promised more than it has
+ * (an eighth for packet buffers, a quarter for TCP's; the rest is the heap's).
+ */
 export function wire(sched: Scheduler, packets: u32, tcpMemory: u64): Wiring | null {
+  const ram = mem_limit();
+  if (packets == 0) packets = <u32>min<u64>(1024, max<u64>(384, ram / 8 / PKT_BUF_SIZE));
+  if (tcpMemory == 0) tcpMemory = min<u64>(64 << 20, ram / 4);
   const cfg = parseNetConfig();
   if (cfg.error.length > 0) {
     wireError = "network arguments: " + cfg.error;

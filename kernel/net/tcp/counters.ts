@@ -64,6 +64,8 @@ export class TcpCounters {
   timeouts: u64 = 0;
   keepaliveDrops: u64 = 0;
   timeWaitReused: u64 = 0;
+  /** TIME-WAIT connections ended early: more lingered than the stack's timeWaitMax (Linux: tw_buckets overflow). */
+  timeWaitEvicted: u64 = 0;
   // ---- listen queue and SYN flood ----
   synReceived: u64 = 0;
   /** SYNs answered with a cookie because the SYN backlog was full. */
@@ -134,6 +136,7 @@ export function printTcpCounters(c: TcpCounters): void {
   if (c.timeouts) line("timeouts", c.timeouts);
   if (c.keepaliveDrops) line("keepaliveDrops", c.keepaliveDrops);
   if (c.timeWaitReused) line("timeWaitReused", c.timeWaitReused);
+  if (c.timeWaitEvicted) line("timeWaitEvicted", c.timeWaitEvicted);
   if (c.synReceived) line("synReceived", c.synReceived);
   if (c.cookiesSent) line("cookiesSent", c.cookiesSent);
   if (c.cookiesAccepted) line("cookiesAccepted", c.cookiesAccepted);

@@ -629,4 +629,5 @@ function enterTimeWait(t: Tcb, now: u64): void {
   // The app is done with it: only the TCB lingers, its buffers go back now.
   t.post(EV_CLOSED);
   t.maybeFreeBuffers();
+  t.ctx.lingering(t);
 }

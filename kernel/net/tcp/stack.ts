@@ -5,7 +5,7 @@
 // connections and listeners only through the context they are given
 // (TcpContext, ListenContext): they hold no reference to the stack.
 
-import { clock_ns } from "../../hal";
+import { clock_ns, mem_limit } from "../../hal";
 import { print, println } from "../../console";
 import { Scheduler } from "../../sched/loop";
 import { WireError } from "../wire/error";
@@ -25,6 +25,13 @@ import { TcpListener, TcpHandler, ListenContext } from "./listener";
 import { segmentArrives, icmpErrorArrives } from "./input";
 
 const TX_BUF: u32 = 65536 + 256;
+/** Heap a connection in TIME-WAIT holds (its TCB, socket and timer objects), roughly. */
+const LINGER_BYTES: u64 = 2048;
+
+/** TIME-WAIT connections allowed at once by default: a sixteenth of the machine's memory, at least 16. */
+function defaultTimeWaitMax(): u32 {
+  return <u32>max<u64>(16, min<u64>(mem_limit() / 16 / LINGER_BYTES, 1 << 20));
+}
 
 export class TcpStack extends TcpInput {
   readonly out: TcpOutput;
@@ -58,6 +65,18 @@ export class TcpStack extends TcpInput {
   private challengeWindow: u64 = 0;
   private challengeCount: u32 = 0;
   private memWaitHead: Tcb | null = null;
+  /**
+   * Connections in TIME-WAIT, oldest first, and how many may linger at once.
+   * A lingering connection holds no buffers but still its TCB and socket
+   * (about 2 KiB of heap), for TIME-WAIT's whole 60 s: at hundreds of closes
+   * a second that is where a server's memory would go. Past the bound the
+   * oldest ends early, as Linux's tw_buckets do; the default gives TIME-WAIT
+   * at most a sixteenth of the machine's memory (mem_limit).
+   */
+  private lingerHead: Tcb | null = null;
+  private lingerTail: Tcb | null = null;
+  timeWaiting: u32 = 0;
+  timeWaitMax: u32 = defaultTimeWaitMax();
   private evHead: Tcb | null = null;
   private evTail: Tcb | null = null;
   private dispatching: bool = false;
@@ -142,8 +161,39 @@ export class TcpStack extends TcpInput {
     this.connections++;
   }
 
+  /** `t` entered TIME-WAIT: appended to the lingering list; the oldest ends early past timeWaitMax. */
+  lingering(t: Tcb): void {
+    if (t.inLingerList) return;
+    t.inLingerList = true;
+    t.lingerPrev = this.lingerTail;
+    t.lingerNext = null;
+    if (this.lingerTail) this.lingerTail!.lingerNext = t;
+    else this.lingerHead = t;
+    this.lingerTail = t;
+    this.timeWaiting++;
+    while (this.timeWaiting > this.timeWaitMax) {
+      const old = this.lingerHead!;
+      this.counters.timeWaitEvicted++;
+      old.finish(TcpError.None, false); // unlinks it (remove)
+    }
+  }
+
+  private unlinger(t: Tcb): void {
+    if (!t.inLingerList) return;
+    t.inLingerList = false;
+    const p = t.lingerPrev, n = t.lingerNext;
+    if (p) p.lingerNext = n;
+    else this.lingerHead = n;
+    if (n) n.lingerPrev = p;
+    else this.lingerTail = p;
+    t.lingerPrev = null;
+    t.lingerNext = null;
+    this.timeWaiting--;
+  }
+
   /** Takes a finished connection out of the table. */
   remove(t: Tcb): void {
+    this.unlinger(t);
     if (!t.inTable) return;
     t.inTable = false;
     this.connections--;
@@ -439,6 +489,9 @@ class StackContext extends ListenContext {
   }
   ended(t: Tcb): void {
     this.stack.remove(t);
+  }
+  lingering(t: Tcb): void {
+    this.stack.lingering(t);
   }
   adopt(s: TcpSocket): void {
     this.stack.insert(s.conn);

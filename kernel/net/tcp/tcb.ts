@@ -135,6 +135,8 @@ export abstract class TcpContext {
   abstract dispatch(): void;
   /** The connection is over: out of the stack's tables. */
   abstract ended(t: Tcb): void;
+  /** `t` entered TIME-WAIT: it joins the stack's bounded list of lingering connections. */
+  abstract lingering(t: Tcb): void;
 }
 
 /** The app's side of a connection: hears its events and its timer (socket.ts). */
@@ -256,6 +258,10 @@ export class Tcb {
 
   // ---- the stack's bookkeeping ----
   hashNext: Tcb | null = null;
+  /** The stack's list of connections in TIME-WAIT, oldest first (stack.ts). */
+  lingerPrev: Tcb | null = null;
+  lingerNext: Tcb | null = null;
+  inLingerList: bool = false;
   evNext: Tcb | null = null;
   pendingEv: u32 = 0;
   inEvList: bool = false;

@@ -110,6 +110,7 @@ class Driver extends Task {
     print(" open_client="); printU64(this.client.connections); print(" open_server="); printU64(this.server.connections);
     print(" peak_open="); printU64(peakOpen); println("");
     if (this.phase == 2) { this.phase = 3; this.limit = CONNS; this.more(); return; }
+    kv("tw_evicted", this.client.counters.timeWaitEvicted + this.server.counters.timeWaitEvicted);
     kv("errors", errors);
     kv("bad_answers", badAnswers);
     this.loop.stop();
@@ -127,6 +128,8 @@ export function main(): i32 {
   const server = new TcpStack(link.end(B), sched, 64 * 1024 * 1024);
   const cfg = new TcpConfig();
   cfg.timeWaitNs = TW_MS * MS;
+  const twMax = arg("twmax", 0);
+  if (twMax > 0) { client.timeWaitMax = <u32>twMax; server.timeWaitMax = <u32>twMax; }
   server.listen(80, new Server(), 1024, cfg);
   sched.spawn(new Driver(sched, client, server, cfg));
   sched.run();

@@ -129,9 +129,17 @@ export class SimNode {
     readonly kernel: Uint8Array,
   ) {}
 
-  /** The node's counters now (see counters.ts for where they come from). */
+  /**
+   * The node's counters now: the kernel's counter tables read live
+   * (Machine.kernelCounters, as "component.name"), over what its console
+   * printed (TCP's counters and an app's own key=value results, see
+   * counters.ts).
+   */
   counters(): Counters {
-    return this.counterSource.snapshot();
+    const out = this.counterSource.snapshot();
+    for (const [component, values] of Object.entries(this.machine.kernelCounters() ?? {}))
+      for (const [name, v] of Object.entries(values)) out[`${component}.${name}`] = v;
+    return out;
   }
 
   /** What reads this node's counters. */

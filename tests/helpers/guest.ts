@@ -42,7 +42,10 @@ function qmpArgs(): { path: string; args: string[]; press: () => Promise<void> }
       }
       if ((buf.match(/"return"/g) ?? []).length >= 2) { s.end(); resolve(); }
     });
-    s.on("error", reject);
+    // The kernel may end, and QEMU with it, before the second answer is read:
+    // once the press is sent, a closed or reset socket is that end.
+    s.on("close", () => (buf.includes("sent") ? resolve() : reject(new Error("QMP closed before the power button was pressed"))));
+    s.on("error", (e) => (buf.includes("sent") ? resolve() : reject(e)));
   });
   return { path, args: ["-qmp", `unix:${path},server=on,wait=off`], press };
 }

@@ -5,6 +5,7 @@
 // `uri=`, `body=`) and a time at which to run the time-outs (`tick=<µs>`);
 // the kernel prints what the session wrote as hex (`out=`) and `closed=0|1`.
 import { println, cmdlineArg } from "../../../index";
+import { hex, unhex } from "../common/hex";
 import { HttpConfig, HttpOutput, HttpSession, HttpStats } from "../../../apps/http/session";
 
 const CAP: u32 = 8 << 20;
@@ -24,19 +25,13 @@ class BufferOutput extends HttpOutput {
   close(): void { this.closed = true; }
 }
 
-function hexv(c: i32): i32 {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  return c - 55;
-}
 
 function num(key: string, def: u32): u32 { return <u32>I32.parseInt(cmdlineArg(key, def.toString())); }
 
 export function main(): i32 {
-  const hex = cmdlineArg("in", "");
-  const n = <u32>hex.length / 2;
-  const input = heap.alloc(n + 1);
-  for (let i: u32 = 0; i < n; i++) store<u8>(input + i, <u8>((hexv(hex.charCodeAt(2 * i)) << 4) | hexv(hex.charCodeAt(2 * i + 1))));
+  const inHex = cmdlineArg("in", "");
+  const input = heap.alloc(inHex.length / 2 + 1);
+  const n = unhex(inHex, input);
   const cfg = new HttpConfig();
   cfg.limits.headerBytes = num("hdr", cfg.limits.headerBytes);
   cfg.limits.headerCount = num("hdrs", cfg.limits.headerCount);
@@ -67,14 +62,7 @@ export function main(): i32 {
   }
   const tick = cmdlineArg("tick", "");
   if (tick.length > 0) s.tick(now + <u64>I64.parseInt(tick));
-  const d = "0123456789abcdef";
-  const h = heap.alloc(<usize>out.len * 2 + 1);
-  for (let i: u32 = 0; i < out.len; i++) {
-    const b = load<u8>(out.buf + i);
-    store<u8>(h + 2 * i, <u8>d.charCodeAt(b >> 4));
-    store<u8>(h + 2 * i + 1, <u8>d.charCodeAt(b & 15));
-  }
-  println("out=" + String.UTF8.decodeUnsafe(h, <usize>out.len * 2));
+  println("out=" + hex(out.buf, out.len));
   println("consumed=" + start.toString() + " closed=" + (out.closed ? "1" : "0"));
   stats.print();
   return 0;

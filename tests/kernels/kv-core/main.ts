@@ -5,6 +5,7 @@
 // the active expiry after each step. Prints the replies as hex (`out=`),
 // `closed=0|1` and `keys=<n> used=<bytes> expired=<n> evicted=<n>`.
 import { println, cmdlineArg } from "../../../index";
+import { hex, unhex } from "../common/hex";
 import { KvConfig, KvServer, Policy } from "../../../apps/kv/commands";
 import { KvSession } from "../../../apps/kv/session";
 import { KvOutput } from "../../../apps/kv/reply";
@@ -26,11 +27,6 @@ class BufferOutput extends KvOutput {
   close(): void { this.closed = true; }
 }
 
-function hexv(c: i32): i32 {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  return c - 55;
-}
 
 export function main(): i32 {
   const cfg = new KvConfig();
@@ -46,10 +42,9 @@ export function main(): i32 {
   const s = new KvSession(server, out);
   const input = heap.alloc(CAP);
   for (let k = 0; k < 16 && !s.done; k++) {
-    const hex = cmdlineArg("in" + k.toString(), "");
+    const inHex = cmdlineArg("in" + k.toString(), "");
     const now = U64.parseInt(cmdlineArg("t" + k.toString(), "0"));
-    const n = <u32>hex.length / 2;
-    for (let i: u32 = 0; i < n; i++) store<u8>(input + i, <u8>((hexv(hex.charCodeAt(2 * i)) << 4) | hexv(hex.charCodeAt(2 * i + 1))));
+    const n = unhex(inHex, input);
     // the receive buffer: what arrived and was not consumed yet
     let start: u32 = 0;
     let arrived: u32 = 0;
@@ -67,14 +62,7 @@ export function main(): i32 {
     }
     if (sweep) server.store.sweepExpired(now, 20, 16);
   }
-  const d = "0123456789abcdef";
-  const h = heap.alloc(<usize>out.len * 2 + 1);
-  for (let i: u32 = 0; i < out.len; i++) {
-    const b = load<u8>(out.buf + i);
-    store<u8>(h + 2 * i, <u8>d.charCodeAt(b >> 4));
-    store<u8>(h + 2 * i + 1, <u8>d.charCodeAt(b & 15));
-  }
-  println("out=" + String.UTF8.decodeUnsafe(h, <usize>out.len * 2));
+  println("out=" + hex(out.buf, out.len));
   println("closed=" + (out.closed ? "1" : "0"));
   const st = server.store;
   println("keys=" + st.count.toString() + " used=" + st.used.toString() + " expired=" + st.expired.toString() + " evicted=" + st.evicted.toString());

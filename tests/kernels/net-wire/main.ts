@@ -3,6 +3,7 @@
 // build serves every case.
 import { cmdline } from "../../../kernel/hal";
 import { print, println } from "../../../kernel/console";
+import { hex, unhex } from "../common/hex";
 import {
   WireError, wireErrorName, EthernetRepr, ArpRepr, Ipv4Repr, IcmpRepr, UdpRepr, DhcpRepr, DnsName, DnsResponse, emitQuery,
   ETHERTYPE_ARP, ETHERTYPE_IPV4, IP_PROTO_ICMP, IP_PROTO_UDP, ipString, macString, parseIp, parsedIp,
@@ -13,23 +14,6 @@ const OUT = heap.alloc(8192);
 
 function kv(k: string, v: string): void { println(k + "=" + v); }
 function num(k: string, v: u64): void { kv(k, v.toString()); }
-function hexv(c: i32): i32 {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
-}
-function unhex(s: string, p: usize): u32 {
-  let n: u32 = 0;
-  for (let i = 0; i + 1 < s.length; i += 2) store<u8>(p + n++, <u8>((hexv(s.charCodeAt(i)) << 4) | hexv(s.charCodeAt(i + 1))));
-  return n;
-}
-function hex(p: usize, n: u32): string {
-  const d = "0123456789abcdef";
-  let s = "";
-  for (let i: u32 = 0; i < n; i++) { const b = load<u8>(p + i); s += d.charAt(b >> 4) + d.charAt(b & 15); }
-  return s;
-}
 function err(k: string, e: WireError): bool {
   if (e == WireError.Ok) return false;
   kv(k, wireErrorName(e));

@@ -10,6 +10,7 @@
 import { Scheduler, Task, MS } from "../../../kernel/sched/index";
 import { print, println, printU64 } from "../../../kernel/console";
 import { cmdline } from "../../../kernel/hal";
+import { unhex } from "../common/hex";
 import { TcpStack, TcpHandler, TcpSocket, TcpListener, TcpConfig, TcpError,
   IsnGenerator, tcpStateName, tcpErrorName, printTcpCounters } from "../../../kernel/net/tcp/index";
 import { IpService, IpProtocol } from "../../../kernel/net/ip-protocol";
@@ -68,11 +69,6 @@ class Stopper extends Task {
   run(): void { this.sched.stop(); }
 }
 
-function hexv(c: i32): i32 {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  return 0;
-}
 
 export function main(): i32 {
   const sched = new Scheduler();
@@ -113,10 +109,7 @@ export function main(): i32 {
     } else if (cmd == "connect") {
       sock = stack.connect(PEER_IP, <u32>U64.parseInt(w[1]), app, cfg, 0, <u32>U64.parseInt(w[2]));
     } else if (cmd == "in") {
-      const h = w[1];
-      let n: u32 = 0;
-      for (let k = 0; k + 1 < h.length; k += 2) store<u8>(buf + n++, <u8>((hexv(h.charCodeAt(k)) << 4) | hexv(h.charCodeAt(k + 1))));
-      stack.input(PEER_IP, US_IP, buf, n);
+      stack.input(PEER_IP, US_IP, buf, unhex(w[1], buf));
     } else if (cmd == "send") {
       const n = <u32>U64.parseInt(w[1]);
       for (let k: u32 = 0; k < n; k++) store<u8>(buf + k, <u8>(97 + k % 26));

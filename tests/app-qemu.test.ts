@@ -16,6 +16,7 @@ import { boot, type BootResult } from "../tools/qemu.ts";
 import { type Arch } from "../tools/arch.ts";
 import { TEST_ARCHES } from "./helpers/arches.ts";
 import { docApps } from "./helpers/docs.ts";
+import { freePorts } from "./helpers/ports.ts";
 
 const run = promisify(execFile);
 const quiet = { stage: () => {}, info: () => {} };
@@ -91,7 +92,6 @@ describe.each(TEST_ARCHES)("level-1 apps on QEMU $arch with real clients", (a) =
     it.skip(`needs qemu for ${a.arch}, clang, curl, nc and python3`, () => {});
     return;
   }
-  const base = 30000 + (process.pid % 20000) + (a.arch === "x86_64" ? 0 : 10);
   let echoImg: string;
   let demoImg: string;
   beforeAll(async () => {
@@ -104,7 +104,7 @@ describe.each(TEST_ARCHES)("level-1 apps on QEMU $arch with real clients", (a) =
   }, 600_000);
 
   it("apps/echo: nc and Python over TCP, Python over UDP", async () => {
-    const [t, u] = [base, base + 1];
+    const [t, u] = await freePorts(2);
     const { r, d } = await serve(a.arch, echoImg, [`tcp:127.0.0.1:${t}-:7`, `udp:127.0.0.1:${u}-:7`], "echo: 10.0.2.15/24", async () => {
       const nc = (await run("sh", ["-c", `printf 'hello\\nworld\\n' | nc -q 2 127.0.0.1 ${t}`], { timeout: 30_000 })).stdout;
       return { nc, tcp: await py(TCP_ECHO, String(t)), udp: await py(UDP, String(u)) };
@@ -114,7 +114,7 @@ describe.each(TEST_ARCHES)("level-1 apps on QEMU $arch with real clients", (a) =
   }, 400_000);
 
   it("the 70-line demo from the docs: nc against the key-value server, curl and Python keep-alive, Python UDP", async () => {
-    const [kv, http, udp] = [base + 2, base + 3, base + 4];
+    const [kv, http, udp] = await freePorts(3);
     const fwd = [`tcp:127.0.0.1:${kv}-:6000`, `tcp:127.0.0.1:${http}-:80`, `udp:127.0.0.1:${udp}-:7`];
     const { r, d } = await serve(a.arch, demoImg, fwd, "kv-http-udp: 10.0.2.15/24", async () => {
       const nc = (await run("sh", ["-c", `printf 'SET greeting hello there\\nGET greeting\\nGET nope\\nDEL nope\\nFROB x\\n' | nc -q 2 127.0.0.1 ${kv}`], { timeout: 30_000 })).stdout;

@@ -18,6 +18,7 @@ import { ROOT } from "../tools/paths.ts";
 import { boot, type BootOptions, type BootResult } from "../tools/qemu.ts";
 import { type Arch } from "../tools/arch.ts";
 import { TEST_ARCHES } from "./helpers/arches.ts";
+import { freePort } from "./helpers/ports.ts";
 
 const quiet = { stage: () => {}, info: () => {} };
 const REQUESTS = 4000;
@@ -103,11 +104,10 @@ describe.each(TEST_ARCHES)("interrupts under load on $arch", (a) => {
   beforeAll(async () => {
     img = (await buildImage(loadApp(join(ROOT, "apps/httpd")), { arch: a.arch, outDir: join(ROOT, "build", "test-qemu", a.arch, "httpd") }, quiet)).image;
   }, 300_000);
-  const base = 41000 + (process.pid % 20000) + (a.arch === "x86_64" ? 0 : 10);
 
   CASES[a.arch].forEach((c, i) => {
     it(`${c.title}; ${REQUESTS} requests`, async () => {
-      const { r, l } = await serve({ arch: a.arch, ...c.opts }, img, base + i);
+      const { r, l } = await serve({ arch: a.arch, ...c.opts }, img, await freePort());
       expectAllServed(r, l);
     }, 300_000);
   });

@@ -16,6 +16,7 @@ import { ROOT } from "../tools/paths.ts";
 import { boot } from "../tools/qemu.ts";
 import { TEST_ARCHES } from "./helpers/arches.ts";
 import { TapNet, tapUnavailable } from "./helpers/tap.ts";
+import { freePort } from "./helpers/ports.ts";
 
 const quiet = { stage: () => {}, info: () => {} };
 
@@ -72,7 +73,7 @@ describe.each(TEST_ARCHES)("network stack on QEMU $arch", (a) => {
   }, 300_000);
 
   it("user networking: DHCP from slirp, ping the gateway, a DNS answer from 10.0.2.3, UDP echo through hostfwd", async () => {
-    const port = 20000 + (process.pid % 20000);
+    const port = await freePort();
     let sent: Promise<string> | undefined;
     let seen = ""; // the console arrives in chunks that may split a word
     const r = await boot({

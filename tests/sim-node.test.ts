@@ -11,18 +11,9 @@ import { describe, expect, it } from "vitest";
 import { parsePcap } from "../host/pcap.ts";
 import { ROOT } from "../tools/paths.ts";
 import { scratchDir } from "./helpers/kernel.ts";
+import { freePort } from "./helpers/ports.ts";
 
 const UNIWASM = join(ROOT, "uniwasm");
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** Starts the CLI; resolves once `ready` appears in its output. */
 function start(args: string[]): { child: ChildProcess; out: () => string; ready: (re: RegExp) => Promise<void>; exit: Promise<number | null> } {

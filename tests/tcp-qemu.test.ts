@@ -18,6 +18,7 @@ import { boot, type BootOptions, type BootResult } from "../tools/qemu.ts";
 import { type Arch } from "../tools/arch.ts";
 import { TEST_ARCHES } from "./helpers/arches.ts";
 import { TapNet, tapUnavailable } from "./helpers/tap.ts";
+import { freePort, freePorts } from "./helpers/ports.ts";
 
 const run = promisify(execFile);
 const quiet = { stage: () => {}, info: () => {} };
@@ -137,10 +138,9 @@ describe.each(TEST_ARCHES)("TCP against Linux on QEMU $arch", (a) => {
     img = (await buildImage(loadApp(join(ROOT, "apps/httpd")), { arch: a.arch, outDir: join(ROOT, "build", "test-qemu", a.arch, "httpd") }, quiet)).image;
   }, 300_000);
 
-  const base = 21000 + (process.pid % 20000);
-
   it(`user networking, hostfwd: ${haveCurl ? "curl" : "Python (curl is not installed)"} GETs 0 B .. 5 MB, Python echo/discard/chargen of 3 MB, 50 concurrent connections`, async () => {
-    const p: Ports = { http: base, echo: base + 1, discard: base + 2, chargen: base + 3 };
+    const [http, echo, discard, chargen] = await freePorts(4);
+    const p: Ports = { http, echo, discard, chargen };
     const fwd = [`tcp:127.0.0.1:${p.http}-:80`, `tcp:127.0.0.1:${p.echo}-:7`, `tcp:127.0.0.1:${p.discard}-:9`, `tcp:127.0.0.1:${p.chargen}-:19`];
     const { r, d } = await serve(a.arch, { net: "user", hostfwd: fwd, cmdline: "ip=dhcp quit=1 run=140" }, img, () => exercise(undefined, "127.0.0.1", p));
     expect(r.output).toContain("httpd: address 10.0.2.15/24 gateway 10.0.2.2");
@@ -157,7 +157,7 @@ describe.each(TEST_ARCHES)("TCP against Linux on QEMU $arch", (a) => {
   }, 240_000);
 
   it("user networking: the guest connects out to a Python echo server on the host (10.0.2.2 -> 127.0.0.1)", async () => {
-    const port = base + 4;
+    const port = await freePort();
     const srv = host(undefined, ["python3", CHECK, "server", "127.0.0.1", String(port), "60", "4"], 90_000);
     await new Promise((res) => setTimeout(res, 500)); // let it bind
     const r = await boot({ arch: a.arch, image: img, memory: "256M", net: "user", cmdline: `ip=dhcp connect=10.0.2.2:${port} bytes=3000000 conns=4`, timeout: 120, onOutput: () => {} });

@@ -4,7 +4,7 @@
 // (`uniwasm node --net sim --hostfwd`, under the real clock). The same
 // client code then runs against each.
 import { spawn, spawnSync } from "node:child_process";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { boot, type BootResult } from "../../tools/qemu.ts";
@@ -119,14 +119,4 @@ export function findOnPath(name: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" }).status === 0;
 }
 
-/** A TCP port on 127.0.0.1 free right now (for a host port forward). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from "./ports.ts";

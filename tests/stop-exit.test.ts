@@ -3,7 +3,8 @@
 // Machine.requestStop) reaching the scheduler's StopHandler, and the exit
 // methods of the x86 shim without isa-debug-exit (ACPI soft-off for 0,
 // pvpanic for a failure, `exit code N` on the console always). Node first,
-// then QEMU (x86_64: the shim's ACPI code), one boot per case.
+// then QEMU (x86_64: the shim's ACPI code), one boot per case, then the power
+// button on every architecture.
 import { spawn } from "node:child_process";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -16,6 +17,7 @@ import { boot, qemuArgs } from "../tools/qemu.ts";
 import { findTool, requireTool, TOOLS } from "../tools/toolchain.ts";
 import { Machine } from "../host/machine.ts";
 import { buildSourceWasm, scratchDir } from "./helpers/kernel.ts";
+import { TEST_ARCHES } from "./helpers/arches.ts";
 
 const haveQemu = !!findTool(TOOLS.qemuX86) && !!findTool(TOOLS.clang);
 const quiet = { stage: () => {}, info: () => {} };
@@ -131,11 +133,11 @@ function plainQemu(image: string, extra: string[], cmdline?: string, during?: ()
 }
 
 describe.skipIf(!haveQemu)("stop and exit on QEMU without isa-debug-exit (x86_64, ACPI)", () => {
-  let hello: string, exitCode: string, httpd: string;
+  let hello: string, exitCode: string;
   const dir = scratchDir("stop-exit");
   beforeAll(async () => {
     const b = (p: string, name: string) => buildImage(loadApp(join(ROOT, p)), { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", name) }, quiet).then((r) => r.image);
-    [hello, exitCode, httpd] = [await b("apps/hello", "hello"), await b("tests/kernels/exit-code", "exit-code"), await b("apps/httpd", "httpd")];
+    [hello, exitCode] = [await b("apps/hello", "hello"), await b("tests/kernels/exit-code", "exit-code")];
   }, 600_000);
 
   it("exit 0 is an ACPI power-off: QEMU ends by itself, the console says `exit code 0`", async () => {
@@ -158,13 +160,32 @@ describe.skipIf(!haveQemu)("stop and exit on QEMU without isa-debug-exit (x86_64
     expect(status).toContain('"status": "guest-panicked"');
     expect(r.console).toContain("exit code 3\n");
   }, 90_000);
+});
 
-  it("system_powerdown (the ACPI power button) stops httpd cleanly: `uniwasm boot` returns 0", async () => {
-    const sock = join(dir, "pwr.sock");
+// The power button on each architecture: x86_64's is ACPI's (the FADT's PM1
+// event block and the SCI, boot/x86_64/acpi.c), aarch64 virt's a gpio-keys
+// key on a PL061 GPIO pin (boot/aarch64/gpio.c); both reach the kernel as the
+// same stop line, and httpd's App.onStop ends it with exit 0. Pressed over
+// QMP as libvirt's `virsh shutdown` does. On aarch64 also under GICv3, whose
+// distributor routes the GPIO controller's SPI differently.
+describe.each(TEST_ARCHES)("the power button on $arch", (a) => {
+  if (!a.available) {
+    it.skip(`needs qemu for ${a.arch} and clang`, () => {});
+    return;
+  }
+  let httpd: string;
+  const dir = scratchDir(`power-${a.arch}`);
+  beforeAll(async () => {
+    httpd = (await buildImage(loadApp(join(ROOT, "apps/httpd")), { arch: a.arch, outDir: join(ROOT, "build", "test-qemu", a.arch, "httpd-power") }, quiet)).image;
+  }, 600_000);
+
+  const machines = a.arch === "aarch64" ? ["virt", "virt-gicv3"] : [undefined];
+  it.each(machines)("system_powerdown stops httpd cleanly (machine %s): `uniwasm boot` returns 0", async (machine) => {
+    const sock = join(dir, `pwr-${machine ?? "default"}.sock`);
     let events = "";
     let seen = "";
     const r = await boot({
-      arch: "x86_64", image: httpd, memory: "64M", net: "user", timeout: 90,
+      arch: a.arch, machine, image: httpd, memory: "64M", net: "user", timeout: 150,
       extraArgs: ["-qmp", `unix:${sock},server=on,wait=off`],
       onOutput: (s) => {
         seen += s;
@@ -178,5 +199,5 @@ describe.skipIf(!haveQemu)("stop and exit on QEMU without isa-debug-exit (x86_64
     expect(r.output).toMatch(/stop requested: the app ends \(exit 0\)\n[^]*\nexit code 0\n/);
     expect(events).toContain("POWERDOWN");
     expect(r.exitCode).toBe(0);
-  }, 120_000);
+  }, 200_000);
 });

@@ -24,6 +24,13 @@ struct trap_frame {
 extern struct memrange boot_mem[MAX_MEMRANGES];
 extern unsigned boot_mem_count;
 
+/* A PL061 GPIO controller from the device tree. */
+struct gpio_ctl {
+  uint64_t base;
+  uint32_t phandle, spi, flags; /* flags: its interrupt's GIC trigger flags */
+};
+#define MAX_GPIOS 4
+
 /* What boot.c's device-tree reader found for the other files. */
 struct machine {
   uint64_t uart;                 /* PL011 base, 0 if none */
@@ -35,6 +42,10 @@ struct machine {
   bool psci;                     /* a /psci node exists */
   unsigned gic_addr_cells;       /* the GIC node's #address-cells (interrupt-map entries) */
   uint8_t line_level[64];        /* SPI n: 1 level-triggered, 0 edge (from "interrupts" flags) */
+  struct gpio_ctl gpio[MAX_GPIOS]; /* arm,pl061 nodes that are not disabled */
+  unsigned gpio_count;
+  bool pwr_key;                  /* gpio-keys has a KEY_POWER key: */
+  uint32_t pwr_phandle, pwr_pin, pwr_flags; /* its controller, pin and GPIO flags (bit 0: active low) */
 };
 extern struct machine mach;
 
@@ -67,5 +78,11 @@ bool mm_in_linear_window(uint64_t addr);
 /* irq.c */
 void clock_init(void);
 void irq_dispatch(void); /* from entry.S, interrupts only */
+/* Enables SPI `spi` and has irq_dispatch hand it to gpio_power_irq instead
+ * of the kernel's pending set. */
+void irq_line_service(uint32_t spi);
+/* gpio.c: for irq_dispatch, the power button's SPI has fired: acknowledges
+ * the PL061 and returns 2 for a press, 1 for anything else. */
+int gpio_power_irq(void);
 
 #endif

@@ -14,6 +14,10 @@
  *                         mechanism, as on microvm) -- only for slots that hold
  *                         a device (QEMU lists 32, most of them empty)
  *   pci-host-ecam-generic reg, bus-range, ranges, interrupt-map (pci.c)
+ *   arm,pl061             reg, interrupts, phandle   GPIO controllers, and
+ *   gpio-keys             its child with linux,code KEY_POWER: gpios
+ *                         the power button (gpio.c); the only nodes read
+ *                         one level further down
  * Every offset and length is checked against the blob's own header before it
  * is read; a malformed tree ends the parse with what was read so far.
  */
@@ -68,9 +72,18 @@ struct node {
   struct cells reg, interrupts, ranges, imap, imap_mask, bus_range;
   const uint8_t *compat, *bootargs, *method;
   uint32_t compat_len, bootargs_len, method_len;
-  bool is_memory, addr_cells_prop;
-  uint32_t addr_cells;
+  bool is_memory, addr_cells_prop, disabled;
+  uint32_t addr_cells, phandle, gpio_cells;
 };
+
+/* A child of a gpio-keys node: one key. */
+struct key {
+  struct cells gpios;
+  uint32_t code;
+  bool disabled;
+};
+
+#define KEY_POWER 116 /* linux,code of the power button (Linux's input-event-codes.h) */
 
 static uint32_t addr_cells = 2, size_cells = 2;
 
@@ -139,6 +152,9 @@ static void take_node(struct node *n, char *cmd, size_t cap, bool devices) {
       mach.gic_addr_cells = n->addr_cells_prop ? n->addr_cells : 0;
     } else if ((IS("arm,armv8-timer") || IS("arm,armv7-timer")) && gic_irq(n->interrupts, 2, &type, &num, &flags)) {
       mach.timer_ppi = num + 16; /* entry 2: the EL1 virtual timer */
+    } else if (IS("arm,pl061") && !n->disabled && n->phandle && n->gpio_cells == 2 && s0 >= 0x1000 && mach.gpio_count < MAX_GPIOS &&
+               gic_irq(n->interrupts, 0, &type, &num, &flags) && type == 0) {
+      mach.gpio[mach.gpio_count++] = (struct gpio_ctl){r0, n->phandle, num, flags};
     }
     return;
   }
@@ -168,6 +184,17 @@ static void take_node(struct node *n, char *cmd, size_t cap, bool devices) {
 #undef IS
 }
 
+/* A key of a gpio-keys node: the power button if its code is KEY_POWER and
+ * its gpios names one pin (<controller pin flags>: the PL061's #gpio-cells
+ * is 2, checked when the controller is matched in gpio.c). */
+static void take_key(const struct key *k) {
+  if (k->disabled || k->code != KEY_POWER || k->gpios.n != 3 || mach.pwr_key) return;
+  mach.pwr_key = true;
+  mach.pwr_phandle = (uint32_t)cell_get(k->gpios, 0, 1);
+  mach.pwr_pin = (uint32_t)cell_get(k->gpios, 1, 1);
+  mach.pwr_flags = (uint32_t)cell_get(k->gpios, 2, 1);
+}
+
 bool fdt_parse(uint64_t dtb, char *cmd, size_t cap, bool devices) {
   const uint8_t *b = (const uint8_t *)(uintptr_t)dtb;
   if (!dtb || (dtb & 7) || be32(b) != FDT_MAGIC) return false;
@@ -179,6 +206,8 @@ bool fdt_parse(uint64_t dtb, char *cmd, size_t cap, bool devices) {
   const uint8_t *s = b + off_struct, *strs = b + off_strings;
   uint32_t pos = 0, depth = 0;
   struct node n;
+  struct key key;
+  bool keys = false; /* inside a gpio-keys node: its children are keys */
   __builtin_memset(&n, 0, sizeof n);
   /* The pass over the tree runs twice: the root's #address-cells/#size-cells
    * come before its children in practice, but nothing requires that. */
@@ -198,10 +227,15 @@ bool fdt_parse(uint64_t dtb, char *cmd, size_t cap, bool devices) {
           __builtin_memset(&n, 0, sizeof n);
           n.name = name;
           n.is_memory = len >= 6 && __builtin_memcmp(name, "memory", 6) == 0 && (len == 6 || name[6] == '@');
+        } else if (depth == 3) {
+          /* Properties precede subnodes, so the parent's are all known. */
+          __builtin_memset(&key, 0, sizeof key);
+          keys = !n.disabled && n.compat && list_has(n.compat, n.compat_len, "gpio-keys");
         }
       } else if (tok == FDT_END_NODE) {
         if (!depth) return false;
         if (depth == 2 && pass == 1) take_node(&n, cmd, cap, devices);
+        if (depth == 3 && pass == 1 && keys && !devices) take_key(&key);
         if (--depth == 0) break;
       } else if (tok == FDT_PROP) {
         if (pos + 8 > size_struct) return false;
@@ -220,6 +254,11 @@ bool fdt_parse(uint64_t dtb, char *cmd, size_t cap, bool devices) {
           if (str_eq(pn, "#size-cells") && len == 4) size_cells = be32(v);
           if (addr_cells > 2 || size_cells > 2) addr_cells = size_cells = 0; /* nothing we can read */
         }
+        if (depth == 3 && pass == 1 && keys) {
+          if (str_eq(pn, "gpios")) key.gpios = c;
+          else if (str_eq(pn, "linux,code") && len == 4) key.code = be32(v);
+          else if (str_eq(pn, "status")) key.disabled = !list_has(v, len, "okay") && !list_has(v, len, "ok");
+        }
         if (depth != 2 || pass == 0) continue;
         if (str_eq(pn, "compatible")) n.compat = v, n.compat_len = len;
         else if (str_eq(pn, "reg")) n.reg = c;
@@ -232,6 +271,9 @@ bool fdt_parse(uint64_t dtb, char *cmd, size_t cap, bool devices) {
         else if (str_eq(pn, "method") && str_eq(n.name, "psci")) n.method = v, n.method_len = len;
         else if (str_eq(pn, "device_type") && list_has(v, len, "memory")) n.is_memory = true;
         else if (str_eq(pn, "#address-cells") && len == 4) n.addr_cells_prop = true, n.addr_cells = be32(v);
+        else if (str_eq(pn, "phandle") && len == 4) n.phandle = be32(v);
+        else if (str_eq(pn, "#gpio-cells") && len == 4) n.gpio_cells = be32(v);
+        else if (str_eq(pn, "status")) n.disabled = !list_has(v, len, "okay") && !list_has(v, len, "ok");
       } else if (tok == FDT_END) {
         break;
       } else if (tok != FDT_NOP) {

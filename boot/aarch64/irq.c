@@ -2,8 +2,10 @@
  * The clock (the generic timer's virtual counter), the interrupt controller
  * (GICv2 or GICv3, from the device tree), and plat_wait.
  *
- * Lines: HAL line n is SPI n (INTID 32 + n), n < 64 -- QEMU virt's UART is
- * SPI 1, its PCIe INTx SPIs 3-6, its virtio-mmio transports SPIs 16-47. The
+ * Lines: HAL line n is SPI n (INTID 32 + n), n < 63 -- QEMU virt's UART is
+ * SPI 1, its PCIe INTx SPIs 3-6, its virtio-mmio transports SPIs 16-47;
+ * line 63 is the stop request (PLAT_STOP_LINE: gpio.c), whose SPI -- the
+ * power button's GPIO controller, SPI 7 on virt -- the shim services. The
  * EL1 virtual timer (PPI 27 on virt) wakes plat_wait at its deadline.
  * Interrupts are unmasked (PSTATE.I) only inside plat_wait, so handlers never
  * interleave with the kernel; they record the line in `pending`, mask it at
@@ -81,6 +83,17 @@ static uintptr_t find_redistributor(void) {
   return 0;
 }
 
+/* Priority, trigger (from the device tree's flags) and, on GICv2, target of SPI n. */
+static void spi_config(unsigned n) {
+  uintptr_t d = (uintptr_t)mach.gicd;
+  unsigned id = SPI_BASE + n;
+  *(volatile uint8_t *)(d + GICD_IPRIORITYR + id) = 0xa0;
+  volatile uint32_t *cfg = reg32(d, GICD_ICFGR + id / 16 * 4);
+  uint32_t bit = 2u << (id % 16 * 2);
+  *cfg = mach.line_level[n] ? *cfg & ~bit : *cfg | bit; /* 1: edge, 0: level */
+  if (mach.gic_version == 2) *(volatile uint8_t *)(d + GICD_ITARGETSR + id) = 1; /* CPU 0 */
+}
+
 static void gic_setup(void) {
   gic_ready = true;
   if (!mach.gic_version || plat_mmio_map(mach.gicd, mach.gicd_len) < 0 || plat_mmio_map(mach.gicc, mach.gicc_len) < 0) {
@@ -93,14 +106,7 @@ static void gic_setup(void) {
     *reg32(d, GICD_ICENABLER + i / 8) = ~0u;
     *reg32(d, GICD_IGROUPR + i / 8) = mach.gic_version == 3 ? ~0u : 0; /* v3: group 1 (ICC_*1), v2: group 0 (IRQ) */
   }
-  for (unsigned n = 0; n < MAX_LINES; n++) {
-    unsigned id = SPI_BASE + n;
-    *(volatile uint8_t *)(d + GICD_IPRIORITYR + id) = 0xa0;
-    volatile uint32_t *cfg = reg32(d, GICD_ICFGR + id / 16 * 4);
-    uint32_t bit = 2u << (id % 16 * 2);
-    *cfg = mach.line_level[n] ? *cfg & ~bit : *cfg | bit; /* 1: edge, 0: level */
-    if (mach.gic_version == 2) *(volatile uint8_t *)(d + GICD_ITARGETSR + id) = 1; /* CPU 0 */
-  }
+  for (unsigned n = 0; n < MAX_LINES; n++) spi_config(n);
   if (mach.gic_version == 3) {
     uintptr_t rd = find_redistributor();
     if (!rd) {
@@ -137,19 +143,33 @@ static void line_enable(uint32_t line, bool on) {
   *reg32((uintptr_t)mach.gicd, (on ? GICD_ISENABLER : GICD_ICENABLER) + id / 32 * 4) = 1u << (id % 32);
 }
 
+static uint64_t shim_lines; /* SPIs the shim services itself (the power button's) */
+
+/* Lines the kernel may mask and unmask: not the stop request's, not the shim's own. */
+static bool kernel_line(uint32_t line) { return line < PLAT_STOP_LINE && !(shim_lines & (1ull << line)); }
+
 void plat_irq_mask(uint32_t line) {
   if (!gic_ready) gic_setup();
-  if (line < MAX_LINES) line_enable(line, false);
+  if (kernel_line(line)) line_enable(line, false);
 }
 
 void plat_irq_unmask(uint32_t line) {
   if (!gic_ready) gic_setup();
-  if (line < MAX_LINES) line_enable(line, true);
+  if (kernel_line(line)) line_enable(line, true);
+}
+
+void irq_line_service(uint32_t spi) {
+  if (!gic_ready) gic_setup();
+  if (spi >= PLAT_STOP_LINE) return;
+  shim_lines |= 1ull << spi;
+  spi_config(spi); /* its trigger may have been learnt after gic_setup */
+  line_enable(spi, true);
 }
 
 /* ---- interrupts and wait ---- */
 
 static volatile uint64_t pending;
+static uint32_t gpio_spurious; /* power-button SPIs in a row without a press */
 
 static uint32_t gic_ack(void) {
   if (mach.gic_version == 3) return (uint32_t)read_sysreg(S3_0_C12_C12_0); /* ICC_IAR1_EL1 */
@@ -164,7 +184,18 @@ static void gic_eoi(uint32_t iar) {
 void irq_dispatch(void) {
   uint32_t iar = gic_ack(), id = iar & 0xffffff;
   if (id >= 1020 && id < 1024) return; /* spurious: no EOI */
-  if (id >= SPI_BASE && id < SPI_BASE + MAX_LINES) {
+  if (id >= SPI_BASE && id < SPI_BASE + MAX_LINES && (shim_lines & (1ull << (id - SPI_BASE)))) {
+    /* The power button's controller: gpio_power_irq acknowledges it; a press
+     * becomes the stop request. One that keeps firing without a press (a
+     * level some other pin holds) is masked for good. */
+    if (gpio_power_irq() == 2) {
+      pending |= 1ull << PLAT_STOP_LINE;
+      gpio_spurious = 0;
+    } else if (++gpio_spurious > 1000) {
+      kputs("uniwasm: the power button's GPIO interrupt keeps firing without a press: masked\n");
+      line_enable(id - SPI_BASE, false);
+    }
+  } else if (id >= SPI_BASE && id < SPI_BASE + PLAT_STOP_LINE) {
     pending |= 1ull << (id - SPI_BASE);
     line_enable(id - SPI_BASE, false);
   } else if (id == mach.timer_ppi) {

@@ -35,7 +35,7 @@ static int route_intx(struct pci_host *h, uint32_t bus, uint32_t dev, uint32_t f
     if (fdt_cells(h->imap, h->imap_n, spec, 1) != 0) return -1; /* not an SPI */
     uint32_t spi = (uint32_t)fdt_cells(h->imap, h->imap_n, spec + 1, 1);
     note_trigger(spi, (uint32_t)fdt_cells(h->imap, h->imap_n, spec + 2, 1));
-    return spi < 64 ? (int)spi : -1;
+    return spi < PLAT_STOP_LINE ? (int)spi : -1; /* line 63 is the stop request */
   }
   return -1;
 }

@@ -26,6 +26,11 @@ void shim_put_symbol(uint64_t addr, uint64_t lookup);
 /* A 64-bit finalizer (splitmix64's) for mixing timer jitter into entropy. */
 uint64_t shim_mix64(uint64_t z);
 
+/* The HAL line of the stop request (plat_stop_line) on every shim: the
+ * highest, which no device line is given (x86: the ACPI power button,
+ * aarch64: the gpio-keys power button). */
+#define PLAT_STOP_LINE 63
+
 /* A memory range from the boot loader; type as in E820 (1 = usable RAM). */
 struct memrange {
   uint64_t base, len;

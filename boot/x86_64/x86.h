@@ -74,7 +74,6 @@ void irq_dispatch(uint32_t vector); /* from entry.S, interrupts only */
  * kernel's pending set. */
 void irq_line_service(uint32_t gsi);
 /* acpi.c */
-#define PLAT_STOP_LINE 63 /* the HAL line of the stop request (plat_stop_line) */
 /* The ACPI table with signature `sig` (mapped, checksummed), or NULL. */
 const uint8_t *acpi_find(const char sig[4]);
 /* Enters S5 (soft off) through the FADT's PM1 control blocks; returns if

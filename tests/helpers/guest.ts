@@ -8,6 +8,7 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { boot, type BootResult } from "../../tools/qemu.ts";
+import { type Arch } from "../../tools/arch.ts";
 import { ROOT } from "../../tools/paths.ts";
 import type { TapNet } from "./tap.ts";
 
@@ -24,7 +25,7 @@ export interface Guest {
   exec(cmd: string[], timeoutMs?: number): Promise<string>;
   /** Stops the guest now. */
   stop(): void;
-  /** Presses the machine's power button (QEMU: ACPI, as `virsh shutdown`): the kernel ends itself cleanly. */
+  /** Presses the machine's power button (QEMU's system_powerdown, as `virsh shutdown`: ACPI on x86_64, gpio-keys on aarch64): the kernel ends itself cleanly. */
   powerButton?(): Promise<void>;
 }
 
@@ -83,18 +84,19 @@ export async function runCommand(cmd: string[], input = "", timeoutMs = 60_000):
 }
 const run = (cmd: string[], timeoutMs?: number) => runCommand(cmd, "", timeoutMs);
 
-export function qemuUser(image: string, guestPort: number, hostPort: number, cmdline: string, memory: string, timeoutS: number): Guest {
+/** The kernel image `image` (built for `arch`) on QEMU's user networking, guestPort forwarded from 127.0.0.1:hostPort. */
+export function qemuUser(image: string, guestPort: number, hostPort: number, cmdline: string, memory: string, timeoutS: number, arch: Arch = "x86_64"): Guest {
   let out = "";
   const ac = new AbortController();
   const qmp = qmpArgs();
-  const done = boot({ arch: "x86_64", image, memory, net: "user", hostfwd: [`tcp:127.0.0.1:${hostPort}-:${guestPort}`], cmdline, timeout: timeoutS, signal: ac.signal, extraArgs: qmp.args, onOutput: (s) => (out += s), onNotice: () => {} });
+  const done = boot({ arch, image, memory, net: "user", hostfwd: [`tcp:127.0.0.1:${hostPort}-:${guestPort}`], cmdline, timeout: timeoutS, signal: ac.signal, extraArgs: qmp.args, onOutput: (s) => (out += s), onNotice: () => {} });
   return { host: "127.0.0.1", port: hostPort, output: () => out, waitFor: watch(done, () => out), done, exec: run, stop: () => ac.abort(), powerButton: qmp.press };
 }
 
-export function qemuTap(image: string, net: TapNet, guestIp: string, guestPort: number, cmdline: string, memory: string, timeoutS: number): Guest {
+export function qemuTap(image: string, net: TapNet, guestIp: string, guestPort: number, cmdline: string, memory: string, timeoutS: number, arch: Arch = "x86_64"): Guest {
   let out = "";
   const ac = new AbortController();
-  const done = boot({ arch: "x86_64", image, memory, net: "tap", tap: net.tap, netns: net.ns, cmdline, timeout: timeoutS, signal: ac.signal, onOutput: (s) => (out += s), onNotice: () => {} });
+  const done = boot({ arch, image, memory, net: "tap", tap: net.tap, netns: net.ns, cmdline, timeout: timeoutS, signal: ac.signal, onOutput: (s) => (out += s), onNotice: () => {} });
   return { host: guestIp, port: guestPort, output: () => out, waitFor: watch(done, () => out), done, exec: (cmd, ms = 60_000) => net.execAsync(cmd, ms), stop: () => ac.abort() };
 }
 

@@ -4,7 +4,8 @@
 // order. CounterSet reads the values straight from the object's fields, which
 // is what lets one printer and one snapshot serve every component:
 //   - printCounterSet: "net eth: rx=.. tx=.. drop_truncated=..", the first
-//     `always` counters always, the rest when non-zero;
+//     `always` counters always, the rest when non-zero; printCounterLines:
+//     "tcp.rxSegments=.." a line each, for a set too long for one line;
 //   - the snapshot for the platform (kernel/counters-export.ts): every
 //     registered set as "component name value" lines, which the Node
 //     platform turns into { component: { name: value } } (host/counters.ts).
@@ -108,4 +109,19 @@ export function printCounterSet(c: CounterSet, prefix: string = ""): void {
     printU64(v);
   }
   println("");
+}
+
+/** Prints `c` one counter a line, "component.name=value", the non-zero ones only (for sets too long for one line). */
+export function printCounterLines(c: CounterSet): void {
+  const ns = c.names;
+  for (let i = 0; i < ns.length; i++) {
+    const v = c.value(i);
+    if (v == 0) continue;
+    print(c.component);
+    print(".");
+    print(unchecked(ns[i]));
+    print("=");
+    printU64(v);
+    println("");
+  }
 }

@@ -4,7 +4,8 @@
 // whole path (the API, TCP, IP, ARP, the driver, the device model) runs on
 // both ends. Plus the paths where things go wrong: no NIC, no DHCP server,
 // a lost lease, a bad argument, a refused and a reset connection, a write
-// queue at its bound.
+// queue at its bound. And the demo of docs/writing-an-app.md under
+// `uniwasm node`, driven by the same host clients as on QEMU.
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { World } from "../host/world.ts";
@@ -15,6 +16,9 @@ import { Network } from "../host/netsim/index.ts";
 import { DhcpServer } from "../host/netsim/dhcp-server.ts";
 import { ROOT } from "../tools/paths.ts";
 import { buildAppSimWasm, buildAppWasm, runWasm } from "./helpers/kernel.ts";
+import { DEMO_TCP_ANSWERS, demoApp, demoTcpClients } from "./helpers/demo.ts";
+import { findOnPath, nodeSim } from "./helpers/guest.ts";
+import { freePorts } from "./helpers/ports.ts";
 
 let echo: Uint8Array;
 let peer: Uint8Array;
@@ -121,4 +125,24 @@ describe("level-1 bring-up failures", () => {
     expect(c.output).toContain("error: argument role=nobody: expected one of client, server, watch");
     expect(c.exitCode).toBe(2);
   });
+});
+
+// The same kernel source on the Node platform: the simulated network's
+// gateway forwards host TCP ports into it (`uniwasm node --hostfwd`), so the
+// same host clients talk to the same AssemblyScript code over the emulated
+// virtio-net. (The forward is TCP only; UDP in Node is the echo test above.)
+describe("the docs demo on the Node platform's simulated network", () => {
+  const ok = findOnPath("curl") && findOnPath("nc") && findOnPath("python3");
+  it.skipIf(!ok)("nc against the key-value server, curl and Python keep-alive", async () => {
+    const [kv, http] = await freePorts(2);
+    const g = nodeSim(demoApp(), undefined, 6000, kv, "ip=dhcp", "64M", 240, [`tcp:127.0.0.1:${http}-:80`]);
+    try {
+      await g.waitFor(/kv-http-udp: 10\.0\.2\.15\/24/);
+      expect(await demoTcpClients(kv, http)).toEqual(DEMO_TCP_ANSWERS);
+    } finally {
+      g.stop();
+    }
+    const r = await g.done;
+    expect(r.output).toContain("kv-http-udp: 10.0.2.15/24 gateway 10.0.2.2 mtu 1500: kv 6000, http 80, udp echo 7");
+  }, 300_000);
 });

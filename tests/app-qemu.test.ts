@@ -2,10 +2,11 @@
 // through user networking: apps/echo (nc and Python over TCP, Python over
 // UDP) and the key-value + HTTP + UDP demo of docs/writing-an-app.md, built
 // from the block in that file (nc, curl reusing one connection for several
-// requests, Python's http.client keep-alive, Python UDP). One boot each.
+// requests, Python's http.client keep-alive, Python UDP). One boot each. The
+// demo's TCP services also run on the Node platform with the same clients
+// (tests/app-node.test.ts).
 // Skipped, with a message, when QEMU, clang, curl or nc is missing.
 import { execFile, execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -15,7 +16,7 @@ import { ROOT } from "../tools/paths.ts";
 import { boot, type BootResult } from "../tools/qemu.ts";
 import { type Arch } from "../tools/arch.ts";
 import { TEST_ARCHES } from "./helpers/arches.ts";
-import { docApps } from "./helpers/docs.ts";
+import { DEMO_TCP_ANSWERS, demoApp, demoTcpClients } from "./helpers/demo.ts";
 import { freePorts } from "./helpers/ports.ts";
 
 const run = promisify(execFile);
@@ -75,18 +76,6 @@ while True:
     got += d
 print("tcp_echo_ok=%d" % (bytes(got) == data))`;
 
-const KEEPALIVE = `
-import http.client, sys
-c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=20)
-out = []
-for path in ["/greeting", "/nothing", "/greeting"]:
-    c.request("GET", path)
-    r = c.getresponse()
-    out.append("%d:%s" % (r.status, r.read().decode().strip()))
-    sock = c.sock
-    if path == "/greeting" and len(out) == 1: first = sock
-print("py_http=" + ",".join(out) + " same_socket=%d" % (c.sock is first))`;
-
 describe.each(TEST_ARCHES)("level-1 apps on QEMU $arch with real clients", (a) => {
   if (!ok || !a.available) {
     it.skip(`needs qemu for ${a.arch}, clang, curl, nc and python3`, () => {});
@@ -96,11 +85,7 @@ describe.each(TEST_ARCHES)("level-1 apps on QEMU $arch with real clients", (a) =
   let demoImg: string;
   beforeAll(async () => {
     echoImg = (await buildImage(loadApp(join(ROOT, "apps/echo")), { arch: a.arch, outDir: join(ROOT, "build", "test-qemu", a.arch, "echo") }, quiet)).image;
-    const demo = docApps().find((a) => a.title.startsWith("// kv-http-udp:"))!;
-    const dir = join(ROOT, "build", "test-src", "kv-http-udp");
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "main.ts"), demo.source);
-    demoImg = (await buildImage(loadApp(dir), { arch: a.arch, outDir: join(ROOT, "build", "test-qemu", a.arch, "kv-http-udp") }, quiet)).image;
+    demoImg = (await buildImage(loadApp(demoApp()), { arch: a.arch, outDir: join(ROOT, "build", "test-qemu", a.arch, "kv-http-udp") }, quiet)).image;
   }, 600_000);
 
   it("apps/echo: nc and Python over TCP, Python over UDP", async () => {
@@ -116,21 +101,8 @@ describe.each(TEST_ARCHES)("level-1 apps on QEMU $arch with real clients", (a) =
   it("the 70-line demo from the docs: nc against the key-value server, curl and Python keep-alive, Python UDP", async () => {
     const [kv, http, udp] = await freePorts(3);
     const fwd = [`tcp:127.0.0.1:${kv}-:6000`, `tcp:127.0.0.1:${http}-:80`, `udp:127.0.0.1:${udp}-:7`];
-    const { r, d } = await serve(a.arch, demoImg, fwd, "kv-http-udp: 10.0.2.15/24", async () => {
-      const nc = (await run("sh", ["-c", `printf 'SET greeting hello there\\nGET greeting\\nGET nope\\nDEL nope\\nFROB x\\n' | nc -q 2 127.0.0.1 ${kv}`], { timeout: 30_000 })).stdout;
-      const c = await run("curl", ["-sv", `http://127.0.0.1:${http}/greeting`, `http://127.0.0.1:${http}/greeting`, `http://127.0.0.1:${http}/missing`], { timeout: 30_000 });
-      const reused = /Re-using existing (http: )?connection/i.test(c.stderr) ? "1" : "0";
-      const connects = String((c.stderr.match(/Connected to /g) ?? []).length);
-      return { nc, curl: c.stdout, reused, connects, py: await py(KEEPALIVE, String(http)), udp: await py(UDP, String(udp)) };
-    });
+    const { r, d } = await serve(a.arch, demoImg, fwd, "kv-http-udp: 10.0.2.15/24", async () => ({ ...(await demoTcpClients(kv, http)), udp: await py(UDP, String(udp)) }));
     expect(r.output).toContain("kv-http-udp: 10.0.2.15/24 gateway 10.0.2.2 mtu 1500: kv 6000, http 80, udp echo 7");
-    expect(d).toEqual({
-      nc: "OK\nhello there\nNOT_FOUND\nNOT_FOUND\nERROR unknown command\n",
-      curl: "hello there\nhello there\nnot found\n",
-      reused: "1",
-      connects: "1",
-      py: "py_http=200:hello there,404:not found,200:hello there same_socket=1",
-      udp: "udp_ok=5",
-    });
+    expect(d).toEqual({ ...DEMO_TCP_ANSWERS, udp: "udp_ok=5" });
   }, 400_000);
 });

@@ -1,11 +1,11 @@
 // Counters of a node, as a flat object: "tcp.retransSegments", "ip.rx",
 // "udp.drop_no_socket", and an app's own numeric `key=value` results.
 //
-// Two sources: the kernel's counter tables (kernel/counters.ts), which a
-// node reads live through Machine.kernelCounters (world.ts), and the console
-// for what is not in those tables yet — TCP's printer writes `tcp.k=v` lines,
-// apps their own `key=value` results — of which a snapshot holds the latest
-// value printed for each name.
+// Two sources: the kernel's counter tables (kernel/counters.ts: TCP's and
+// every network layer's), which a node reads live through
+// Machine.kernelCounters (world.ts), and the console for an app's own
+// numeric `key=value` results, of which a snapshot holds the latest value
+// printed for each name.
 
 export type Counters = Record<string, number>;
 

@@ -131,8 +131,8 @@ export class SimNode {
 
   /**
    * The node's counters now: the kernel's counter tables read live
-   * (Machine.kernelCounters, as "component.name"), over what its console
-   * printed (TCP's counters and an app's own key=value results, see
+   * (Machine.kernelCounters, as "component.name": "tcp.retransSegments"),
+   * over what its console printed (an app's own key=value results, see
    * counters.ts).
    */
   counters(): Counters {

@@ -143,7 +143,7 @@ export class Connection {
       this.refused++;
       this.wantWritable = true;
       // Nothing is queued to drain, so ask TCP itself to say when its buffer frees up.
-      if (q.len == 0) s.conn.wantWrite = true;
+      if (q.len == 0) s.requestWritable();
       return false;
     }
     let k: u32 = 0;
@@ -269,12 +269,11 @@ export class Connection {
       return;
     }
     const v = this.view;
-    const ring = s.conn.rcvBuf;
     while (!this.closed && !this.discarding) {
       const avail = s.readable;
       if (avail == 0) break;
-      const first = min(avail, ring.cap - ring.head);
-      v.ptr = ring.buf + ring.head;
+      const first = s.readableSpan;
+      v.ptr = s.readPtr;
       v.length = first;
       let k = h.onData(this, v);
       if (k == 0 && first < avail && !this.closed) {
@@ -282,7 +281,7 @@ export class Connection {
         // than the first part (a line across the seam): show a straight copy.
         if (linear == 0) linear = heap.alloc(LINEAR_MAX);
         const n = min(avail, LINEAR_MAX);
-        ring.readAt(0, linear, n);
+        s.peek(linear, n);
         v.ptr = linear;
         v.length = n;
         k = h.onData(this, v);

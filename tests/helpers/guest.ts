@@ -100,10 +100,11 @@ export function qemuTap(image: string, net: TapNet, guestIp: string, guestPort: 
   return { host: guestIp, port: guestPort, output: () => out, waitFor: watch(done, () => out), done, exec: (cmd, ms = 60_000) => net.execAsync(cmd, ms), stop: () => ac.abort() };
 }
 
-/** `uniwasm node <app> --net sim --hostfwd ...` as a child process. */
-export function nodeSim(app: string, files: string | undefined, guestPort: number, hostPort: number, cmdline: string, memory: string, timeoutS: number): Guest {
+/** `uniwasm node <app> --net sim --hostfwd ...` as a child process (`moreForwards`: further --hostfwd rules). */
+export function nodeSim(app: string, files: string | undefined, guestPort: number, hostPort: number, cmdline: string, memory: string, timeoutS: number, moreForwards: string[] = []): Guest {
   let out = "";
   const args = [join(ROOT, "tools/cli.js"), "node", app, "--net", "sim", "--clock", "real", "--mem", memory, "--hostfwd", `tcp:127.0.0.1:${hostPort}-:${guestPort}`, "--append", cmdline];
+  for (const f of moreForwards) args.push("--hostfwd", f);
   if (files) args.push("--files", files);
   const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   p.stdout.on("data", (d) => (out += d));

@@ -1,10 +1,70 @@
 // TCP counters for the whole stack. Every segment that is not processed
 // normally is counted under one reason, so tests and operators can tell a
-// bad checksum from an attack from a full backlog.
+// bad checksum from an attack from a full backlog. A CounterSet
+// (kernel/counters.ts): the Node platform reads them live as `tcp`.
 
-import { print, println, printU64 } from "../../console";
+import { CounterSet, printCounterLines } from "../../counters";
 
-export class TcpCounters {
+/** The counters in the order of TcpCounters's fields (the names the snapshot and `tcp.name=value` lines use). */
+const NAMES: StaticArray<string> = [
+  "rxSegments",
+  "rcvDropNoMemory",
+  "sndMemoryWaits",
+  "txSegments",
+  "rxBytes",
+  "txBytes",
+  "retransSegments",
+  "retransBytes",
+  "dropTruncated",
+  "dropBadChecksum",
+  "dropBadHeaderLen",
+  "dropBadOption",
+  "dropBadFlags",
+  "dropOutOfWindow",
+  "dropPaws",
+  "dropBadAck",
+  "dropNoSocket",
+  "dropBadAddress",
+  "dropOooFull",
+  "dropDataAfterClose",
+  "unknownOptions",
+  "challengeAcks",
+  "icmpErrors",
+  "icmpIgnored",
+  "pmtuUpdates",
+  "challengeAcksLimited",
+  "rstAccepted",
+  "rstIgnored",
+  "synInSync",
+  "activeOpens",
+  "passiveOpens",
+  "established",
+  "closed",
+  "resetsSent",
+  "resetsReceived",
+  "timeouts",
+  "keepaliveDrops",
+  "timeWaitReused",
+  "timeWaitEvicted",
+  "synReceived",
+  "cookiesSent",
+  "cookiesAccepted",
+  "cookiesRejected",
+  "acceptQueueFull",
+  "synAckRetransmits",
+  "memoryRefused",
+  "fastRetransmits",
+  "sackRecoveries",
+  "rtoExpirations",
+  "dupAcks",
+  "zeroWindowProbes",
+  "keepaliveProbes",
+  "delayedAcks",
+  "oooSegments",
+  "duplicateSegments",
+];
+
+export class TcpCounters extends CounterSet {
   rxSegments: u64 = 0;
   // ---- memory (bufpool.ts) ----
   /** In-window data dropped: the pool had no memory for it (the peer resends it). */
@@ -88,69 +148,13 @@ export class TcpCounters {
   delayedAcks: u64 = 0;
   oooSegments: u64 = 0;
   duplicateSegments: u64 = 0;
+
+  constructor() {
+    super("tcp", NAMES, 0, offsetof<TcpCounters>());
+  }
 }
 
-function line(name: string, v: u64): void {
-  print("tcp.");
-  print(name);
-  print("=");
-  printU64(v);
-  println("");
-}
-
-/** Prints the counters that are non-zero, one `tcp.name=value` per line. */
+/** Prints the counters that are non-zero, one `tcp.name=value` per line (55 of them would not read as one line). */
 export function printTcpCounters(c: TcpCounters): void {
-  // Unrolled: AssemblyScript has no reflection over fields.
-  if (c.rxSegments) line("rxSegments", c.rxSegments);
-  if (c.rcvDropNoMemory) line("rcvDropNoMemory", c.rcvDropNoMemory);
-  if (c.sndMemoryWaits) line("sndMemoryWaits", c.sndMemoryWaits);
-  if (c.txSegments) line("txSegments", c.txSegments);
-  if (c.retransSegments) line("retransSegments", c.retransSegments);
-  if (c.dropTruncated) line("dropTruncated", c.dropTruncated);
-  if (c.dropBadChecksum) line("dropBadChecksum", c.dropBadChecksum);
-  if (c.dropBadHeaderLen) line("dropBadHeaderLen", c.dropBadHeaderLen);
-  if (c.dropBadOption) line("dropBadOption", c.dropBadOption);
-  if (c.dropBadFlags) line("dropBadFlags", c.dropBadFlags);
-  if (c.dropOutOfWindow) line("dropOutOfWindow", c.dropOutOfWindow);
-  if (c.dropPaws) line("dropPaws", c.dropPaws);
-  if (c.dropBadAck) line("dropBadAck", c.dropBadAck);
-  if (c.dropNoSocket) line("dropNoSocket", c.dropNoSocket);
-  if (c.dropBadAddress) line("dropBadAddress", c.dropBadAddress);
-  if (c.dropOooFull) line("dropOooFull", c.dropOooFull);
-  if (c.dropDataAfterClose) line("dropDataAfterClose", c.dropDataAfterClose);
-  if (c.unknownOptions) line("unknownOptions", c.unknownOptions);
-  if (c.challengeAcks) line("challengeAcks", c.challengeAcks);
-  if (c.icmpErrors) line("icmpErrors", c.icmpErrors);
-  if (c.icmpIgnored) line("icmpIgnored", c.icmpIgnored);
-  if (c.pmtuUpdates) line("pmtuUpdates", c.pmtuUpdates);
-  if (c.challengeAcksLimited) line("challengeAcksLimited", c.challengeAcksLimited);
-  if (c.rstAccepted) line("rstAccepted", c.rstAccepted);
-  if (c.rstIgnored) line("rstIgnored", c.rstIgnored);
-  if (c.synInSync) line("synInSync", c.synInSync);
-  if (c.activeOpens) line("activeOpens", c.activeOpens);
-  if (c.passiveOpens) line("passiveOpens", c.passiveOpens);
-  if (c.established) line("established", c.established);
-  if (c.closed) line("closed", c.closed);
-  if (c.resetsSent) line("resetsSent", c.resetsSent);
-  if (c.resetsReceived) line("resetsReceived", c.resetsReceived);
-  if (c.timeouts) line("timeouts", c.timeouts);
-  if (c.keepaliveDrops) line("keepaliveDrops", c.keepaliveDrops);
-  if (c.timeWaitReused) line("timeWaitReused", c.timeWaitReused);
-  if (c.timeWaitEvicted) line("timeWaitEvicted", c.timeWaitEvicted);
-  if (c.synReceived) line("synReceived", c.synReceived);
-  if (c.cookiesSent) line("cookiesSent", c.cookiesSent);
-  if (c.cookiesAccepted) line("cookiesAccepted", c.cookiesAccepted);
-  if (c.cookiesRejected) line("cookiesRejected", c.cookiesRejected);
-  if (c.acceptQueueFull) line("acceptQueueFull", c.acceptQueueFull);
-  if (c.synAckRetransmits) line("synAckRetransmits", c.synAckRetransmits);
-  if (c.memoryRefused) line("memoryRefused", c.memoryRefused);
-  if (c.fastRetransmits) line("fastRetransmits", c.fastRetransmits);
-  if (c.sackRecoveries) line("sackRecoveries", c.sackRecoveries);
-  if (c.rtoExpirations) line("rtoExpirations", c.rtoExpirations);
-  if (c.dupAcks) line("dupAcks", c.dupAcks);
-  if (c.zeroWindowProbes) line("zeroWindowProbes", c.zeroWindowProbes);
-  if (c.keepaliveProbes) line("keepaliveProbes", c.keepaliveProbes);
-  if (c.delayedAcks) line("delayedAcks", c.delayedAcks);
-  if (c.oooSegments) line("oooSegments", c.oooSegments);
-  if (c.duplicateSegments) line("duplicateSegments", c.duplicateSegments);
+  printCounterLines(c);
 }

@@ -153,6 +153,39 @@ export class TcpSocket extends TcpEndpoint {
     return <i32>n;
   }
 
+  /**
+   * Where the first readable byte lies in the receive buffer, for reading in
+   * place (no copy): valid until the next `discard`/`recv` or the next
+   * segment's arrival. `readableSpan` bytes follow it contiguously.
+   */
+  get readPtr(): usize {
+    const r = this.conn.rcvBuf;
+    return r.buf + r.head;
+  }
+
+  /** How many readable bytes lie contiguously from `readPtr` (the rest, if any, wrap to the buffer's start). */
+  get readableSpan(): u32 {
+    const r = this.conn.rcvBuf;
+    return min(r.len, r.cap - r.head);
+  }
+
+  /** Copies the first `len` readable bytes (fewer if fewer are there) to `dst` without consuming them; returns the count. */
+  peek(dst: usize, len: u32): u32 {
+    const r = this.conn.rcvBuf;
+    const n = min(len, r.len);
+    r.readAt(0, dst, n);
+    return n;
+  }
+
+  /**
+   * Asks for a `writable` event once the send buffer has room, when nothing
+   * is being sent (a caller that holds its output back rather than handing
+   * it to `send`, which asks by itself when it cannot take everything).
+   */
+  requestWritable(): void {
+    this.conn.wantWrite = true;
+  }
+
   /** Discards up to `len` readable bytes (a sink that does not need them). */
   discard(len: u32): u32 {
     const t = this.conn;

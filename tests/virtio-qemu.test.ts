@@ -1,7 +1,8 @@
 // The PCI and virtio drivers against QEMU's own devices (the ground truth), on
 // both architectures: tests/kernels/netinfo brings up virtio-net over modern
 // virtio-pci (x86_64 -M pc: port I/O configuration; aarch64 -M virt: ECAM,
-// INTx through the device tree's interrupt-map; one NIC and two) and over
+// INTx through the device tree's interrupt-map; one NIC, two, and two on
+// buses behind bridges) and over
 // virtio-mmio version 2 (x86_64 -M microvm; aarch64 -M virt's transports from
 // the device tree), resolves the user-network gateway with ARP, and QEMU's
 // filter-dump pcap must hold the request and the reply.
@@ -96,6 +97,40 @@ describe.each(TEST_ARCHES)("virtio drivers on QEMU $arch", (a) => {
       expect(r.output).toContain("virtio-net0 transport pci 00:01.0 irq 4\n");
       expect(r.output).toContain("virtio-net1 transport pci 00:02.0 irq 5\n");
     }
+    expect(r.exitCode).toBe(0);
+  }, 180_000);
+
+  // NICs on buses behind bridges: aarch64 virt (no firmware: the shim numbers
+  // the buses, opens the bridges' windows and swizzles INTx) with one behind
+  // a PCIe root port and one behind a PCI bridge behind a root port; x86_64
+  // pc (SeaBIOS numbers and routes) with one behind a PCI bridge and one a
+  // bridge further down. Each resolves the gateway through its interrupts.
+  const behindBridges = a.arch === "aarch64"
+    ? {
+      args: ["-device", "pcie-root-port,id=rp0,chassis=1,addr=1", "-device", "virtio-net-pci,bus=rp0,netdev=b0,disable-legacy=on",
+        "-device", "pcie-root-port,id=rp1,chassis=2,addr=2", "-device", "pci-bridge,id=br1,bus=rp1,chassis_nr=3",
+        "-device", "virtio-net-pci,bus=br1,addr=2,netdev=b1,disable-legacy=on"],
+      // bus 1 behind 00:01.0: INTA stays INTA, slot 1 -> SPI 4; bus 3 slot 2: INTA -> INTC at the
+      // bridge, which behind root port 00:02.0 is SPI 3 + (2 + 2) % 4 = 3
+      where: ["virtio-net0 transport pci 01:00.0 irq 4\n", "virtio-net1 transport pci 03:02.0 irq 3\n"],
+    }
+    : {
+      args: ["-device", "pci-bridge,id=br0,chassis_nr=1,addr=5", "-device", "virtio-net-pci,bus=br0,addr=3,netdev=b0,disable-legacy=on",
+        "-device", "pci-bridge,id=br1,bus=br0,chassis_nr=2,addr=4", "-device", "virtio-net-pci,bus=br1,addr=1,netdev=b1,disable-legacy=on"],
+      // SeaBIOS's swizzle onto PIIX's PIRQs (10, 10, 11, 11 for slot sums 0-3)
+      where: ["virtio-net0 transport pci 01:03.0 irq 11\n", "virtio-net1 transport pci 02:01.0 irq 10\n"],
+    };
+  it("NICs behind bridges: found on the buses behind them, interrupts routed through, ARP with the gateway", async () => {
+    const r = await boot({
+      ...pci, image: img, timeout: 120, onOutput: () => {},
+      extraArgs: ["-netdev", "user,id=b0", "-netdev", "user,id=b1", ...behindBridges.args],
+    });
+    for (const w of behindBridges.where) expect(r.output).toContain(w);
+    for (const n of [0, 1]) {
+      expect(r.output).toContain(`virtio-net${n} gateway 10.0.2.2 is at ${GATEWAY_MAC}`);
+      expect(r.output).toMatch(new RegExp(`virtio-net${n} counters tx \\d+ rx [1-9]\\d* dropped 0 interrupts [1-9]\\d* `));
+    }
+    expect(r.output).not.toContain("not followed");
     expect(r.exitCode).toBe(0);
   }, 180_000);
 

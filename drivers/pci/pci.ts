@@ -6,6 +6,14 @@
 // same functions firmware made reachable. `scanAll` is there for firmware
 // that left bridges unprogrammed.
 //
+// The bus numbers a bridge reports come from a device, so they are checked
+// before they are followed: its secondary bus must lie above the bus the
+// bridge sits on, within the range of buses that bus itself decodes (the
+// parent bridge's secondary..subordinate, or the whole window of the config
+// mechanism), and not be visited yet. A bridge that fails is counted in
+// `refusedBridges` and not followed, so a looping or out-of-window config
+// space ends the walk instead of hanging it or reading outside ECAM.
+//
 // Interrupts: the legacy INTx line firmware wrote to config 0x3C. On x86 it
 // is the GSI the platform routes (QEMU pc: 10/11 level-triggered, q35:
 // 16-23), which is exactly the HAL's interrupt line; on aarch64 virt the
@@ -16,6 +24,7 @@
 import { EcamConfig, PciConfig, PortIoConfig } from "./config";
 import { cmdlineValue, parseCmdlineNumber } from "../../kernel/cmdline";
 import { mmio_map } from "../../kernel/hal";
+import { println } from "../../kernel/console";
 
 // Config-space offsets.
 export const PCI_VENDOR: u32 = 0x00;
@@ -30,6 +39,7 @@ export const PCI_CAP_PTR: u32 = 0x34;
 export const PCI_INTERRUPT_LINE: u32 = 0x3c;
 export const PCI_INTERRUPT_PIN: u32 = 0x3d;
 export const PCI_SECONDARY_BUS: u32 = 0x19;
+export const PCI_SUBORDINATE_BUS: u32 = 0x1a;
 
 export const CMD_IO: u32 = 1 << 0;
 export const CMD_MEMORY: u32 = 1 << 1;
@@ -222,28 +232,33 @@ function hex2(v: u32): string {
 export class PciBus {
   readonly devices: Array<PciDevice> = new Array<PciDevice>();
   private seen: StaticArray<bool> = new StaticArray<bool>(256);
+  /** Bridges whose bus numbers were not followed (outside the window, looping, already seen). */
+  refusedBridges: i32 = 0;
 
   constructor(readonly cfg: PciConfig) {}
 
   /** Finds every function reachable from the host bridges (or all buses with `scanAll`). */
   enumerate(scanAll: bool = false): void {
     const cfg = this.cfg;
+    const last = <u32>min(cfg.busCount, 256) - 1;
+    if (cfg.busCount <= 0) return;
     if (scanAll) {
-      for (let b = 0; b < cfg.busCount; b++) this.scanBus(<u32>b, false);
+      for (let b: u32 = 0; b <= last; b++) this.scanBus(b, false, last);
       return;
     }
-    if ((cfg.read8(0, 0, 0, PCI_HEADER_TYPE) & 0x80) == 0) this.scanBus(0, true);
+    if ((cfg.read8(0, 0, 0, PCI_HEADER_TYPE) & 0x80) == 0) this.scanBus(0, true, last);
     else {
       // Several host bridges: function f of 00:00 is the bridge for bus f.
-      for (let f: u32 = 0; f < 8; f++) {
+      for (let f: u32 = 0; f < 8 && f <= last; f++) {
         if ((cfg.read32(0, 0, f, PCI_VENDOR) & 0xffff) == 0xffff) continue;
-        this.scanBus(f, true);
+        this.scanBus(f, true, last);
       }
     }
   }
 
-  private scanBus(bus: u32, follow: bool): void {
-    if (bus > 255 || this.seen[bus]) return;
+  /** Scans `bus`, whose bridge decodes buses up to `last`; follows bridges if `follow`. */
+  private scanBus(bus: u32, follow: bool, last: u32): void {
+    if (bus > last || this.seen[bus]) return;
     this.seen[bus] = true;
     for (let slot: u32 = 0; slot < 32; slot++) {
       if ((this.cfg.read32(bus, slot, 0, PCI_VENDOR) & 0xffff) == 0xffff) continue;
@@ -256,10 +271,19 @@ export class PciBus {
         // PCI-to-PCI bridge: its secondary bus holds more functions.
         if (follow && d.headerType == 1 && d.classCode == 0x06 && d.subclass == 0x04) {
           const sec = d.read8(PCI_SECONDARY_BUS);
-          if (sec != 0) this.scanBus(sec, true);
+          const sub = d.read8(PCI_SUBORDINATE_BUS);
+          if (sec == 0) continue; // not programmed: nothing behind it is reachable
+          if (sec <= bus || sub < sec || sub > last || this.seen[sec]) this.refuse(d, sec, sub, last);
+          else this.scanBus(sec, true, sub);
         }
       }
     }
+  }
+
+  private refuse(d: PciDevice, sec: u32, sub: u32, last: u32): void {
+    this.refusedBridges++;
+    println("pci: bridge " + d.location() + " names buses " + sec.toString() + ".." + sub.toString() + ", not within " +
+      (d.bus + 1).toString() + ".." + last.toString() + " or seen already: not followed");
   }
 
   /** The functions with this vendor and device id, in bus order. */

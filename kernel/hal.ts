@@ -64,9 +64,9 @@ export declare function irq_mask(line: u32): void;
 /**
  * The interrupt line on which the platform asks the kernel to stop, or -1 if
  * it never does. The line becomes pending (in `wait`'s mask) once per
- * request: the ACPI power button on x86 (`virsh shutdown`, QEMU's
- * `system_powerdown`; line 63, the platform acknowledges the hardware
- * itself), `Machine.requestStop()` in Node. Asking arms it: a platform
+ * request: the power button (`virsh shutdown`, QEMU's `system_powerdown`;
+ * line 63, the platform acknowledges the hardware itself) -- ACPI's on x86,
+ * the gpio-keys key on aarch64 virt -- and `Machine.requestStop()` in Node. Asking arms it: a platform
  * raises no request before the first call. Unmask the line after each
  * request, as for any line. The scheduler asks when it starts
  * (kernel/sched/stop.ts says what it then does).

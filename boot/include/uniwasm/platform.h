@@ -68,9 +68,11 @@ void plat_irq_unmask(uint32_t line);
 /* The line (0..63) that becomes pending, in plat_wait's mask, once per
  * request from outside to stop the machine cleanly, or -1 if the platform has
  * no such request. Arms the source on the first call; the platform
- * acknowledges the hardware itself. x86: the ACPI power button (FADT PM1
- * event block, the SCI), as line 63. Optional: the runtime's weak default
- * returns -1. */
+ * acknowledges the hardware itself. Both shims use line 63 (PLAT_STOP_LINE
+ * in boot/common/shim.h), which no device is given. x86: the ACPI power
+ * button (FADT PM1 event block, the SCI). aarch64: the device tree's
+ * gpio-keys key with code KEY_POWER, on its PL061 GPIO pin (QEMU virt's
+ * system_powerdown). Optional: the runtime's weak default returns -1. */
 int32_t plat_stop_line(void);
 
 /* Maps [phys, phys+len) uncached, non-executable. 0 or negative on error

@@ -119,6 +119,11 @@ function expectExercise(res: Record<string, string>) {
   expect(kv(res.many), res.many).toMatchObject({ many_ok: "50", many_of: "50" });
 }
 
+/** A TCP counter the guest printed as it ended ("0" if it printed none: they are printed when non-zero). */
+function tcpCounter(output: string, name: string): string {
+  return output.match(new RegExp(`^tcp\\.${name}=(\\d+)$`, "m"))?.[1] ?? "0";
+}
+
 function expectServerClean(r: BootResult) {
   expect(r.output).toContain("httpd: ok");
   expect(r.output).toContain("srv_errors=0");
@@ -152,8 +157,10 @@ describe.each(TEST_ARCHES)("TCP against Linux on QEMU $arch", (a) => {
     // SYN cookie and rejected) cannot: keep-alive clients (curl) close first, and
     // a duplicate of their last ACK that comes after our LAST-ACK has ended the
     // connection meets none (seen under load, a few per run).
-    const counter = (name: string) => r.output.match(new RegExp(`^tcp\\.${name}=(\\d+)$`, "m"))?.[1] ?? "0";
+    const counter = (name: string) => tcpCounter(r.output, name);
     expect(counter("resetsSent"), r.output.slice(-3000)).toBe(counter("cookiesRejected"));
+    // user networking offers no offloads: every segment went as one frame
+    expect(counter("tsoSegments")).toBe("0");
   }, 240_000);
 
   it("user networking: the guest connects out to a Python echo server on the host (10.0.2.2 -> 127.0.0.1)", async () => {
@@ -177,6 +184,11 @@ describe.each(TEST_ARCHES)("TCP against Linux on QEMU $arch", (a) => {
       expect(r.output).toContain("httpd: address 10.78.0.2/24 gateway 10.78.0.1");
       expectExercise(d as Record<string, string>);
       expectServerClean(r);
+      // Over TAP (with QEMU's vnet header) virtio-net offers HOST_TSO4: the GETs' bodies (5 MB, 1 MB, ...) and
+      // chargen's 3 MB left in large segments, many MSS-sized pieces each, and arrived exact (above)
+      const tso = Number(tcpCounter(r.output, "tsoSegments"));
+      expect(tso, r.output.slice(-3000)).toBeGreaterThan(20);
+      expect(Number(tcpCounter(r.output, "tsoBytes")) / tso).toBeGreaterThan(3 * 1448);
 
       const srv = host(net.ns, ["python3", CHECK, "server", "10.78.0.1", "7007", "60", "4"], 90_000);
       await new Promise((res) => setTimeout(res, 500));

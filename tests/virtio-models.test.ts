@@ -22,6 +22,8 @@ import {
   VIRTIO_NET_F_MRG_RXBUF,
   VIRTIO_NET_F_STATUS,
   VIRTIO_NET_F_GUEST_TSO4,
+  VIRTIO_NET_F_HOST_TSO4,
+  VIRTIO_NET_HDR_GSO_TCPV4,
   VIRTIO_NET_HDR_F_DATA_VALID,
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VirtioNet,
@@ -45,24 +47,32 @@ function rngSetup(opts: ConstructorParameters<typeof VirtioRng>[1] = {}, seed = 
   return { m, dev, mmio, d };
 }
 
-/** A UDP/IPv4 frame with a correct (or, with `partial`, a pseudo-header-only) checksum. */
-function udpFrame(payload: Uint8Array, opts: { partial?: boolean; dst?: Uint8Array; src?: Uint8Array } = {}): Uint8Array {
-  const f = new Uint8Array(14 + 20 + 8 + payload.length);
-  f.set(opts.dst ?? [0x52, 0x54, 0, 0x12, 0x34, 0x56], 0);
-  f.set(opts.src ?? [2, 0, 0, 0, 0, 0xfe], 6);
+/** Writes an IPv4 header 10.0.0.1 -> 10.0.0.2 (and the IPv4 ethertype) into frame `f`; returns its offset. */
+function ipv4Header(f: Uint8Array, proto: number, total: number, ident = 0, dontFrag = false): number {
   f[12] = 0x08;
   const ip = 14;
   f[ip] = 0x45;
-  const total = 20 + 8 + payload.length;
-  f[ip + 2] = total >> 8;
+  f[ip + 2] = (total >> 8) & 0xff;
   f[ip + 3] = total & 0xff;
+  f[ip + 4] = ident >> 8;
+  f[ip + 5] = ident & 0xff;
+  if (dontFrag) f[ip + 6] = 0x40;
   f[ip + 8] = 64;
-  f[ip + 9] = 17;
+  f[ip + 9] = proto;
   f.set([10, 0, 0, 1], ip + 12);
   f.set([10, 0, 0, 2], ip + 16);
   const hc = ~fold(onesSum(f.subarray(ip, ip + 20))) & 0xffff;
   f[ip + 10] = hc >> 8;
   f[ip + 11] = hc & 0xff;
+  return ip;
+}
+
+/** A UDP/IPv4 frame with a correct (or, with `partial`, a pseudo-header-only) checksum. */
+function udpFrame(payload: Uint8Array, opts: { partial?: boolean; dst?: Uint8Array; src?: Uint8Array } = {}): Uint8Array {
+  const f = new Uint8Array(14 + 20 + 8 + payload.length);
+  f.set(opts.dst ?? [0x52, 0x54, 0, 0x12, 0x34, 0x56], 0);
+  f.set(opts.src ?? [2, 0, 0, 0, 0, 0xfe], 6);
+  const ip = ipv4Header(f, 17, 20 + 8 + payload.length);
   const u = ip + 20;
   f.set([0x30, 0x39, 0x00, 0x35], u);
   f[u + 4] = (8 + payload.length) >> 8;
@@ -534,13 +544,14 @@ describe("virtio-net", () => {
     d.driverOk();
     return { m, network, host, net, d, rx, tx, rxAddrs };
   }
-  function send(s: ReturnType<typeof netSetup>, frame: Uint8Array, hdr: { flags?: number; csumStart?: number; csumOffset?: number; gso?: number } = {}) {
+  function send(s: ReturnType<typeof netSetup>, frame: Uint8Array, hdr: { flags?: number; csumStart?: number; csumOffset?: number; gso?: number; gsoSize?: number } = {}) {
     const a = s.d.mem.alloc(12 + frame.length);
     const ram = s.m.ram;
     ram.fill(0, a, a + 12);
     const v = new DataView(ram.buffer);
     v.setUint8(a, hdr.flags ?? 0);
     v.setUint8(a + 1, hdr.gso ?? 0);
+    v.setUint16(a + 4, hdr.gsoSize ?? 0, true);
     v.setUint16(a + 6, hdr.csumStart ?? 0, true);
     v.setUint16(a + 8, hdr.csumOffset ?? 0, true);
     ram.set(frame, a + 12);
@@ -690,6 +701,85 @@ describe("virtio-net", () => {
     expect(s.net.net.rxNotReady).toBe(1);
     expect(s.net.net.txNoLink).toBe(1);
     expect(s.host.received).toEqual([]);
+  });
+
+  /** A TCP/IPv4 frame (timestamps option, `payload` bytes) whose checksum field holds the pseudo-header sum, as a TSO driver hands it over. */
+  function tcpLarge(payload: number, flags = 0x18 | 0x01 | 0x80, ipTotal?: number): Uint8Array {
+    const f = new Uint8Array(14 + 20 + 32 + payload);
+    const ip = ipv4Header(f, 6, ipTotal ?? 20 + 32 + payload, 0x1234, true);
+    const t = ip + 20;
+    const v = new DataView(f.buffer);
+    v.setUint16(t, 80);
+    v.setUint16(t + 2, 40000);
+    v.setUint32(t + 4, 0xfffff000); // wraps inside the frame
+    v.setUint32(t + 8, 777);
+    f[t + 12] = 8 << 4;
+    f[t + 13] = flags;
+    v.setUint16(t + 14, 512);
+    f.set([1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 5], t + 20);
+    for (let i = 0; i < payload; i++) f[t + 32 + i] = (i * 7) & 0xff;
+    const pseudo = fold(onesSum(f.subarray(ip + 12, ip + 20)) + 6 + 32 + payload);
+    v.setUint16(t + 16, pseudo);
+    return f;
+  }
+  const TSO = V1 | bits(VIRTIO_NET_F_CSUM, VIRTIO_NET_F_HOST_TSO4);
+  const gsoHdr = (size: number) => ({ flags: VIRTIO_NET_HDR_F_NEEDS_CSUM, csumStart: 34, csumOffset: 16, gso: VIRTIO_NET_HDR_GSO_TCPV4, gsoSize: size });
+
+  it("offers HOST_TSO4 only when asked to (tso), as QEMU over TAP does and over user networking does not", () => {
+    const plain = netSetup(V1);
+    expect(plain.net.offered & bits(VIRTIO_NET_F_HOST_TSO4)).toBe(0n);
+    const tso = netSetup(TSO, { tso: true });
+    expect(tso.net.offered & bits(VIRTIO_NET_F_HOST_TSO4)).toBe(bits(VIRTIO_NET_F_HOST_TSO4));
+    expect(tso.net.negotiated & TSO).toBe(TSO);
+  });
+
+  it("HOST_TSO4: cuts a GSO_TCPV4 frame into gso_size pieces with their own lengths, ids, sequence numbers, flags and checksums", () => {
+    const s = netSetup(TSO, { tso: true });
+    const payload = 10 * 1000 + 123;
+    const big = tcpLarge(payload);
+    send(s, big, gsoHdr(1000));
+    runEvents(s.m);
+    const got = s.host.received.map((r) => r.frame);
+    expect(got.length).toBe(11);
+    expect(s.net.net).toMatchObject({ txGsoFrames: 1, txGsoSegments: 11, txFrames: 11, txBadHeader: 0 });
+    expect(s.tx.takeUsed().length).toBe(1); // one chain for all of them
+    const body: number[] = [];
+    got.forEach((f, i) => {
+      const v = new DataView(f.buffer, f.byteOffset);
+      const n = i < 10 ? 1000 : 123;
+      expect(f.length).toBe(14 + 20 + 32 + n);
+      expect(v.getUint16(16)).toBe(20 + 32 + n); // IP total length
+      expect(v.getUint16(18)).toBe(0x1234 + i); // identification counts up
+      expect(v.getUint32(38)).toBe((0xfffff000 + i * 1000) >>> 0); // sequence number, wrapping
+      const fl = f[47];
+      expect(fl & 0x01, "FIN on the last only").toBe(i === 10 ? 0x01 : 0);
+      expect(fl & 0x08, "PSH on the last only").toBe(i === 10 ? 0x08 : 0);
+      expect(fl & 0x80, "CWR on the first only").toBe(i === 0 ? 0x80 : 0);
+      expect(fl & 0x10).toBe(0x10);
+      expect([...f.subarray(54, 66)]).toEqual([1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 5]); // options copied
+      expect(checksumValid(f), `piece ${i} checksums`).toBe(true);
+      body.push(...f.subarray(66));
+    });
+    expect(body).toEqual([...big.subarray(66)]);
+    expect(s.net.warnings).toEqual([]);
+  });
+
+  it("HOST_TSO4: a GSO frame without NEEDS_CSUM, not TCP/IPv4, with lying lengths, or cut into pieces beyond the MTU is dropped with a reason", () => {
+    const s = netSetup(TSO, { tso: true });
+    send(s, tcpLarge(5000), { ...gsoHdr(1000), flags: 0 });
+    send(s, udpFrame(new Uint8Array(3000)), gsoHdr(1000));
+    send(s, tcpLarge(5000, 0x10, 9000), gsoHdr(1000));
+    send(s, tcpLarge(5000), gsoHdr(1600));
+    send(s, tcpLarge(5000), { ...gsoHdr(1000), gso: 3 }); // UDP fragmentation offload: not negotiated
+    runEvents(s.m);
+    expect(s.host.received.length).toBe(0);
+    expect(s.net.net.txBadHeader).toBe(4);
+    expect(s.net.net.txBadLength).toBe(1);
+    expect(s.net.warnings.join("\n")).toMatch(/NEEDS_CSUM is not set/);
+    expect(s.net.warnings.join("\n")).toMatch(/IP protocol 17 is not TCP/);
+    expect(s.net.warnings.join("\n")).toMatch(/IPv4 total length 9000 disagrees/);
+    expect(s.net.warnings.join("\n")).toMatch(/more than MTU 1500/);
+    expect(s.net.warnings.join("\n")).toMatch(/no such segmentation was negotiated/);
   });
 
   it("a transmit chain shorter than the header is a driver error", () => {

@@ -13,9 +13,18 @@
 // same either way. GUEST_CSUM lets the device hand us frames with a partial
 // checksum (host-local traffic); the driver completes those, so the stack
 // only ever sees complete checksums, some marked already verified.
+//
+// Segmentation offload: with HOST_TSO4 (offered by QEMU when its backend,
+// a TAP device with a vnet header, takes it; never by user networking) the
+// stack may hand one TCP/IPv4 frame of up to 64 KiB per descriptor chain,
+// which the device cuts into MSS-sized segments (NetCaps.TSO4). Those frames
+// live in a small pool of large buffers (kernel/mem/largebuf.ts) owned here;
+// when all are in flight `largeBuffer` says 0 and the stack sends ordinary
+// frames, so the pool bounds memory, not what can be sent.
 
 import { entropy } from "../../kernel/hal";
 import { PacketPool, PKT_BUF_SIZE, PKT_HEADROOM, PKT_MAX_FRAME } from "../../kernel/mem/pktbuf";
+import { LargeBufferPool, LARGE_MAX_FRAME } from "../../kernel/mem/largebuf";
 import { NetDevice, NetCaps, RxFlags, TxResult, NET_POLL_BUDGET } from "../../kernel/net/device";
 import { sum16, fold } from "../../kernel/net/wire/checksum";
 import { put16 } from "../../kernel/net/wire/bytes";
@@ -26,15 +35,22 @@ export const NET_F_CSUM: u64 = 1 << 0;
 export const NET_F_GUEST_CSUM: u64 = 1 << 1;
 export const NET_F_MTU: u64 = 1 << 3;
 export const NET_F_MAC: u64 = 1 << 5;
+export const NET_F_HOST_TSO4: u64 = 1 << 11;
 export const NET_F_MRG_RXBUF: u64 = 1 << 15;
 export const NET_F_STATUS: u64 = 1 << 16;
 
 /** What this driver can use, offered to every device (it takes the intersection). */
-export const NET_WANTED: u64 = NET_F_CSUM | NET_F_GUEST_CSUM | NET_F_MTU | NET_F_MAC | NET_F_MRG_RXBUF | NET_F_STATUS | F_EVENT_IDX;
+export const NET_WANTED: u64 = NET_F_CSUM | NET_F_GUEST_CSUM | NET_F_MTU | NET_F_MAC | NET_F_HOST_TSO4 | NET_F_MRG_RXBUF | NET_F_STATUS | F_EVENT_IDX;
+
+/** Large transmit buffers a device with HOST_TSO4 gets (64 KiB each), unless `largeBuffers` says otherwise. */
+export const NET_LARGE_BUFFERS: u32 = 8;
+/** The largest frame handed to the device for segmentation: an Ethernet header and the largest IPv4 packet. */
+const GSO_MAX_FRAME: u32 = 14 + 65535;
 
 const HDR: u32 = 12; // virtio_net_hdr with num_buffers (always, under VERSION_1)
 const HDR_F_NEEDS_CSUM: u8 = 1;
 const HDR_F_DATA_VALID: u8 = 2;
+const HDR_GSO_TCPV4: u8 = 1;
 const STATUS_LINK_UP: u32 = 1;
 const ETH_HLEN: u32 = 14;
 
@@ -58,6 +74,10 @@ export class VirtioNet extends NetDevice {
   tx: Virtqueue | null = null;
   /** Flush automatically once this many frames are queued. */
   txBatch: u32 = 32;
+  /** Large transmit buffers to set up when HOST_TSO4 is negotiated (1..32; set before `init`). */
+  largeBuffers: u32 = NET_LARGE_BUFFERS;
+  /** The large buffers, with TSO. */
+  large: LargeBufferPool | null = null;
   /** Buffers of a multi-buffer frame still to discard. */
   private rxSkip: u32 = 0;
   private link: bool = true;
@@ -79,7 +99,10 @@ export class VirtioNet extends NetDevice {
   init(wanted: u64 = NET_WANTED, rxWant: u32 = 128, txWant: u32 = 256): InitResult {
     const t = this.transport;
     this.offered = t.deviceFeatures();
-    const r = negotiate(t, wanted & NET_WANTED, this.scratch);
+    let want = wanted & NET_WANTED;
+    // 5.1.3.1: HOST_TSO4 needs CSUM; a device offering one without the other gets neither used.
+    if ((want & this.offered & NET_F_CSUM) == 0) want &= ~NET_F_HOST_TSO4;
+    const r = negotiate(t, want, this.scratch);
     if (r != InitResult.Ok) {
       this.result = r;
       return r;
@@ -99,6 +122,11 @@ export class VirtioNet extends NetDevice {
     this.readConfig();
     if (f & NET_F_CSUM) this.caps |= NetCaps.TX_CSUM;
     if (f & NET_F_GUEST_CSUM) this.caps |= NetCaps.RX_CSUM;
+    if (f & NET_F_HOST_TSO4) {
+      this.large = new LargeBufferPool(min<u32>(max<u32>(this.largeBuffers, 1), 32));
+      this.caps |= NetCaps.TSO4;
+      this.largeMax = min<u32>(GSO_MAX_FRAME, LARGE_MAX_FRAME);
+    }
     // Receive buffers may be made available before DRIVER_OK (3.1.1 step 7).
     this.refill();
     tx.disableInterrupts(); // completions are reclaimed on the way in; see transmit
@@ -228,17 +256,21 @@ export class VirtioNet extends NetDevice {
 
   // ---- transmit ----
 
-  /** Returns completed transmit buffers to the pool. */
+  /** Returns completed transmit buffers to their pools (packet or large). */
   private reclaimTx(): void {
     const tx = this.tx!;
     const pool = this.pool;
-    while (tx.pop()) pool.free(<usize>tx.cookie);
+    const large = this.large;
+    while (tx.pop()) {
+      const b = <usize>tx.cookie;
+      if (large && large.contains(b)) large.free(b);
+      else pool.free(b);
+    }
     tx.disableInterrupts(); // a Full transmit turns them on for one batch
   }
 
-  transmit(buf: usize, len: u32, csumStart: u32, csumOffset: u32): TxResult {
-    if (!this.running || !this.link) return TxResult.Down;
-    if (len < ETH_HLEN || len > this.mtu + ETH_HLEN || len > PKT_MAX_FRAME) return TxResult.BadLength;
+  /** Whether the transmit ring has a free descriptor, reclaiming completions (and asking for one interrupt) if not. */
+  private txRoom(): bool {
     const tx = this.tx!;
     if (tx.numFree == 0) this.reclaimTx();
     if (tx.numFree == 0) {
@@ -246,8 +278,64 @@ export class VirtioNet extends NetDevice {
       this.flush();
       // One interrupt when most of the ring has drained, not one per frame.
       if (tx.enableInterruptsDelayed()) this.reclaimTx();
-      if (tx.numFree == 0) return TxResult.Full;
+      if (tx.numFree == 0) return false;
     }
+    return true;
+  }
+
+  /** Puts the header-and-frame of `buf` in the ring as one descriptor. */
+  private queueTx(buf: usize, len: u32, hdrDma: u64): void {
+    const tx = this.tx!;
+    tx.begin(1);
+    tx.push(hdrDma, len + HDR, false);
+    tx.submit(<u32>buf);
+    this.stats.txPackets++;
+    this.stats.txBytes += len;
+    if (tx.unpublished >= this.txBatch) this.flush();
+  }
+
+  largeBuffer(): usize {
+    const large = this.large;
+    if (!large || !this.running) return 0;
+    let b = large.alloc();
+    if (b == 0) {
+      this.reclaimTx();
+      b = large.alloc();
+      if (b == 0) this.stats.txLargeBusy++;
+    }
+    return b;
+  }
+
+  releaseLarge(buf: usize): void {
+    const large = this.large;
+    if (large) large.free(buf);
+  }
+
+  transmitLarge(buf: usize, len: u32, hdrLen: u32, csumStart: u32, csumOffset: u32, mss: u32): TxResult {
+    const large = this.large;
+    if (!this.running || !this.link || !large) return TxResult.Down;
+    if (!large.contains(buf) || len > this.largeMax || hdrLen < ETH_HLEN + 40 || hdrLen > len) return TxResult.BadLength;
+    if (csumStart < ETH_HLEN + 20 || csumStart + csumOffset + 2 > hdrLen || mss == 0 || mss > 65535) return TxResult.BadLength;
+    if (!this.txRoom()) return TxResult.Full;
+    const hdr = buf + PKT_HEADROOM - HDR;
+    // virtio_net_hdr (5.1.6): flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, num_buffers.
+    const segmented = len - hdrLen > mss;
+    store<u8>(hdr, HDR_F_NEEDS_CSUM);
+    store<u8>(hdr, segmented ? HDR_GSO_TCPV4 : 0, 1);
+    store<u16>(hdr, <u16>hdrLen, 2);
+    store<u16>(hdr, <u16>(segmented ? mss : 0), 4);
+    store<u16>(hdr, <u16>csumStart, 6);
+    store<u16>(hdr, <u16>csumOffset, 8);
+    store<u16>(hdr, 0, 10);
+    if (segmented) this.stats.txLarge++;
+    this.queueTx(buf, len, large.dma(hdr));
+    return TxResult.Ok;
+  }
+
+  transmit(buf: usize, len: u32, csumStart: u32, csumOffset: u32): TxResult {
+    if (!this.running || !this.link) return TxResult.Down;
+    if (len < ETH_HLEN || len > this.mtu + ETH_HLEN || len > PKT_MAX_FRAME) return TxResult.BadLength;
+    if (!this.txRoom()) return TxResult.Full;
     const hdr = buf + PKT_HEADROOM - HDR;
     store<u64>(hdr, 0);
     store<u32>(hdr, 0, 8);
@@ -263,12 +351,7 @@ export class VirtioNet extends NetDevice {
         this.stats.txSwCsum++;
       }
     }
-    tx.begin(1);
-    tx.push(this.pool.dma(hdr), len + HDR, false);
-    tx.submit(<u32>buf);
-    this.stats.txPackets++;
-    this.stats.txBytes += len;
-    if (tx.unpublished >= this.txBatch) this.flush();
+    this.queueTx(buf, len, this.pool.dma(hdr));
     return TxResult.Ok;
   }
 

@@ -47,6 +47,12 @@ export interface NodeOptions {
   memory?: number | string;
   /** Also receives the node's console output as it is written (it is always kept in `output`). */
   console?: (text: string) => void;
+  /**
+   * The node's NICs offer TCP segmentation offload (HOST_TSO4), as QEMU's
+   * virtio-net does over a TAP device: the kernel sends 64 KiB segments, the
+   * NIC cuts them into MSS-sized frames before they reach the link. Default false.
+   */
+  tso?: boolean;
 }
 
 /** A link's impairments, one direction or both. Times in milliseconds. */
@@ -127,6 +133,7 @@ export class SimNode {
     readonly index: number,
     readonly machine: Machine,
     readonly kernel: Uint8Array,
+    readonly tso = false,
   ) {}
 
   /**
@@ -163,7 +170,7 @@ export class SimNode {
   addNic(): VirtioNet {
     if (this.booted) throw new Error(`node ${this.name} is already running: give it its links before the first run`);
     const mac = `02:00:00:${hex(this.nics.length)}:${hex(this.index >> 8)}:${hex(this.index & 255)}`;
-    const nic = new VirtioNet(this.machine, { mac });
+    const nic = new VirtioNet(this.machine, { mac, tso: this.tso });
     nic.connect(this.world.network.port(`${this.name}.eth${this.nics.length}`));
     attachVirtioMmio(this.machine, nic);
     this.nics.push(nic);
@@ -264,7 +271,7 @@ export class World {
       seed: this.seeds.next(),
       console: (t) => node.consoleWrite(t, echo),
     });
-    node = new SimNode(this, name, this.nodes.length + 1, machine, kernel);
+    node = new SimNode(this, name, this.nodes.length + 1, machine, kernel, opts.tso ?? false);
     machine.trace = (kind, a, b, c, d) => this.emitTrace(node, kind, a, b, c, d);
     this.nodes.push(node);
     return node;

@@ -34,6 +34,14 @@ export namespace NetCaps {
   export const TX_CSUM: u32 = 1 << 0;
   /** The device validates receive checksums and reports it with `RxFlags.CSUM_VALID`. */
   export const RX_CSUM: u32 = 1 << 1;
+  /**
+   * TCP segmentation offload for IPv4 (virtio's HOST_TSO4): `transmitLarge`
+   * takes one TCP/IPv4 frame of up to `largeMax` bytes, and the device cuts
+   * it into segments of `mss` payload bytes, fixing each one's IP length,
+   * identification (incrementing from the frame's) and checksums, and
+   * putting PSH and FIN on the last segment only (as Linux's GSO does).
+   */
+  export const TSO4: u32 = 1 << 2;
 }
 
 /** Flags passed with a received frame. */
@@ -52,6 +60,10 @@ export class NetStats {
   txSwCsum: u64 = 0;
   /** Transmit notifications actually sent to the device (batching shows here). */
   txKicks: u64 = 0;
+  /** Frames sent with `transmitLarge` (each also in txPackets): one descriptor chain for many segments. */
+  txLarge: u64 = 0;
+  /** `largeBuffer` calls that found every large buffer in flight. */
+  txLargeBusy: u64 = 0;
   rxPackets: u64 = 0;
   rxBytes: u64 = 0;
   /** Received frames dropped: no receiver, malformed, or too large for one buffer. */
@@ -88,6 +100,8 @@ export abstract class NetDevice {
   mtu: u32 = 1500;
   /** `NetCaps` bits. */
   caps: u32 = 0;
+  /** With NetCaps.TSO4: the largest frame (Ethernet header included) `transmitLarge` takes; else 0. */
+  largeMax: u32 = 0;
   /** Interrupt line, or -1 when the device is only polled. */
   line: i32 = -1;
   readonly stats: NetStats = new NetStats();
@@ -118,6 +132,37 @@ export abstract class NetDevice {
    * call it after a batch.
    */
   abstract transmit(buf: usize, len: u32, csumStart: u32, csumOffset: u32): TxResult;
+
+  /**
+   * With NetCaps.TSO4: a buffer for one large frame (up to `largeMax` bytes
+   * at `buf + PKT_HEADROOM`, the layout of a packet buffer), or 0 when the
+   * device has none free now (its few large buffers are all in flight: send
+   * ordinary frames, or again after `poll`). Without TSO4, always 0. The
+   * caller owns the buffer until `transmitLarge` accepts it, and gives it
+   * back with `releaseLarge` otherwise.
+   */
+  largeBuffer(): usize {
+    return 0;
+  }
+
+  /**
+   * Queues the TCP/IPv4 frame of `len` bytes at `buf + PKT_HEADROOM` (`buf`
+   * from `largeBuffer`) for segmentation (NetCaps.TSO4): `hdrLen` bytes of
+   * Ethernet, IPv4 and TCP headers (options included) start every segment,
+   * each carrying at most `mss` payload bytes. The TCP checksum field (at
+   * `csumStart + csumOffset`) holds the pseudo-header sum over the whole
+   * frame's TCP length; the IPv4 total length and identification are the
+   * whole frame's and the first segment's. On `Ok` the device owns `buf`
+   * (it returns to the device's large pool when sent); otherwise the caller
+   * still does. `BadLength` for a frame longer than `largeMax`, headers or
+   * checksum offsets outside it, or a zero `mss`.
+   */
+  transmitLarge(buf: usize, len: u32, hdrLen: u32, csumStart: u32, csumOffset: u32, mss: u32): TxResult {
+    return TxResult.Down;
+  }
+
+  /** Gives back a buffer from `largeBuffer` that was not transmitted. */
+  releaseLarge(buf: usize): void {}
 
   /** Tells the device about every frame queued by `transmit` (one notification per batch). */
   abstract flush(): void;

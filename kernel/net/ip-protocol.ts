@@ -130,6 +130,41 @@ export abstract class IpService {
   abstract output(protocol: u32, src: u32, dst: u32, hdr: usize, hdrLen: u32, data: usize, dataLen: u32, dontFrag: bool): i32;
   /** The largest payload (transport header included) a datagram to `dst` carries unfragmented. */
   abstract mtuFor(dst: u32): u32;
+
+  // ---- TCP segmentation offload (TSO): one large segment, cut into MTU-sized ones by the device ----
+
+  /**
+   * The largest TCP segment (header included) `largeBegin` takes toward
+   * `dst`, or 0 when the route's device cannot segment (no TSO, broadcast,
+   * no route): the caller then sends segments that fit `mtuFor`. Layers
+   * without offload keep this default.
+   */
+  largeMax(dst: u32): u32 {
+    return 0;
+  }
+
+  /**
+   * Where to build one large TCP segment to `dst` (up to `largeMax(dst)`
+   * bytes, header first), or 0 when none can go now (the device's large
+   * buffers are all in flight, or the next hop is not resolved). A non-zero
+   * answer must be followed, before any other output, by `largeSend`, which
+   * sends or gives back what was built there.
+   */
+  largeBegin(dst: u32): usize {
+    return 0;
+  }
+
+  /**
+   * Sends the TCP segment of `len` bytes built at `largeBegin`'s address:
+   * its header is `hdrLen` bytes and its checksum field, at `csumOffset`,
+   * holds the pseudo-header sum over all `len` bytes (the device completes
+   * each piece's). The device cuts it into segments of at most `mss`
+   * payload bytes, with consecutive IP identifications. Returns 0 or an
+   * IpError; either way the buffer is no longer the caller's.
+   */
+  largeSend(src: u32, dst: u32, len: u32, hdrLen: u32, csumOffset: u32, mss: u32): i32 {
+    return IpError.NoBuffer;
+  }
   /** The source address for traffic to `dst` (0: none yet). */
   abstract sourceFor(dst: u32): u32;
   /**

@@ -10,7 +10,9 @@ import { Scheduler } from "../sched/loop";
 import { Task } from "../sched/task";
 import { TimerTask } from "../sched/timer-task";
 import { WireError } from "./wire/error";
-import { Ipv4Repr, IPV4_HEADER_LEN, IP_PROTO_UDP, IPV4_BROADCAST, isBroadcastOn } from "./wire/ipv4";
+import { Ipv4Repr, IPV4_HEADER_LEN, IP_PROTO_UDP, IP_PROTO_TCP, IPV4_BROADCAST, isBroadcastOn } from "./wire/ipv4";
+import { ETH_HEADER_LEN } from "./wire/ethernet";
+import { NetCaps } from "./device";
 import { ICMP_UNREACH_PROTOCOL } from "./wire/icmp";
 import { Ipv4Counters } from "./counters";
 import { EthernetLink, LinkReceiver, LINK_PAYLOAD } from "./link";
@@ -41,6 +43,8 @@ export class Ipv4 extends IpService {
   mtu: u32;
   ttl: u32 = 64;
   private ident: u32 = 0;
+  /** The large buffer `largeBegin` handed out, until `largeSend` (0: none). */
+  private largeBuf: usize = 0;
   private readonly protocols: StaticArray<IpProtocol | null> = new StaticArray<IpProtocol | null>(256);
   private errors: IpErrorSender | null = null;
   private timer!: TimerTask<Ipv4>;
@@ -122,6 +126,57 @@ export class Ipv4 extends IpService {
 
   sourceFor(dst: u32): u32 {
     return this.addr;
+  }
+
+  // ---- segmentation offload ----
+
+  largeMax(dst: u32): u32 {
+    const dev = this.link.dev;
+    if ((dev.caps & NetCaps.TSO4) == 0 || this.addr == 0 || this.isBroadcast(dst) || this.routes.nextHop(dst) == 0) return 0;
+    return min<u32>(dev.largeMax - ETH_HEADER_LEN, 65535) - IPV4_HEADER_LEN;
+  }
+
+  largeBegin(dst: u32): usize {
+    if (this.largeMax(dst) == 0 || !this.link.dev.linkUp()) return 0;
+    // A large frame cannot wait in the ARP queue (it holds packet buffers): only to a resolved hop.
+    if (!this.link.arp.has(this.routes.nextHop(dst), clock_ns())) return 0;
+    assert(this.largeBuf == 0, "ip: largeBegin twice without largeSend");
+    const b = this.link.dev.largeBuffer();
+    this.largeBuf = b;
+    return b == 0 ? 0 : b + LINK_PAYLOAD + IPV4_HEADER_LEN;
+  }
+
+  largeSend(src: u32, dst: u32, len: u32, hdrLen: u32, csumOffset: u32, mss: u32): i32 {
+    const b = this.largeBuf;
+    this.largeBuf = 0;
+    if (b == 0) return IpError.NoBuffer;
+    const c = this.counters;
+    const max = this.largeMax(dst);
+    const hop = max != 0 ? this.routes.nextHop(dst) : 0;
+    if (hop == 0 || len > max || hdrLen >= len || mss == 0) {
+      this.link.dev.releaseLarge(b);
+      if (hop == 0) c.dropNoRoute++;
+      else c.dropTooBig++;
+      return hop == 0 ? IpError.NoRoute : IpError.TooBig;
+    }
+    // The device numbers the pieces from this identification on (RFC 6864 allows any for DF
+    // packets; consecutive ones are what Linux's segmentation writes), so the next packet skips them.
+    const pieces = (len - hdrLen + mss - 1) / mss;
+    const ip = this.tx;
+    ip.tos = 0;
+    ip.ident = this.ident;
+    this.ident = (this.ident + pieces) & 0xffff;
+    ip.dontFrag = true;
+    ip.ttl = this.ttl;
+    ip.protocol = IP_PROTO_TCP;
+    ip.src = src == 0 ? this.addr : src;
+    ip.dst = dst;
+    ip.totalLen = IPV4_HEADER_LEN + len;
+    ip.fragOffset = 0;
+    ip.moreFrags = false;
+    ip.emit(b + LINK_PAYLOAD);
+    c.txPackets += pieces;
+    return this.link.sendIpv4Large(b, IPV4_HEADER_LEN + len, IPV4_HEADER_LEN + hdrLen, IPV4_HEADER_LEN, csumOffset, mss, hop, clock_ns()) ? 0 : IpError.Down;
   }
 
   // ---- output ----

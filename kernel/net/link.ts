@@ -127,6 +127,34 @@ export class EthernetLink extends NetReceiver {
     if (t) this.timer.armBy(t);
   }
 
+  /**
+   * Sends the large IPv4 packet of `len` bytes at `buf + LINK_PAYLOAD` (`buf`
+   * from the device's `largeBuffer`; consumed) to the resolved next hop
+   * `hop`, for the device to segment: `hdrLen` bytes of IP and TCP headers,
+   * the partial checksum at `csumStart + csumOffset` (IP-relative), pieces
+   * of `mss` payload bytes. False if it was not sent (the hop is not
+   * resolved, or the device refused it): the buffer went back to the device.
+   */
+  sendIpv4Large(buf: usize, len: u32, hdrLen: u32, csumStart: u32, csumOffset: u32, mss: u32, hop: u32, now: u64): bool {
+    const dev = this.dev;
+    const mac = this.arp.lookup(hop, now);
+    if (mac == u64.MAX_VALUE) {
+      dev.releaseLarge(buf);
+      this.eth.txDropped++;
+      return false;
+    }
+    this.frame(buf, mac, ETHERTYPE_IPV4);
+    const r = dev.transmitLarge(buf, ETH_HEADER_LEN + len, ETH_HEADER_LEN + hdrLen, ETH_HEADER_LEN + csumStart, csumOffset, mss);
+    if (r != TxResult.Ok) {
+      dev.releaseLarge(buf);
+      this.eth.txDropped++;
+      return false;
+    }
+    this.eth.txFrames++;
+    dev.flush();
+    return true;
+  }
+
   /** Writes the Ethernet header of an IPv4 frame to `dst` and transmits (consumes `buf`). */
   sendFramed(buf: usize, len: u32, dst: u64): void {
     this.frame(buf, dst, ETHERTYPE_IPV4);

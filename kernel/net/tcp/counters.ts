@@ -15,6 +15,8 @@ const NAMES: StaticArray<string> = [
   "txBytes",
   "retransSegments",
   "retransBytes",
+  "tsoSegments",
+  "tsoBytes",
   "dropTruncated",
   "dropBadChecksum",
   "dropBadHeaderLen",
@@ -76,6 +78,10 @@ export class TcpCounters extends CounterSet {
   txBytes: u64 = 0;
   retransSegments: u64 = 0;
   retransBytes: u64 = 0;
+  /** Large segments handed to a device with segmentation offload (TSO); each also counts its pieces in txSegments. */
+  tsoSegments: u64 = 0;
+  /** Payload bytes sent in them. */
+  tsoBytes: u64 = 0;
   // ---- bad input (dropped) ----
   dropTruncated: u64 = 0;
   dropBadChecksum: u64 = 0;

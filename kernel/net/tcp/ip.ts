@@ -11,6 +11,9 @@ import { IpService, IpProtocol, IpPacket, IcmpErrorReport } from "../ip-protocol
 import { IP_PROTO_TCP } from "../wire/ipv4";
 import { TcpCounters } from "./counters";
 
+/** Where the checksum field sits in a TCP header. */
+const TCP_CHECKSUM_OFFSET: u32 = 16;
+
 /** TCP's sending side of the IP seam. */
 export class TcpOutput {
   constructor(readonly ip: IpService) {}
@@ -22,6 +25,21 @@ export class TcpOutput {
    */
   send(src: u32, dst: u32, ptr: usize, len: u32): bool {
     return this.ip.output(IP_PROTO_TCP, src, dst, ptr, len, 0, 0, true) == 0;
+  }
+
+  /** Segmentation offload: the largest segment (header included) `largeBegin` takes toward `dst`, 0 without (IpService.largeMax). */
+  largeMax(dst: u32): u32 {
+    return this.ip.largeMax(dst);
+  }
+
+  /** Where to build one large segment to `dst` now, or 0 (IpService.largeBegin); always followed by `largeSend`. */
+  largeBegin(dst: u32): usize {
+    return this.ip.largeBegin(dst);
+  }
+
+  /** Sends the large segment built at `largeBegin`'s address, cut by the device into `mss`-byte pieces; false if it was not sent. */
+  largeSend(src: u32, dst: u32, len: u32, hdrLen: u32, mss: u32): bool {
+    return this.ip.largeSend(src, dst, len, hdrLen, TCP_CHECKSUM_OFFSET, mss) == 0;
   }
 
   /** The largest segment (header included) that fits the path to `dst` without fragmenting. */

@@ -2,7 +2,12 @@
 // loss recovery allow to be sent now, and the building of each segment
 // (options, SACK blocks, the advertised window with receiver SWS avoidance).
 // Segments are built in the context's one transmit buffer and handed to the
-// IP layer with a single copy of the payload out of the send ring.
+// IP layer with a single copy of the payload out of the send ring. Toward a
+// device with segmentation offload (TSO), new data goes in large segments
+// of many MSS-sized pieces, built straight in the device's buffer (one copy
+// out of the ring, no checksum pass) and cut into pieces by the device;
+// sequence numbers, windows, RTT samples and congestion control count bytes
+// as before, and SACK recovery retransmits MSS-sized segments.
 
 import { clock_ns } from "../../hal";
 import { traceEvent, traceConn, TRACE_TCP_RETRANSMIT, TRACE_TCP_IDLE } from "../../trace";
@@ -11,6 +16,11 @@ import { seqLt, seqLe, seqGt, seqMax, seqMin } from "./seq";
 import { DUP_THRESH } from "./sack";
 import { NEVER } from "./timer";
 import { Tcb, TcpState, synWindow } from "./tcb";
+
+/** shouldDefer sends once a third of the window may go (Linux's tcp_tso_win_divisor). */
+const TSO_WIN_DIVISOR: u32 = 3;
+/** The longest TCP header: 20 bytes and 40 of options. */
+const TCP_MAX_HEADER: u32 = 60;
 
 /** Sends what the windows, Nagle and the ACK policy allow. */
 export function output(t: Tcb): void {
@@ -47,6 +57,7 @@ export function sendNormal(t: Tcb, now: u64): bool {
   const end = t.dataEnd();
   const sb = t.sack.board;
   const mss = segmentRoom(t);
+  const room = largeRoom(t, mss);
   for (;;) {
     // After an RTO, skip what the peer already SACKed again.
     if (seqLt(t.sndNxt, t.sndMax) && t.sackOk) {
@@ -62,9 +73,22 @@ export function sendNormal(t: Tcb, now: u64): bool {
     if (!seqLt(t.sndNxt, end)) break;
     if (flight >= win) break;
     const avail = end - t.sndNxt;
-    let len = min(min(mss, win - flight), avail);
+    let len = min(min(room, win - flight), avail);
     const retx = seqLt(t.sndNxt, t.sndMax);
     if (retx) len = min(len, t.sndMax - t.sndNxt);
+    // With segmentation offload: many segments' worth in one, if a large buffer is free now.
+    let large: usize = 0;
+    if (room > mss && shouldDefer(t, len, room, avail, flight, retx)) break;
+    if (len > mss) len = largeLen(t, len, mss, avail, retx);
+    if (len > mss) {
+      large = t.ctx.largeBegin(t.remoteIp);
+      if (large == 0) {
+        // All in flight: the ACK of what is in flight (its arrival reclaims them first) resumes
+        // sending; with nothing in flight no ACK will come, so one ordinary segment goes now.
+        if (flight > 0) break;
+        len = mss;
+      }
+    }
     if (len < mss && !retx) {
       // Sender SWS avoidance and Nagle (RFC 9293 3.8.6.2.1): a short segment only if it is
       // everything queued and nothing is in flight (or Nagle is off), or half the peer's max window.
@@ -78,7 +102,8 @@ export function sendNormal(t: Tcb, now: u64): bool {
     if (t.finQueued && t.sndNxt + len == t.finSeq) flags |= TCP_FIN;
     if (retx) noteRetransmit(t, t.sndNxt, len);
     else if (!t.tsOk) t.rtt.start(t.sndNxt, now);
-    transmit(t, t.sndNxt, len, flags);
+    if (large != 0) transmitLarge(t, large, t.sndNxt, len, flags, mss);
+    else transmit(t, t.sndNxt, len, flags);
     advance(t, t.sndNxt + len + (flags & TCP_FIN ? 1 : 0), now);
     sent = true;
   }
@@ -165,6 +190,46 @@ export function segmentRoom(t: Tcb): u32 {
   return t.mss > room + 64 ? t.mss - room : 64;
 }
 
+/**
+ * The most payload one segment may carry in sendNormal: `mss`, or with
+ * segmentation offload toward the peer (TcpContext.largeMax) as many whole
+ * `mss` pieces as the device takes in one (64 KiB with IP's headers: 45
+ * pieces of 1448). The windows cap it further where it is used.
+ */
+export function largeRoom(t: Tcb, mss: u32): u32 {
+  const max = t.ctx.largeMax(t.remoteIp);
+  if (max < TCP_MAX_HEADER + 2 * mss) return mss;
+  return (max - TCP_MAX_HEADER) / mss * mss;
+}
+
+/**
+ * With segmentation offload: whether to wait for the next ACK rather than
+ * send `len` bytes now, so that segments are large (Linux's
+ * tcp_tso_should_defer, without its timer): only while data is in flight
+ * (its ACK comes, or the RTO), more is queued than may go now, and what may
+ * go is under a third of the window. A per-packet cost, not a per-byte
+ * one, is what offload saves; an ACK every two pieces would otherwise make
+ * every segment two pieces long.
+ */
+function shouldDefer(t: Tcb, len: u32, room: u32, avail: u32, flight: u32, retx: bool): bool {
+  if (retx || flight == 0 || len >= room || len >= avail || t.finQueued) return false;
+  return len < min(t.sndWnd, t.cc.cwnd) / TSO_WIN_DIVISOR;
+}
+
+/**
+ * The length of a large segment of up to `len` bytes: whole `mss` pieces,
+ * and a short last piece only where sendNormal would send that piece on
+ * its own after the others (everything queued with Nagle off or a FIN
+ * waiting, or half the peer's largest window), so the wire carries the
+ * segments it would carry without offload. Retransmissions keep their length.
+ */
+function largeLen(t: Tcb, len: u32, mss: u32, avail: u32, retx: bool): u32 {
+  const tail = len % mss;
+  if (tail == 0 || retx) return len;
+  if ((len == avail && (t.noDelay || t.finQueued)) || tail >= t.maxSndWnd / 2) return len;
+  return len - tail;
+}
+
 function noteRetransmit(t: Tcb, seq: u32, len: u32): void {
   traceEvent(TRACE_TCP_RETRANSMIT, traceConn(t.localPort, t.remotePort), seq - t.iss, len, t.inRecovery ? 1 : 0);
   t.retransmits++;
@@ -207,6 +272,49 @@ export function sendSyn(t: Tcb): void {
 /** Builds and sends one segment: `len` bytes from the send buffer at `seq`. */
 export function transmit(t: Tcb, seq: u32, len: u32, flags: u32): void {
   const ctx = t.ctx;
+  const buf = ctx.txBuf;
+  const hl = fillHeader(t, seq, len, flags);
+  if (len > 0) t.sndBuf.readAt(seq - t.sndBufSeq, buf + hl, len);
+  const n = ctx.tx.emit(buf, t.localIp, t.remoteIp);
+  ctx.counters.txSegments++;
+  ctx.counters.txBytes += len;
+  ctx.send(t.localIp, t.remoteIp, n);
+  acked(t, flags);
+}
+
+/**
+ * Builds one large segment at `p` (from TcpContext.largeBegin): `len` bytes
+ * from the send buffer at `seq`, copied once, straight where the device
+ * reads them; the device completes the checksum and cuts the segment into
+ * pieces of `mss` bytes (PSH and FIN on the last piece only).
+ */
+function transmitLarge(t: Tcb, p: usize, seq: u32, len: u32, flags: u32, mss: u32): void {
+  const ctx = t.ctx;
+  const hl = fillHeader(t, seq, len, flags);
+  t.sndBuf.readAt(seq - t.sndBufSeq, p + hl, len);
+  const n = ctx.tx.emit(p, t.localIp, t.remoteIp, false);
+  const c = ctx.counters;
+  c.txSegments += (len + mss - 1) / mss;
+  c.txBytes += len;
+  c.tsoSegments++;
+  c.tsoBytes += len;
+  ctx.largeSend(t.localIp, t.remoteIp, n, hl, mss);
+  acked(t, flags);
+}
+
+/** A segment with ACK went: nothing more is owed to the peer. */
+function acked(t: Tcb, flags: u32): void {
+  if ((flags & TCP_ACK) != 0) {
+    t.lastAckSent = t.rcvNxt;
+    t.ackNow = false;
+    t.ackPendingBytes = 0;
+    t.timers.delackAt = NEVER;
+  }
+}
+
+/** Fills the context's TcpRepr for a segment of `len` bytes at `seq` (options, SACK, window); returns the header length. */
+function fillHeader(t: Tcb, seq: u32, len: u32, flags: u32): u32 {
+  const ctx = t.ctx;
   const r = ctx.tx;
   r.srcPort = t.localPort;
   r.dstPort = t.remotePort;
@@ -237,19 +345,7 @@ export function transmit(t: Tcb, seq: u32, len: u32, flags: u32): void {
   } else if (flags & TCP_RST) r.window = 0;
   else r.window = windowField(t);
   r.payloadLen = len;
-  const buf = ctx.txBuf;
-  const hl = TCP_HEADER_LEN + r.optionsLen();
-  if (len > 0) t.sndBuf.readAt(seq - t.sndBufSeq, buf + hl, len);
-  const n = r.emit(buf, t.localIp, t.remoteIp);
-  ctx.counters.txSegments++;
-  ctx.counters.txBytes += len;
-  ctx.send(t.localIp, t.remoteIp, n);
-  if ((flags & TCP_ACK) != 0) {
-    t.lastAckSent = t.rcvNxt;
-    t.ackNow = false;
-    t.ackPendingBytes = 0;
-    t.timers.delackAt = NEVER;
-  }
+  return TCP_HEADER_LEN + r.optionsLen();
 }
 
 /** SACK blocks (RFC 2018 4): the most recently changed range first, then the others. */

@@ -472,6 +472,15 @@ class StackContext extends ListenContext {
   send(src: u32, dst: u32, len: u32): void {
     this.stack.out.send(src, dst, this.txBuf, len);
   }
+  largeMax(dst: u32): u32 {
+    return this.stack.out.largeMax(dst);
+  }
+  largeBegin(dst: u32): usize {
+    return this.stack.out.largeBegin(dst);
+  }
+  largeSend(src: u32, dst: u32, len: u32, hdrLen: u32, mss: u32): bool {
+    return this.stack.out.largeSend(src, dst, len, hdrLen, mss);
+  }
   sendReset(lip: u32, lport: u32, rip: u32, rport: u32, seq: u32, ack: u32, withAck: bool): void {
     this.stack.sendReset(lip, lport, rip, rport, seq, ack, withAck);
   }

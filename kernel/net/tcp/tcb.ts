@@ -123,6 +123,22 @@ export abstract class TcpContext {
   abstract takeChallengeAck(): bool;
   /** Hands the segment built at txBuf (`len` bytes) to the IP layer. */
   abstract send(src: u32, dst: u32, len: u32): void;
+  /**
+   * Segmentation offload (TcpOutput.largeMax): the largest segment, header
+   * included, that may go to `dst` as one for the device to cut into
+   * MSS-sized ones; 0 (this default) when the path cannot.
+   */
+  largeMax(dst: u32): u32 {
+    return 0;
+  }
+  /** Where to build one large segment to `dst` now, or 0: none free (TcpOutput.largeBegin). Always followed by `largeSend`. */
+  largeBegin(dst: u32): usize {
+    return 0;
+  }
+  /** Sends the large segment built at `largeBegin`'s address (`len` bytes, header `hdrLen`), in pieces of `mss` payload bytes; false if not sent. */
+  largeSend(src: u32, dst: u32, len: u32, hdrLen: u32, mss: u32): bool {
+    return false;
+  }
   /** Sends a RST that belongs to no connection's sequence space. */
   abstract sendReset(lip: u32, lport: u32, rip: u32, rport: u32, seq: u32, ack: u32, withAck: bool): void;
   /** `t` could queue nothing for want of memory: post its EV_WRITABLE when some is given back. */

@@ -75,3 +75,28 @@ export function parseCmdlineNumber(s: string, suffix: bool): i64 {
   }
   return v;
 }
+
+/** What parseWhole returns for text that is not a whole number. */
+export const NOT_WHOLE: u64 = u64.MAX_VALUE;
+
+/** Decimal or 0x-hex digits only; NOT_WHOLE when not a number or too big. */
+export function parseWhole(s: string): u64 {
+  let base: u64 = 10;
+  let i = 0;
+  if (s.length > 2 && s.charCodeAt(0) == 48 && (s.charCodeAt(1) | 32) == 120) {
+    base = 16;
+    i = 2;
+  }
+  if (i >= s.length) return NOT_WHOLE;
+  let v: u64 = 0;
+  for (; i < s.length; i++) {
+    const c = <u32>s.charCodeAt(i);
+    let d: u64;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if (base == 16 && (c | 32) >= 97 && (c | 32) <= 102) d = (c | 32) - 87;
+    else return NOT_WHOLE;
+    if (v > (u64.MAX_VALUE - 1 - d) / base) return NOT_WHOLE;
+    v = v * base + d;
+  }
+  return v;
+}

@@ -124,6 +124,10 @@ describe("level-1 bring-up failures", () => {
     const c = await runWasm(peerPlain, { cmdline: "role=nobody" });
     expect(c.output).toContain("error: argument role=nobody: expected one of client, server, watch");
     expect(c.exitCode).toBe(2);
+    // the scheduler's long-task threshold, read by Kernel itself
+    const d = await runWasm(echoPlain, { cmdline: "long_task_us=5ms" });
+    expect(d.output).toContain("error: argument long_task_us=5ms: expected a whole number of microseconds 1..999999999");
+    expect(d.exitCode).toBe(2);
   });
 });
 

@@ -5,7 +5,7 @@
 // 0..4294967295"); the call returns the default so set-up code carries on
 // without checks.
 
-import { cmdlineValue } from "../cmdline";
+import { cmdlineValue, parseWhole, NOT_WHOLE } from "../cmdline";
 import { parseIp, parsedIp } from "../net/wire/bytes";
 import { Kernel } from "./kernel";
 
@@ -19,8 +19,6 @@ export class Endpoint {
 type U32 = u32;
 type U64 = u64;
 type Bool = bool;
-/** What parseWhole returns for text that is not a number. */
-const NAN: u64 = u64.MAX_VALUE;
 
 export namespace args {
   /** The first bad argument's message ("" when all were fine). */
@@ -51,7 +49,7 @@ export namespace args {
     const v = cmdlineValue(name);
     if (v == null) return def;
     const n = parseWhole(v);
-    if (n == NAN || n > 0xffff_ffff) {
+    if (n == NOT_WHOLE || n > 0xffff_ffff) {
       bad(name, v, "expected a whole number 0..4294967295");
       return def;
     }
@@ -63,7 +61,7 @@ export namespace args {
     const v = cmdlineValue(name);
     if (v == null) return def;
     const n = parseWhole(v);
-    if (n == NAN) {
+    if (n == NOT_WHOLE) {
       bad(name, v, "expected a whole number");
       return def;
     }
@@ -96,7 +94,7 @@ export namespace args {
     const v = cmdlineValue(name);
     if (v == null) return null;
     const colon = v.lastIndexOf(":");
-    const port = colon > 0 ? parseWhole(v.substring(colon + 1)) : NAN;
+    const port = colon > 0 ? parseWhole(v.substring(colon + 1)) : NOT_WHOLE;
     if (colon <= 0 || !parseIp(v.substring(0, colon)) || port == 0 || port > 65535) {
       bad(name, v, "expected <ipv4>:<port> like 10.0.2.2:7");
       return null;
@@ -110,26 +108,4 @@ export namespace args {
     if (error.length == 0) error = msg;
     Kernel.fail(msg, 2);
   }
-}
-
-/** Decimal or 0x-hex digits only; u64.MAX_VALUE when not a number or too big. */
-function parseWhole(s: string): u64 {
-  let base: u64 = 10;
-  let i = 0;
-  if (s.length > 2 && s.charCodeAt(0) == 48 && (s.charCodeAt(1) | 32) == 120) {
-    base = 16;
-    i = 2;
-  }
-  if (i >= s.length) return u64.MAX_VALUE;
-  let v: u64 = 0;
-  for (; i < s.length; i++) {
-    const c = <u32>s.charCodeAt(i);
-    let d: u64;
-    if (c >= 48 && c <= 57) d = c - 48;
-    else if (base == 16 && (c | 32) >= 97 && (c | 32) <= 102) d = (c | 32) - 87;
-    else return u64.MAX_VALUE;
-    if (v > (u64.MAX_VALUE - 1 - d) / base) return u64.MAX_VALUE;
-    v = v * base + d;
-  }
-  return v;
 }

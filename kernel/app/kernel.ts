@@ -4,6 +4,7 @@
 // delayed work is a Task object (`run` is the work).
 
 import { println } from "../console";
+import { cmdlineValue, parseWhole } from "../cmdline";
 import { clock_ns, mem_limit } from "../hal";
 import { Scheduler } from "../sched/loop";
 import { Task } from "../sched/task";
@@ -20,6 +21,7 @@ export class Kernel {
     if (s == null) {
       s = new Scheduler(null, 1024);
       theSched = s;
+      longTaskThreshold(s);
     }
     return s;
   }
@@ -81,4 +83,17 @@ export class Kernel {
   static now(): u64 {
     return clock_ns();
   }
+}
+
+/**
+ * `long_task_us=<n>` on the command line: the scheduler reports every task
+ * run longer than n microseconds (`sched: long task ...`; default 10 ms), so
+ * a load test can look for shorter stalls.
+ */
+function longTaskThreshold(s: Scheduler): void {
+  const v = cmdlineValue("long_task_us");
+  if (v == null) return;
+  const n = parseWhole(v);
+  if (n > 0 && n < 1_000_000_000) s.longTaskNs = n * 1000;
+  else Kernel.fail("argument long_task_us=" + v + ": expected a whole number of microseconds 1..999999999", 2);
 }

@@ -11,7 +11,8 @@
 // `mem=<bytes>`: the stack's memory limit; `buf=<bytes>`: each ring's most;
 // `lazy=<n>`: leave the bytes in TCP's receive ring until n are there (so
 // the slow requests are held by the stack, not the app); `backlog=<n>`: the
-// listener's SYN backlog (beyond it, SYN cookies answer).
+// listener's SYN backlog (beyond it, SYN cookies answer). Prints
+// `listening=80` once it listens.
 //
 // `role=client peer=<ip> slow=<k>`: opens k connections that each send one
 // byte of a request every `every_ms` and never finish it; once all are
@@ -222,6 +223,7 @@ export function main(): i32 {
   if (arg("role", "client") == "server") {
     lazy = <u32>I32.parseInt(arg("lazy", "0"));
     if (!stack.listen(80, new Acceptor(), <u32>I32.parseInt(arg("backlog", "1024")), tc)) { out("error", "listen failed"); return 1; }
+    num("listening", 80);
     heapBefore = heapInUse();
     sched.spawn(new ServerWatch(deadline));
   } else {

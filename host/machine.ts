@@ -223,7 +223,7 @@ export class Machine {
     }
     let instance: WebAssembly.Instance | undefined;
     const code = this.call(() => {
-      instance = new WebAssembly.Instance(new WebAssembly.Module(wasm), imports);
+      instance = new WebAssembly.Instance(new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>), imports);
       return -1;
     });
     if (!instance) throw new KernelEnded(code, this.output);

@@ -83,7 +83,7 @@ export async function compileAssemblyScript(o: AscOptions, label: string): Promi
   });
   const { error, stats } = await asc.main(ascArgs(o), { stdout: stream, stderr: stream });
   if (error) {
-    const errors = stats?.errorCount ?? 0;
+    const errors = (stats as { errorCount?: number } | undefined)?.errorCount ?? 0;
     throw new UserError(`${label} failed to compile${errors ? ` (${errors} error${errors > 1 ? "s" : ""})` : ""}:\n${diagnostics.trimEnd() || error.message}`);
   }
 }

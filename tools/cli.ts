@@ -438,7 +438,7 @@ export const VERBS: VerbSpec[] = [
       const { runTypeScript } = await import("./launch.js");
       process.argv = [process.argv[0], "bench", ...p.positional];
       await runTypeScript(join(ROOT, "bench/run.ts"));
-      return process.exitCode ?? 0;
+      return Number(process.exitCode ?? 0);
     },
   },
   {

@@ -36,7 +36,7 @@ export class Elf64 {
     const shentsize = v.getUint16(0x3a, true);
     const shnum = v.getUint16(0x3c, true);
     const shstrndx = v.getUint16(0x3e, true);
-    const raw = [];
+    const raw: { nameOff: number; type: number; flags: bigint; addr: bigint; offset: number; size: bigint; link: number; entsize: number }[] = [];
     for (let i = 0; i < shnum; i++) {
       const o = shoff + i * shentsize;
       raw.push({

@@ -9,13 +9,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { ROOT } from "./paths.ts";
-
-/** Public entry -> its source; the package.json "exports" map names the same entries. */
-export const PUBLIC_ENTRIES: Record<string, string> = {
-  build: "tools/api/build.ts",
-  qemu: "tools/api/qemu.ts",
-  sim: "host/sim/index.ts",
-};
+import { PUBLIC_ENTRIES } from "./api/entries.ts";
 
 const DIST = join(ROOT, "dist");
 

@@ -165,7 +165,8 @@ function noteAllocationRequests(binaryen: Awaited<ReturnType<typeof loadBinaryen
     const info = binaryen.getFunctionInfo(fn);
     if (binaryen.expandType(info.params)[sizeParam] !== binaryen.i32) throw new UserError(`internal: ${name} is not the allocator entry tools/wasm-build.ts was written for`);
     const note = mod.global.set(ALLOC_REQUEST_EXPORT, mod.local.get(sizeParam, binaryen.i32));
-    binaryen.Function.setBody(fn, mod.block(null, [note, info.body], info.results));
+    // binaryen.js has Function.setBody; its type declarations do not
+    (binaryen as unknown as { Function: { setBody(f: number, body: number): void } }).Function.setBody(fn, mod.block(null, [note, info.body], info.results));
   }
 }
 

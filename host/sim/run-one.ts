@@ -52,7 +52,7 @@ export async function runOne(loaded: LoadedScenario, kernels: Record<string, Sim
   const world = new World({ seed, clockReadNs: s.clockReadNs });
   const ctx: RunContext = { world, kernels, point, seed };
   let daemons: SimNode[];
-  if (s.build) daemons = (await s.build(ctx))?.daemons ?? [];
+  if (s.build) daemons = ((await s.build(ctx)) || undefined)?.daemons ?? [];
   else daemons = buildDeclared(s, ctx);
   if (capture.pcapDir) for (const l of world.links) l.capture(join(capture.pcapDir, `${l.name}.pcap`));
   if (capture.trace) world.trace(capture.trace);

@@ -14,6 +14,7 @@
 // Writes a Markdown report with SVG charts to bench/results/.
 //
 //   ./uniwasm bench peers [--runs=N] [--duration=S] [--mem=M] [--no-memory] [--memory-duration=S]
+//   ./uniwasm bench peers --bulk-only [--runs=N] [--mem=M]   only the 20 MB download, printed (no report)
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -264,6 +265,14 @@ export async function peersBench(flags: string[]): Promise<void> {
   const least = new Map<string, number | undefined>();
   let endurance: Awaited<ReturnType<typeof serveRun>> | undefined;
   const log = (s: string) => process.stderr.write(s + "\n");
+  if (flags.includes("--bulk-only")) {
+    try {
+      await bulkOnly(qemu, net, gs, mem, runs, log);
+    } finally {
+      net.close();
+    }
+    return;
+  }
   try {
     for (let i = 0; i < runs; i++) {
       for (const g of i % 2 ? [...gs].reverse() : gs) {
@@ -283,6 +292,32 @@ export async function peersBench(flags: string[]): Promise<void> {
     net.close();
   }
   writeReport(gs, results, least, endurance, { runs, seconds, mem, memSeconds: flag(flags, "memory-duration", 20), memSearched: !flags.includes("--no-memory") });
+}
+
+/** Only the 20 MB download, `runs` boots of each guest alternating; prints medians, ranges and the ratio. */
+async function bulkOnly(qemu: string, net: TapNet, gs: Guest[], mem: string, runs: number, log: (s: string) => void): Promise<void> {
+  const got = new Map<string, { mbps: number; ttfb: number }[]>(gs.map((g) => [g.name, []]));
+  for (let i = 0; i < runs; i++) {
+    for (const g of i % 2 ? [...gs].reverse() : gs) {
+      const vm = new Running(qemu, net, g.args(mem, net.tap));
+      try {
+        if ((await firstOk(vm, net, 120)) === undefined) throw new Error(`${g.name}: no HTTP 200 within 120 s: ${vm.output.slice(-500)}`);
+        const b = await bulk(net);
+        log(`round ${i + 1}/${runs}: ${g.name}: ${fmt(b.mbps)} Mbit/s, first byte after ${fmt(b.ttfb, 1)} ms`);
+        got.get(g.name)!.push(b);
+      } finally {
+        await vm.stop();
+      }
+    }
+  }
+  const [u, l] = gs.map((g) => got.get(g.name)!);
+  const rows = gs.map((g) => {
+    const r = got.get(g.name)!;
+    const mb = r.map((x) => x.mbps);
+    return [g.name, fmt(median(mb)), spread(mb), fmt(median(r.map((x) => x.ttfb)), 1)];
+  });
+  console.log(table(["20 MB GET", "Mbit/s (median)", "range", "first byte ms (median)"], rows));
+  console.log(`ratio uniwasm / Linux: ${fmt(median(u.map((x) => x.mbps)) / median(l.map((x) => x.mbps)), 2)}x (${runs} boots each, -m ${mem})`);
 }
 
 function writeReport(gs: Guest[], results: Map<string, Round[]>, least: Map<string, number | undefined>, endurance: Awaited<ReturnType<typeof serveRun>> | undefined, o: { runs: number; seconds: number; mem: string; memSeconds: number; memSearched: boolean }): void {

@@ -10,7 +10,7 @@
 import { Bytes, Connection, Handler, Service, Kernel, Task, TcpError, tcpErrorName, println, MS } from "uniwasm";
 import { crc32, fillPattern, patternCrc, patternCrcOver } from "./pattern";
 
-export const CHUNK: u32 = 16384;
+export const CHUNK: u32 = 65536;
 const REQ_MAX: u32 = 2048;
 
 export class ServerStats {

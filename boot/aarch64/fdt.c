@@ -185,8 +185,9 @@ static void take_node(struct node *n, char *cmd, size_t cap, bool devices) {
 }
 
 /* A key of a gpio-keys node: the power button if its code is KEY_POWER and
- * its gpios names one pin (<controller pin flags>: the PL061's #gpio-cells
- * is 2, checked when the controller is matched in gpio.c). */
+ * its gpios names one pin (<controller pin flags>: three cells, as the
+ * PL061's #gpio-cells of 2 gives -- take_node keeps only controllers with
+ * that; gpio.c matches the phandle). */
 static void take_key(const struct key *k) {
   if (k->disabled || k->code != KEY_POWER || k->gpios.n != 3 || mach.pwr_key) return;
   mach.pwr_key = true;

@@ -42,11 +42,19 @@ static void gpio_set(unsigned off, bool on) {
 int32_t plat_stop_line(void) {
   if (stop_ready) return pwr_ctl ? PLAT_STOP_LINE : -1;
   stop_ready = true;
-  if (!mach.pwr_key || mach.pwr_pin >= 8) return -1; /* a PL061 has 8 pins */
+  if (!mach.pwr_key) return -1; /* no power button: no stop request, as on x86 without ACPI */
   const struct gpio_ctl *c = 0;
   for (unsigned i = 0; i < mach.gpio_count && !c; i++)
     if (mach.gpio[i].phandle == mach.pwr_phandle) c = &mach.gpio[i];
-  if (!c || c->spi >= PLAT_STOP_LINE || plat_mmio_map(c->base, 0x1000) < 0) return -1;
+  if (!c || c->spi >= PLAT_STOP_LINE || mach.pwr_pin >= 8) { /* a PL061 has 8 pins */
+    kputs("uniwasm: the device tree's power button (gpio-keys, KEY_POWER) names pin ");
+    kput_dec(mach.pwr_pin);
+    kputs(" of GPIO controller phandle ");
+    kput_hex(mach.pwr_phandle);
+    kputs(", not a pin of a PL061 with an SPI below 63 here: no stop request\n");
+    return -1;
+  }
+  if (plat_mmio_map(c->base, 0x1000) < 0) return -1; /* it said why */
   pwr_ctl = c;
   pwr_bit = 1u << mach.pwr_pin;
   gpio_set(GPIOIE, false); /* quiet while it is configured */

@@ -19,11 +19,13 @@ struct pci_host {
   uint32_t imap_mask_n;
 };
 
-/* Does the firmware's part (there is none before us on -kernel): assigns
- * every memory BAR of the functions on the first bus from the 32-bit memory
- * window, and writes each function's INTx line, routed through the
- * interrupt-map, to config offset 0x3C as the SPI number. false (after
- * printing why) if the window cannot be mapped. */
+/* Does the firmware's part (there is none before us on -kernel): numbers
+ * the buses behind every PCI-to-PCI bridge within bus-range and opens each
+ * bridge's memory window, assigns every memory BAR from the 32-bit memory
+ * window, and writes each function's INTx line, swizzled through the bridges
+ * above it and routed through the interrupt-map, to config offset 0x3C as the
+ * SPI number. false (after printing why) if bus-range does not fit the ECAM
+ * window or the window cannot be mapped. */
 bool pci_setup(struct pci_host *h);
 
 /* `count` big-endian cells at cell index i of an n-cell array (fdt.c). */

@@ -84,12 +84,21 @@ export async function runCommand(cmd: string[], input = "", timeoutMs = 60_000):
 }
 const run = (cmd: string[], timeoutMs?: number) => runCommand(cmd, "", timeoutMs);
 
-/** The kernel image `image` (built for `arch`) on QEMU's user networking, guestPort forwarded from 127.0.0.1:hostPort. */
-export function qemuUser(image: string, guestPort: number, hostPort: number, cmdline: string, memory: string, timeoutS: number, arch: Arch = "x86_64"): Guest {
+/**
+ * The kernel image `image` (built for `arch`) on QEMU's user networking,
+ * guestPort forwarded from 127.0.0.1:hostPort. `behindRootPort`: the NIC sits
+ * on the bus behind a pcie-root-port instead of the root bus (machines with
+ * PCIe: aarch64 virt, x86_64 q35).
+ */
+export function qemuUser(image: string, guestPort: number, hostPort: number, cmdline: string, memory: string, timeoutS: number, arch: Arch = "x86_64", behindRootPort = false): Guest {
   let out = "";
   const ac = new AbortController();
   const qmp = qmpArgs();
-  const done = boot({ arch, image, memory, net: "user", hostfwd: [`tcp:127.0.0.1:${hostPort}-:${guestPort}`], cmdline, timeout: timeoutS, signal: ac.signal, extraArgs: qmp.args, onOutput: (s) => (out += s), onNotice: () => {} });
+  const fwd = `tcp:127.0.0.1:${hostPort}-:${guestPort}`;
+  const nic = behindRootPort
+    ? { net: "none" as const, args: ["-netdev", `user,id=n0,hostfwd=${fwd}`, "-device", "pcie-root-port,id=rp0,chassis=1", "-device", "virtio-net-pci,bus=rp0,netdev=n0,disable-legacy=on"] }
+    : { net: "user" as const, hostfwd: [fwd], args: [] };
+  const done = boot({ arch, image, memory, net: nic.net, hostfwd: nic.hostfwd, cmdline, timeout: timeoutS, signal: ac.signal, extraArgs: [...nic.args, ...qmp.args], onOutput: (s) => (out += s), onNotice: () => {} });
   return { host: "127.0.0.1", port: hostPort, output: () => out, waitFor: watch(done, () => out), done, exec: run, stop: () => ac.abort(), powerButton: qmp.press };
 }
 

@@ -53,7 +53,7 @@ describe.skipIf(!haveToolchain)("uniwasm image", () => {
     expect(table && table.size > 0n).toBe(true);
     const text = elf.sections.find((s) => s.name === ".text")!;
     expect(table!.addr).toBeGreaterThan(text.addr + text.size - 1n); // after the code, so the second link moved nothing
-    expect(readFileSync(join(out, "uwsyms.c"), "utf8")).toContain("kernel/console/println");
+    expect(readFileSync(join(out, "uwsyms.c"), "utf8")).toContain("kernel/console/print");
   });
 });
 

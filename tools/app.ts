@@ -6,7 +6,7 @@ import { basename, join, resolve } from "node:path";
 import { UserError } from "./errors.ts";
 
 export interface AppConfig {
-  /** AssemblyScript runtime: "incremental" (default), "minimal" or "stub". */
+  /** AssemblyScript runtime: "minimal" (default, kernel/mem/gc.ts), "incremental" or "stub". */
   runtime?: string;
   optimizeLevel?: number;
   shrinkLevel?: number;

@@ -1,7 +1,9 @@
 // Stage 1: AssemblyScript -> wasm, through the compiler's Node API. Every
 // platform runs this same wasm, so the flags here are the kernel ABI: memory
 // imported from the platform (so the platform decides how far it may grow),
-// names kept for trap reports, no SIMD (wasm2c would need SIMDe for it).
+// names kept for trap reports, no SIMD (wasm2c would need SIMDe for it), and
+// the "minimal" runtime: a collector that runs only when the scheduler's loop
+// asks (kernel/mem/gc.ts), so no shadow stack of GC roots.
 
 import { existsSync, mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
@@ -14,7 +16,7 @@ export interface AscOptions {
   entry: string;
   outWasm: string;
   outWat?: string;
-  /** "incremental" (default), "minimal" or "stub". */
+  /** "minimal" (default: collected by the scheduler's loop, kernel/mem/gc.ts), "incremental" or "stub". */
   runtime?: string;
   optimizeLevel?: number;
   shrinkLevel?: number;
@@ -57,7 +59,7 @@ export function ascArgs(o: AscOptions): string[] {
     join(ROOT, "kernel", "counters-export.ts"),
     "--path", packagePath(),
     "--outFile", o.outWasm,
-    "--runtime", o.runtime ?? "incremental",
+    "--runtime", o.runtime ?? "minimal",
     "--optimizeLevel", String(o.optimizeLevel ?? 3),
     "--shrinkLevel", String(o.shrinkLevel ?? 0),
     "--importMemory",

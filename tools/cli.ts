@@ -37,7 +37,7 @@ const OPT = {
   bounds: { name: "--bounds", value: "<mode>", choices: BOUNDS_CHECKS, default: "guard", help: "how wasm memory accesses are bounds-checked (docs/architecture.md)" },
   mem: { name: "--mem", value: "<size>", check: sizeCheck, help: "RAM of the machine, e.g. 16M, 512M, 2G", default: "the app's uniwasm.json, else 16M" },
   append: { name: "--append", value: "<cmdline>", help: "the kernel command line (ip=, gw=, dns=, the app's own arguments)" },
-  profile: { name: "--profile", value: "<name>", choices: PROFILES, default: "release", help: "dev: a faster build of slower code (asc -O1, wasm2c's C at -O0), in build/<app>/<arch>-dev" },
+  profile: { name: "--profile", value: "<name>", choices: PROFILES, default: "release", help: "dev: a faster build of slower code (asc -O0: every function kept for gdb; wasm2c's C at -O0), in build/<app>/<arch>-dev" },
   files: { name: "--files", value: "<dir>", help: "bake a folder into the kernel as read-only files (kernel/files.ts)", default: "the app's uniwasm.json \"files\", else none" },
 } satisfies Record<string, OptionSpec>;
 

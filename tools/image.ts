@@ -51,14 +51,15 @@ export interface ImageOptions {
 
 /**
  * Build profiles. "dev" trades the speed of the generated code for build
- * time: asc optimises less and clang compiles wasm2c's output without
- * optimisation (about a tenth of the -O2 time, and easier to follow in gdb).
+ * time: asc does not optimise (nor inline: every function stays one gdb
+ * can break in) and clang compiles wasm2c's output without optimisation
+ * (about a tenth of the -O2 time, and easier to follow in gdb).
  */
 export const PROFILES = ["release", "dev"] as const;
 export type Profile = (typeof PROFILES)[number];
 const PROFILE_FLAGS: Record<Profile, { generated: string[]; ascOptimizeLevel?: number }> = {
   release: { generated: [] },
-  dev: { generated: ["-O0"], ascOptimizeLevel: 1 },
+  dev: { generated: ["-O0"], ascOptimizeLevel: 0 },
 };
 
 /** asc's optimisation level of a profile (undefined: asc's default of the builder). */
@@ -287,7 +288,7 @@ export function symbolTableSource(elf: Elf64 | undefined, locations: Map<string,
     // each name is followed by its source location ("" when unknown), which trap reports print
     const name = demangle(f.name);
     const at = locations.get(name);
-    names += name + "\0" + (at ? `${at.file}:${at.line}` : "") + "\0";
+    names += name + "\0" + (at ? compactLocation(name, at) : "") + "\0";
   }
   const textEnd = elf ? elf.textEnd() : 0n;
   const cstr = JSON.stringify(names).replace(/\\u0000/g, "\\0");
@@ -300,6 +301,18 @@ SYM const uint32_t uw_sym_count = ${entries.length}u;
 SYM const uint32_t uw_text_end = 0x${textEnd.toString(16)}u;
 SYM const char uw_sym_names[] = ${cstr};
 `;
+}
+
+/**
+ * A function's location as the symbol table stores it: "file:line", or
+ * ":<n>:<line>" when the file is the name's first n bytes and ".ts" (most
+ * functions: ~lib/uniwasm/kernel/net/ip/Ipv4#input is in
+ * ~lib/uniwasm/kernel/net/ip.ts), which boot/runtime/runtime.c expands.
+ */
+export function compactLocation(name: string, at: SourceLocation): string {
+  const module = at.file.endsWith(".ts") ? at.file.slice(0, -3) : undefined;
+  if (module && name.startsWith(module + "/")) return `:${Buffer.byteLength(module)}:${at.line}`;
+  return `${at.file}:${at.line}`;
 }
 
 /** wasm2c's symbol names back to the wasm names: w2c_kernel_~lib0x2Frt... */

@@ -15,10 +15,13 @@ import { StageCache, hashOf, hashSources } from "./cache.ts";
 import { UserError } from "./errors.ts";
 import { ROOT } from "./paths.ts";
 import { halImportNames } from "./hal-contract.ts";
-import { addDataSegment, encodeFiles, readFolder, type FilesBlob } from "./files.ts";
+import { encodeFiles, readFolder, type FilesBlob } from "./files.ts";
+import { addDataSegment, mergeDataSegments } from "./wasm-data.ts";
 import { functionLocations } from "./source-map.ts";
 
 export const DEFAULT_PASSES = ["remove-unused-module-elements", "strip-dwarf", "strip-producers"];
+/** Data segments this close together are merged into one (tools/wasm-data.ts): each costs wasm2c's start-up code ~70 bytes. */
+const SEGMENT_GAP = 64;
 const ENV_IMPORTS = new Set(["abort", "trace", "seed", "memory"]);
 
 export interface Log {
@@ -76,7 +79,7 @@ export async function buildWasm(app: App, outDir: string, cache: StageCache, log
   }
 
   const passes = c.binaryenPasses ?? DEFAULT_PASSES;
-  const bKey = hashOf("binaryen", readFileSync(ascWasm), existsSync(`${ascWasm}.map`) ? readFileSync(`${ascWasm}.map`) : "", JSON.stringify(passes), JSON.stringify(ALLOCATOR_ENTRIES), files ? files.bytes : "");
+  const bKey = hashOf("binaryen", readFileSync(ascWasm), existsSync(`${ascWasm}.map`) ? readFileSync(`${ascWasm}.map`) : "", JSON.stringify(passes), JSON.stringify(ALLOCATOR_ENTRIES), String(SEGMENT_GAP), files ? files.bytes : "");
   if (cache.fresh("binaryen", bKey, [wasm])) log.stage("binaryen", passes.join(" "), true);
   else {
     const binaryen = await loadBinaryen();
@@ -93,7 +96,7 @@ export async function buildWasm(app: App, outDir: string, cache: StageCache, log
         mod.addCustomSection(SOURCES_SECTION, new TextEncoder().encode(JSON.stringify(table)));
       }
       if (!mod.validate()) throw new UserError(`${app.name}: the wasm failed Binaryen validation after passes ${passes.join(", ")}`);
-      writeFileSync(wasm, mod.emitBinary());
+      writeFileSync(wasm, mergeDataSegments(mod.emitBinary(), SEGMENT_GAP).wasm);
     } finally {
       mod.dispose();
     }

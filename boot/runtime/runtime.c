@@ -69,10 +69,16 @@ void rt_put_symbol(uintptr_t addr) {
 
 void rt_put_source(const char *name) {
   const char *at = runtime_source_of(name);
-  if (at) {
-    rt_puts(" at ");
-    rt_puts(at);
+  if (!at) return;
+  rt_puts(" at ");
+  if (*at == ':') {
+    /* ":<n>:<line>": the file is the name's first n bytes and ".ts" (tools/image.ts) */
+    size_t n = 0;
+    for (at++; *at >= '0' && *at <= '9'; at++) n = n * 10 + (size_t)(*at - '0');
+    plat_console_write(name, n);
+    rt_puts(".ts");
   }
+  rt_puts(at);
 }
 
 _Noreturn void rt_fail(const char *what, int code) {

@@ -17,7 +17,8 @@ extern const uint32_t uw_sym_count;
 extern const char uw_sym_names[];
 extern const uint32_t uw_text_end;
 
-/* The table's names are "name\0location\0" (tools/image.ts). */
+/* The table's names are "name\0location\0" (tools/image.ts); a location
+ * in the name's own file is ":<n>:<line>" (see runtime_source_of). */
 const char *runtime_source_of(const char *name) {
   const char *at = name;
   while (*at) at++;

@@ -8,6 +8,7 @@ import { cmdlineValue, parseWhole } from "../cmdline";
 import { clock_ns, mem_limit } from "../hal";
 import { Scheduler } from "../sched/loop";
 import { Task } from "../sched/task";
+import { GC_INTERVAL_NS } from "../mem/gc";
 
 let theSched: Scheduler | null = null;
 let exitCode: i32 = 0;
@@ -15,11 +16,17 @@ let exited: bool = false;
 let running: bool = false;
 
 export class Kernel {
-  /** The scheduler every level-1 part runs on (created on first use). */
+  /**
+   * The scheduler every level-1 part runs on (created on first use). It
+   * collects garbage between task runs (kernel/mem/gc.ts): what an app keeps
+   * is reachable from a global, its app object or a service, handler or task
+   * it handed over, not from a local of `main` alone.
+   */
   static get sched(): Scheduler {
     let s = theSched;
     if (s == null) {
       s = new Scheduler(null, 1024);
+      s.gc.intervalNs = GC_INTERVAL_NS;
       theSched = s;
       longTaskThreshold(s);
     }

@@ -10,6 +10,11 @@
 // once, then timers and interrupts get a look-in before the next batch. So a
 // task that keeps yielding cannot delay a due timer by more than one batch,
 // and one that re-spawns itself goes behind every other ready task.
+//
+// Between task runs the loop is also where garbage is collected, when its
+// `gc.intervalNs` is set (kernel/mem/gc.ts: level 1 sets it): no task is on
+// the stack then, and the loop pins its scheduler for the run, so every
+// object a task, timer or interrupt handler can reach is marked from it.
 
 import { clock_ns, wait, irq_unmask, stop_line, NO_DEADLINE } from "../hal";
 import { print, println, printFixed } from "../console";
@@ -22,6 +27,7 @@ import { Event } from "./event";
 import { SchedStats } from "./stats";
 import { MS } from "./time";
 import { StopHandler, ExitOnStop } from "./stop";
+import { Collector } from "../mem/gc";
 
 /** Runs the scheduler's StopHandler (kernel/sched/stop.ts) once per stop request. */
 class StopTask extends Task {
@@ -41,6 +47,8 @@ export class Scheduler extends TaskScheduler {
   readonly timers: TimerQueue;
   readonly irqs: IrqTable = new IrqTable();
   readonly stats: SchedStats = new SchedStats();
+  /** When garbage is collected between task runs (`gc.intervalNs`, 0 by default: never). */
+  readonly gc: Collector = new Collector();
   /** A run longer than this is reported on the console and counted. */
   longTaskNs: u64 = 10 * MS;
   /** Whether long runs are printed (they are counted either way). */
@@ -234,6 +242,8 @@ export class Scheduler extends TaskScheduler {
     assert(!this.running, "Scheduler.run called from inside a task");
     this.running = true;
     this.stopping = false;
+    // the collector's root for the run: it marks from globals and pinned objects only
+    __pin(changetype<usize>(this));
     if (this.stopLine == -2) {
       this.stopLine = stop_line();
       if (this.stopLine >= 0) irq_unmask(<u32>this.stopLine);
@@ -244,6 +254,7 @@ export class Scheduler extends TaskScheduler {
     let now = clock_ns();
     const start = now;
     let justWaited = false; // wait() just handed over the pending lines: no need to poll
+    const gc = this.gc;
     while (!this.stopping) {
       for (;;) {
         const t = timers.popDue(now);
@@ -262,8 +273,11 @@ export class Scheduler extends TaskScheduler {
         }
         justWaited = false;
         now = this.runBatch(now);
+        if (gc.due(now)) now = gc.collect(now);
         continue;
       }
+      // idle: collect before sleeping rather than between a wake-up and its task
+      if (gc.due(now)) now = gc.collect(now);
       const deadline = timers.next;
       if (deadline == NO_DEADLINE && this.irqs.count == 0) break;
       st.waits++;
@@ -276,6 +290,7 @@ export class Scheduler extends TaskScheduler {
     }
     st.timerOverruns = timers.overruns;
     st.loopNs += now - start;
+    __unpin(changetype<usize>(this));
     this.running = false;
   }
 

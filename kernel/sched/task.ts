@@ -2,8 +2,9 @@
 // closures, so a task is an object whose `run` method is the work; its fields
 // are the state the work needs between runs. A task runs to completion on the
 // one kernel stack and is re-armed (spawned, slept, woken) rather than
-// suspended, which keeps the GC's single shadow stack valid and means a task
-// object is allocated once by the app and reused for its whole life.
+// suspended, which leaves the loop a point with no task on the stack to
+// collect garbage at (kernel/mem/gc.ts) and means a task object is
+// allocated once by the app and reused for its whole life.
 //
 // Every link the scheduler needs (ready queue, wait queue, timer) lives inside
 // the task, so making a task ready or putting it to sleep allocates nothing.

@@ -129,8 +129,11 @@ uint64_t runtime_memory_size(void);
  * generates from the linked image. */
 const char *runtime_symbolize(uintptr_t addr, uintptr_t *offset);
 
-/* For a name runtime_symbolize() returned: "file:line" where the function's
- * source starts (from the app's source map), or NULL when unknown. */
+/* For a name runtime_symbolize() returned: where the function's source
+ * starts (from the app's source map), or NULL when unknown. Either
+ * "file:line", or, when the file is the name's module (a function of
+ * kernel/net/ip.ts is named ~lib/uniwasm/kernel/net/ip/...), ":<n>:<line>"
+ * for the name's first n bytes and ".ts" (rt_put_source prints both alike). */
 const char *runtime_source_of(const char *name);
 
 /* Formatting for reports, usable before and after the kernel runs. */

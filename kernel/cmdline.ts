@@ -28,9 +28,17 @@ export function commandLine(): string {
 
 /** The value of `key=` in `line` (the kernel's own by default), or null if absent. */
 export function cmdlineValue(key: string, line: string | null = null): string | null {
-  const words = (line != null ? line : commandLine()).split(" ");
+  // scanned in place: a command line can carry megabytes (a test's literal
+  // input), and only the value found is copied out
+  const s = line != null ? line : commandLine();
   const prefix = key + "=";
-  for (let i = 0; i < words.length; i++) if (words[i].startsWith(prefix)) return words[i].substring(prefix.length);
+  const n = s.length;
+  for (let start = 0; start <= n; ) {
+    let end = s.indexOf(" ", start);
+    if (end < 0) end = n;
+    if (end - start >= prefix.length && s.startsWith(prefix, start)) return s.substring(start + prefix.length, end);
+    start = end + 1;
+  }
   return null;
 }
 

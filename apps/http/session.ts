@@ -237,6 +237,8 @@ export class HttpSession {
     head.end();
     const headLen = head.len;
     head.text(text);
+    // a small body rides in the head's segment when TCP's buffer takes both now
+    if (count > 0 && head.len + count <= this.out.room() && head.inline(body, count)) count = 0;
     this.out.write(head.buf, head.len);
     this.stats.headBytes += headLen;
     this.stats.bodyBytes += head.len - headLen;

@@ -48,6 +48,8 @@ const SYNTAX = "ERR syntax error";
 // The table COMMAND reports: name, arity, flags, first key, last key, step.
 const NAMES: string[] = ["ping", "echo", "get", "set", "del", "exists", "incr", "decr", "incrby", "decrby", "mget", "mset",
   "expire", "pexpire", "ttl", "pttl", "dbsize", "flushall", "info", "quit", "command", "client", "config", "select"];
+// NAMES' indices, so a command is dispatched by number, not by comparing strings.
+const enum Cmd { Ping = 0, Echo = 1, Get = 2, Set = 3, Del = 4, Exists = 5, Incr = 6, Decr = 7, Incrby = 8, Decrby = 9, Mget = 10, Mset = 11, Expire = 12, Pexpire = 13, Ttl = 14, Pttl = 15, Dbsize = 16, Flushall = 17, Info = 18, Quit = 19, Command = 20, Client = 21, Config = 22, Select = 23 }
 const ARITY: i32[] = [-1, 2, 2, -3, -2, -2, 2, 2, 3, 3, -2, -3, -3, -3, 2, 2, 1, -1, -1, -1, -1, -2, -2, 2];
 const FIRST: i32[] = [0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0];
 const LAST: i32[] = [0, 0, 1, 1, -1, -1, 1, 1, 1, 1, -1, -1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -89,66 +91,65 @@ export class KvServer {
     if ((arity > 0 && <i32>argc != arity) || <i32>argc < -arity) { this.wrongArgs(r, unchecked(NAMES[cmd])); return; }
     if (unchecked(DENYOOM[cmd]) && !this.makeRoom()) { r.error(OOM); return; }
     const s = this.store;
-    const name = unchecked(NAMES[cmd]);
-    if (name == "get") {
+    if (cmd == Cmd.Get) {
       const e = s.find(c.argPtr(1), c.argLen(1), now);
       if (e == 0) { this.stats.misses++; r.nil(); return; }
       this.stats.hits++;
       r.bulk(Store.valPtr(e), Store.valLen(e));
-    } else if (name == "set") this.set(c, r, now);
-    else if (name == "ping") {
+    } else if (cmd == Cmd.Set) this.set(c, r, now);
+    else if (cmd == Cmd.Ping) {
       if (argc > 2) this.wrongArgs(r, "ping");
       else if (argc == 2) r.bulk(c.argPtr(1), c.argLen(1));
       else r.simple("PONG");
-    } else if (name == "incr") this.incrBy(c, r, 1, now);
-    else if (name == "decr") this.incrBy(c, r, -1, now);
-    else if (name == "incrby" || name == "decrby") {
+    } else if (cmd == Cmd.Incr) this.incrBy(c, r, 1, now);
+    else if (cmd == Cmd.Decr) this.incrBy(c, r, -1, now);
+    else if (cmd == Cmd.Incrby || cmd == Cmd.Decrby) {
       if (!parseLL(c.argPtr(2), c.argLen(2))) { r.error(NOT_INT); return; }
-      if (name == "decrby" && parsedLL == i64.MIN_VALUE) { r.error("ERR decrement would overflow"); return; }
-      this.incrBy(c, r, name == "decrby" ? -parsedLL : parsedLL, now);
-    } else if (name == "mget") {
+      if (cmd == Cmd.Decrby && parsedLL == i64.MIN_VALUE) { r.error("ERR decrement would overflow"); return; }
+      this.incrBy(c, r, cmd == Cmd.Decrby ? -parsedLL : parsedLL, now);
+    } else if (cmd == Cmd.Mget) {
       r.array(argc - 1);
       for (let i: u32 = 1; i < argc; i++) {
         const e = s.find(c.argPtr(i), c.argLen(i), now);
         if (e == 0) { this.stats.misses++; r.nil(); }
         else { this.stats.hits++; r.bulk(Store.valPtr(e), Store.valLen(e)); }
       }
-    } else if (name == "mset") {
+    } else if (cmd == Cmd.Mset) {
       if ((argc & 1) == 0) { this.wrongArgs(r, "mset"); return; }
       for (let i: u32 = 1; i < argc; i += 2) s.set(c.argPtr(i), c.argLen(i), c.argPtr(i + 1), c.argLen(i + 1), 0, false, now);
       r.ok();
-    } else if (name == "del" || name == "exists") {
+    } else if (cmd == Cmd.Del || cmd == Cmd.Exists) {
       let k: i64 = 0;
       for (let i: u32 = 1; i < argc; i++) {
-        if (name == "del" ? s.del(c.argPtr(i), c.argLen(i), now) : s.find(c.argPtr(i), c.argLen(i), now) != 0) k++;
+        if (cmd == Cmd.Del ? s.del(c.argPtr(i), c.argLen(i), now) : s.find(c.argPtr(i), c.argLen(i), now) != 0) k++;
       }
       r.integer(k);
-    } else if (name == "echo") r.bulk(c.argPtr(1), c.argLen(1));
-    else if (name == "expire") this.expire(c, r, 1000, "expire", now);
-    else if (name == "pexpire") this.expire(c, r, 1, "pexpire", now);
-    else if (name == "ttl" || name == "pttl") {
+    } else if (cmd == Cmd.Echo) r.bulk(c.argPtr(1), c.argLen(1));
+    else if (cmd == Cmd.Expire) this.expire(c, r, 1000, "expire", now);
+    else if (cmd == Cmd.Pexpire) this.expire(c, r, 1, "pexpire", now);
+    else if (cmd == Cmd.Ttl || cmd == Cmd.Pttl) {
       const e = s.find(c.argPtr(1), c.argLen(1), now);
       if (e == 0) { r.integer(-2); return; }
       const at = Store.expireAt(e);
       if (at == 0) { r.integer(-1); return; }
       const left = <i64>(at - now);
-      r.integer(name == "ttl" ? (left + 500) / 1000 : left);
-    } else if (name == "dbsize") r.integer(s.count);
-    else if (name == "flushall") {
+      r.integer(cmd == Cmd.Ttl ? (left + 500) / 1000 : left);
+    } else if (cmd == Cmd.Dbsize) r.integer(s.count);
+    else if (cmd == Cmd.Flushall) {
       if (argc > 2 || (argc == 2 && !is(c.argPtr(1), c.argLen(1), "async") && !is(c.argPtr(1), c.argLen(1), "sync"))) { r.error(SYNTAX); return; }
       s.flush();
       r.ok();
-    } else if (name == "select") {
+    } else if (cmd == Cmd.Select) {
       if (!parseLL(c.argPtr(1), c.argLen(1))) { r.error(NOT_INT); return; }
       if (parsedLL != 0) { r.error("ERR DB index is out of range"); return; }
       r.ok();
-    } else if (name == "quit") {
+    } else if (cmd == Cmd.Quit) {
       client.quit = true;
       r.ok();
-    } else if (name == "info") this.info(c, r, now);
-    else if (name == "command") this.command(c, r);
-    else if (name == "client") this.clientCmd(c, r, client);
-    else if (name == "config") this.config(c, r);
+    } else if (cmd == Cmd.Info) this.info(c, r, now);
+    else if (cmd == Cmd.Command) this.command(c, r);
+    else if (cmd == Cmd.Client) this.clientCmd(c, r, client);
+    else if (cmd == Cmd.Config) this.config(c, r);
   }
 
   /**
@@ -245,7 +246,8 @@ export class KvServer {
     let n: u32 = 0;
     do { store<u8>(tmp + 31 - n++, <u8>(48 + u % 10)); u /= 10; } while (u > 0);
     if (v < 0) store<u8>(tmp + 31 - n++, 45);
-    s.set(kp, kl, tmp + 32 - n, n, 0, true, now);
+    // in place where the entry has room (the digits rarely grow): one lookup, not two
+    if (e == 0 || !s.replace(e, tmp + 32 - n, n)) s.set(kp, kl, tmp + 32 - n, n, 0, true, now);
     r.integer(v);
   }
 

@@ -91,9 +91,7 @@ export class Store {
    */
   set(kp: usize, kl: u32, vp: usize, vl: u32, expireAt: u64, keepTtl: bool, now: u64): usize {
     let e = this.find(kp, kl, now);
-    if (e != 0 && load<u32>(e, VCAP) >= vl && load<u32>(e, VCAP) <= (vl << 1) + 64) {
-      memory.copy(e + DATA + kl, vp, vl);
-      store<u32>(e, vl, VLEN);
+    if (e != 0 && this.replace(e, vp, vl)) {
       if (!keepTtl) this.setExpire(e, expireAt);
       return e;
     }
@@ -106,6 +104,19 @@ export class Store {
     memory.copy(e + DATA + kl, vp, vl);
     this.setExpire(e, keepTtl ? keep : expireAt);
     return e;
+  }
+
+  /**
+   * Overwrites the value of entry `e` (from `find`) with [vp, vp+vl) where it
+   * lies, its TTL kept; false, nothing changed, when the entry's room does
+   * not suit the new length (then `set`).
+   */
+  replace(e: usize, vp: usize, vl: u32): bool {
+    const cap = load<u32>(e, VCAP);
+    if (cap < vl || cap > (vl << 1) + 64) return false;
+    memory.copy(e + DATA + load<u32>(e, KLEN), vp, vl);
+    store<u32>(e, vl, VLEN);
+    return true;
   }
 
   /** A new entry for a key not in the table, value bytes left to the caller. */

@@ -16,6 +16,7 @@ import { ROOT } from "../tools/paths.ts";
 import { scratchDir } from "./helpers/kernel.ts";
 import { nodeSim, qemuTap, qemuUser, type Guest } from "./helpers/guest.ts";
 import { freePort } from "./helpers/ports.ts";
+import { connectionLimit } from "./helpers/conn-limit.ts";
 import { TEST_ARCHES } from "./helpers/arches.ts";
 import { TapNet, tapUnavailable } from "./helpers/tap.ts";
 
@@ -171,20 +172,24 @@ describe.each(TEST_ARCHES)("apps/http on QEMU $arch", (a) => {
   }, 300_000);
 });
 
+const MAX_CONNS = 8;
+
 describe("apps/http on the Node platform's simulated network", () => {
   beforeAll(() => {
     if (!site) makeSite();
   });
 
-  it("curl and Python through the simulated gateway's port forward", async () => {
+  it("curl and Python through the simulated gateway's port forward; max_conns: the connections beyond it refused, service resumed", async () => {
     const port = await freePort();
-    const g = nodeSim(APP, site, 80, port, `header_timeout=${HEADER_TIMEOUT_S * 1000} idle_timeout=30000 log=1`, "64M", 280);
+    // the clients above use at most a few connections at once
+    const g = nodeSim(APP, site, 80, port, `header_timeout=${HEADER_TIMEOUT_S * 1000} idle_timeout=30000 log=1 max_conns=${MAX_CONNS}`, "64M", 280);
     try {
       await g.waitFor(/http: .*port 80, 4 files/, 240_000);
       await curl(g);
       const checks = "keepalive,pipeline,errors,slow,big";
       expectPython(await python(g, checks), checks);
       expect(g.output()).toMatch(/^http: GET \/big\.bin 200 5242880 \d+us$/m);
+      await connectionLimit(g, MAX_CONNS, "HEAD /style.css HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n", "HTTP/1.1 200 OK", "\\r\\n\\r\\n");
     } finally {
       g.stop();
       await g.done;

@@ -13,6 +13,7 @@ import { loadApp } from "../tools/app.ts";
 import { buildImage } from "../tools/image.ts";
 import { ROOT } from "../tools/paths.ts";
 import { findOnPath, nodeSim, qemuUser, runCommand, type Guest } from "./helpers/guest.ts";
+import { connectionLimit } from "./helpers/conn-limit.ts";
 import { freePort } from "./helpers/ports.ts";
 import { TEST_ARCHES } from "./helpers/arches.ts";
 
@@ -149,14 +150,17 @@ describe.each(TEST_ARCHES)("apps/kv on QEMU $arch", (a) => {
 describe.skipIf(!haveCli)("apps/kv on the Node platform's simulated network", () => {
   beforeAll(startReference, 60_000);
 
-  it("redis-cli replies identical to redis-server's, malformed RESP, expiry, eviction, a short redis-benchmark", async () => {
+  it("redis-cli replies identical to redis-server's, malformed RESP, expiry, eviction, a short redis-benchmark; max_conns", async () => {
     const port = await freePort();
-    const g = nodeSim(APP, undefined, 6379, port, "", "128M", 280);
+    // redis-benchmark's 50 clients fit; the limit is checked last
+    const limit = 60;
+    const g = nodeSim(APP, undefined, 6379, port, `max_conns=${limit}`, "128M", 280);
     try {
       await g.waitFor(/kv: .*port 6379/, 240_000);
       await sameAsRedis(g);
       await expiryAndEviction(g);
       await benchmark(g, 2000); // the simulation relays every segment through a TCP in TypeScript: fewer requests
+      await connectionLimit(g, limit, "PING\\r\\n", "+PONG", "\\r\\n");
     } finally {
       g.stop();
       await g.done;

@@ -425,6 +425,20 @@ describe("tcp state machine: ESTABLISHED", () => {
     expect(out).toContain("tcp.zeroWindowProbes=2");
   });
 
+  it("a small open window whose update was lost: the persist timer sends what fits (RFC 1122 4.2.3.4's override)", async () => {
+    // The peer's window shrinks to 1000 (under one MSS and under half its largest), and the
+    // update that would reopen it never comes: sender SWS avoidance holds the data, nothing
+    // is in flight, so no ACK will arrive; the persist timer must send into the window.
+    const small = seg({ seq: 5001, ack: 1001, flags: "A", win: 1000 });
+    const acked = seg({ seq: 5001, ack: 2001, flags: "A", win: 1000 });
+    const out = await run([...OPEN, `in ${small}`, "send 3000", "wait 250", `in ${acked}`, "wait 500", "counters"]);
+    expect(after(out, "send 3000")).toEqual(["sent 3000"]);
+    expect(after(out, "wait 250")).toEqual(["> . seq=1001 ack=5001 win=8192 len=1000"]);
+    expect(after(out, "wait 500")).toEqual(["> . seq=2001 ack=5001 win=8192 len=1000"]);
+    expect(out).toContain("tcp.smallWindowSends=2");
+    expect(out).not.toContain("tcp.zeroWindowProbes");
+  });
+
   it("Nagle holds a small segment while data is unacknowledged; no-delay sends it", async () => {
     const out = await run([...OPEN, "send 10", "send 10", "state"]);
     expect(after(out, "send 10", 0)).toEqual(["> P. seq=1001 ack=5001 win=8192 len=10", "sent 10"]);

@@ -208,6 +208,14 @@ export class Connection {
 
   /** Calls the handler for what happened since the last delivery. */
   deliver(): void {
+    // What the handlers write in this delivery leaves as one burst once they return (a reply and its FIN in one segment).
+    const s = this.sock;
+    if (s != null) s.cork();
+    this.deliverEvents();
+    if (s != null) s.uncork();
+  }
+
+  private deliverEvents(): void {
     const f = this.pending;
     this.pending = 0;
     if (this.done) return;

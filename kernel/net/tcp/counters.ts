@@ -60,6 +60,7 @@ const NAMES: StaticArray<string> = [
   "rtoExpirations",
   "dupAcks",
   "zeroWindowProbes",
+  "smallWindowSends",
   "keepaliveProbes",
   "delayedAcks",
   "oooSegments",
@@ -150,6 +151,8 @@ export class TcpCounters extends CounterSet {
   rtoExpirations: u64 = 0;
   dupAcks: u64 = 0;
   zeroWindowProbes: u64 = 0;
+  /** Segments sent into an open window smaller than sender SWS avoidance waits for, after the persist time-out (the peer's window update was lost). */
+  smallWindowSends: u64 = 0;
   keepaliveProbes: u64 = 0;
   delayedAcks: u64 = 0;
   oooSegments: u64 = 0;
@@ -160,7 +163,7 @@ export class TcpCounters extends CounterSet {
   }
 }
 
-/** Prints the counters that are non-zero, one `tcp.name=value` per line (55 of them would not read as one line). */
+/** Prints the counters that are non-zero, one `tcp.name=value` per line (too many to read as one line). */
 export function printTcpCounters(c: TcpCounters): void {
   printCounterLines(c);
 }

@@ -428,7 +428,7 @@ function processAck(t: Tcb, seg: TcpRepr, now: u64): bool {
   }
   // Window update (RFC 9293 3.10.7.4 fifth check).
   if (seqLt(t.sndWl1, seg.seq) || (t.sndWl1 == seg.seq && seqLe(t.sndWl2, ack))) {
-    const opened = t.sndWnd == 0 && win > 0;
+    const opened = win > t.sndWnd;
     t.sndWnd = win;
     if (win > t.maxSndWnd) t.maxSndWnd = win;
     t.sndWl1 = seg.seq;

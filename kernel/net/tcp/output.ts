@@ -94,7 +94,7 @@ export function sendNormal(t: Tcb, now: u64): bool {
       // everything queued and nothing is in flight (or Nagle is off), or half the peer's max window.
       const all = len == avail;
       const nagleOk = t.noDelay || flight == 0 || t.finQueued;
-      if (!(all && nagleOk) && len < t.maxSndWnd / 2) break;
+      if (!(all && nagleOk) && len < t.maxSndWnd / 2 && !t.sendShort) break;
       if (len == 0) break;
     }
     let flags = TCP_ACK;
@@ -246,15 +246,22 @@ export function advance(t: Tcb, nxt: u32, now: u64): void {
   t.lastSendNs = now;
 }
 
-/** Zero window with data waiting and nothing in flight: probe (persist timer). */
+/**
+ * Data waiting, nothing in flight, and still nothing sent: the window is
+ * zero, or open but too small for sender SWS avoidance to use it. No ACK
+ * will come to change that if the peer's window update was lost, so the
+ * persist timer probes a zero window and, on a small one, sends what fits
+ * anyway (RFC 1122 4.2.3.4's override time-out; Linux's probe timer covers
+ * both the same way).
+ */
 export function checkPersist(t: Tcb, now: u64): void {
   const tm = t.timers;
-  if (t.sndWnd == 0 && t.sndUna == t.sndMax && seqLt(t.sndNxt, t.dataEnd())) {
+  if (t.sndUna == t.sndMax && seqLt(t.sndNxt, t.dataEnd())) {
     if (tm.persistAt == NEVER) {
       const base = max<u64>(t.rtt.rtoNs, t.cfg.minRtoNs);
       tm.persistAt = now + min<u64>(base << min<u32>(t.persistBackoff, 16), t.cfg.maxRtoNs);
     }
-  } else if (t.sndWnd != 0) tm.persistAt = NEVER;
+  } else tm.persistAt = NEVER;
 }
 
 /** Sends our SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED) and starts its time-out. */

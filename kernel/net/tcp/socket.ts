@@ -132,7 +132,7 @@ export class TcpSocket extends TcpEndpoint {
     }
     const n = t.sndBuf.write(ptr, want);
     if (n < len) t.wantWrite = true;
-    if (t.state == TcpState.Established || t.state == TcpState.CloseWait) output(t);
+    if (!t.corked && (t.state == TcpState.Established || t.state == TcpState.CloseWait)) output(t);
     t.ctx.dispatch();
     return <i32>n;
   }
@@ -186,6 +186,26 @@ export class TcpSocket extends TcpEndpoint {
     this.conn.wantWrite = true;
   }
 
+  /**
+   * Holds output back while several calls build one reply (Linux's
+   * TCP_CORK): `send` and `close` queue without transmitting until `uncork`,
+   * which sends everything at once, so a response and its FIN share a segment
+   * instead of two. ACKs and timers are not held.
+   */
+  cork(): void {
+    this.conn.corked = true;
+  }
+
+  /** Ends `cork`: what was queued goes out now. */
+  uncork(): void {
+    const t = this.conn;
+    if (!t.corked) return;
+    t.corked = false;
+    const s = t.state;
+    if (s == TcpState.Established || s == TcpState.CloseWait || s == TcpState.FinWait1 || s == TcpState.LastAck) output(t);
+    t.ctx.dispatch();
+  }
+
   /** Discards up to `len` readable bytes (a sink that does not need them). */
   discard(len: u32): u32 {
     const t = this.conn;
@@ -218,12 +238,12 @@ export class TcpSocket extends TcpEndpoint {
       case TcpState.Established:
         t.queueFin();
         t.state = TcpState.FinWait1;
-        output(t);
+        if (!t.corked) output(t);
         break;
       case TcpState.CloseWait:
         t.queueFin();
         t.state = TcpState.LastAck;
-        output(t);
+        if (!t.corked) output(t);
         break;
       default:
         break;

@@ -126,6 +126,11 @@ export class TcpStack extends TcpInput {
     this.pool.limit = v;
   }
   /** Buffer memory in use (rings and half-open reservations). */
+  /** Connections not lingering in TIME-WAIT: open, or still closing (a FIN of ours or the peer's yet to be acknowledged). */
+  get live(): u32 {
+    return this.connections - this.timeWaiting;
+  }
+
   get memUsed(): u64 {
     return this.pool.used;
   }

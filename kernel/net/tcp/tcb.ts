@@ -265,10 +265,14 @@ export class Tcb {
   noDelay: bool;
   /** A send came up short: post EV_WRITABLE when there is room. */
   wantWrite: bool = false;
+  /** `send` and `close` queue without transmitting until the socket is uncorked (TcpSocket.cork). */
+  corked: bool = false;
 
   // ---- timers ----
   readonly timers: TcpTimers;
   persistBackoff: u32 = 0;
+  /** The persist timer fired on an open but small window: send into it despite sender SWS avoidance (RFC 1122 4.2.3.4). */
+  sendShort: bool = false;
   keepProbes: u32 = 0;
   lastRecvNs: u64 = 0;
 

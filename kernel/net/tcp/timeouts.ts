@@ -104,12 +104,20 @@ function retransmissionTimeout(t: Tcb, now: u64): void {
 
 function persistTimeout(t: Tcb, now: u64): void {
   t.timers.persistAt = NEVER;
-  if (t.sndWnd != 0 || !seqLt(t.sndNxt, t.dataEnd())) return;
-  t.counters.zeroWindowProbes++;
-  // A probe one byte below the window: the peer must answer with its current window.
-  transmit(t, t.sndUna - 1, 0, TCP_ACK);
+  if (t.sndUna != t.sndMax || !seqLt(t.sndNxt, t.dataEnd())) return;
   t.persistBackoff++;
-  checkPersist(t, now);
+  if (t.sndWnd == 0) {
+    t.counters.zeroWindowProbes++;
+    // A probe one byte below the window: the peer must answer with its current window.
+    transmit(t, t.sndUna - 1, 0, TCP_ACK);
+    checkPersist(t, now);
+    return;
+  }
+  // An open window too small to fill a segment: what fits goes now (output arms the timer again if data is left).
+  t.counters.smallWindowSends++;
+  t.sendShort = true;
+  output(t);
+  t.sendShort = false;
 }
 
 function keepAliveTimeout(t: Tcb, now: u64): void {

@@ -4,7 +4,8 @@
 // discard 9, chargen 19) until k connections have ended; `role=client
 // peer=<ip> bytes=<n> conns=<k> modes=echo,up,down` opens k connections per
 // mode at once, each moving n bytes that are checked on arrival, then stays
-// up `linger_ms` (TIME-WAIT answers the server's last FIN retransmissions).
+// up `linger_ms` (TIME-WAIT answers the server's last FIN retransmissions)
+// and until none of its connections is still closing.
 // `cc=cubic`, `buf=<bytes>` (both buffers). Results are key=value lines.
 import { println, print } from "../../../kernel/console";
 import { clock_ns } from "../../../kernel/hal";
@@ -69,6 +70,8 @@ class ClientWatch extends Task {
       this.sleepUntil(this.lingerUntil);
       return;
     }
+    // A FIN of ours still unacknowledged (lost, or cut off by a partition) is retransmitted only while the kernel runs.
+    if (stack.live > 0 && now < this.giveUpAt) { this.sleep(10 * MS); return; }
     report();
     sched.stop();
   }

@@ -22,9 +22,9 @@
 // when all are in flight `largeBuffer` says 0 and the stack sends ordinary
 // frames, so the pool bounds memory, not what can be sent.
 
-import { entropy } from "../../kernel/hal";
+import { entropy, mem_limit } from "../../kernel/hal";
 import { PacketPool, PKT_BUF_SIZE, PKT_HEADROOM, PKT_MAX_FRAME } from "../../kernel/mem/pktbuf";
-import { LargeBufferPool, LARGE_MAX_FRAME } from "../../kernel/mem/largebuf";
+import { LargeBufferPool, LARGE_BUF_SIZE, LARGE_MAX_FRAME } from "../../kernel/mem/largebuf";
 import { NetDevice, NetCaps, RxFlags, TxResult, NET_POLL_BUDGET } from "../../kernel/net/device";
 import { sum16, fold } from "../../kernel/net/wire/checksum";
 import { put16 } from "../../kernel/net/wire/bytes";
@@ -42,8 +42,17 @@ export const NET_F_STATUS: u64 = 1 << 16;
 /** What this driver can use, offered to every device (it takes the intersection). */
 export const NET_WANTED: u64 = NET_F_CSUM | NET_F_GUEST_CSUM | NET_F_MTU | NET_F_MAC | NET_F_HOST_TSO4 | NET_F_MRG_RXBUF | NET_F_STATUS | F_EVENT_IDX;
 
-/** Large transmit buffers a device with HOST_TSO4 gets (64 KiB each), unless `largeBuffers` says otherwise. */
+/** Most large transmit buffers a device with HOST_TSO4 gets by default (64 KiB each; see largeBuffersFor). */
 export const NET_LARGE_BUFFERS: u32 = 8;
+
+/**
+ * Large buffers for a machine of `mem` bytes: at most a thirty-second of it
+ * (8 MiB: 3, 16 MiB: 7, 32 MiB and up: 8), so offload never takes the memory
+ * a small server needs; 0 below 2 MiB, where HOST_TSO4 is not negotiated.
+ */
+export function largeBuffersFor(mem: u64): u32 {
+  return <u32>min<u64>(mem / 32 / <u64>LARGE_BUF_SIZE, <u64>NET_LARGE_BUFFERS);
+}
 /** The largest frame handed to the device for segmentation: an Ethernet header and the largest IPv4 packet. */
 const GSO_MAX_FRAME: u32 = 14 + 65535;
 
@@ -74,8 +83,8 @@ export class VirtioNet extends NetDevice {
   tx: Virtqueue | null = null;
   /** Flush automatically once this many frames are queued. */
   txBatch: u32 = 32;
-  /** Large transmit buffers to set up when HOST_TSO4 is negotiated (1..32; set before `init`). */
-  largeBuffers: u32 = NET_LARGE_BUFFERS;
+  /** Large transmit buffers to set up when HOST_TSO4 is negotiated (0..32, set before `init`; 0: HOST_TSO4 is not negotiated). */
+  largeBuffers: u32 = largeBuffersFor(mem_limit());
   /** The large buffers, with TSO. */
   large: LargeBufferPool | null = null;
   /** Buffers of a multi-buffer frame still to discard. */
@@ -101,7 +110,7 @@ export class VirtioNet extends NetDevice {
     this.offered = t.deviceFeatures();
     let want = wanted & NET_WANTED;
     // 5.1.3.1: HOST_TSO4 needs CSUM; a device offering one without the other gets neither used.
-    if ((want & this.offered & NET_F_CSUM) == 0) want &= ~NET_F_HOST_TSO4;
+    if ((want & this.offered & NET_F_CSUM) == 0 || this.largeBuffers == 0) want &= ~NET_F_HOST_TSO4;
     const r = negotiate(t, want, this.scratch);
     if (r != InitResult.Ok) {
       this.result = r;
@@ -123,7 +132,7 @@ export class VirtioNet extends NetDevice {
     if (f & NET_F_CSUM) this.caps |= NetCaps.TX_CSUM;
     if (f & NET_F_GUEST_CSUM) this.caps |= NetCaps.RX_CSUM;
     if (f & NET_F_HOST_TSO4) {
-      this.large = new LargeBufferPool(min<u32>(max<u32>(this.largeBuffers, 1), 32));
+      this.large = new LargeBufferPool(min<u32>(this.largeBuffers, 32));
       this.caps |= NetCaps.TSO4;
       this.largeMax = min<u32>(GSO_MAX_FRAME, LARGE_MAX_FRAME);
     }

@@ -16,7 +16,7 @@ import { Tcb, synWindow, TcpState, TcpError, EV_CONNECTED, EV_READABLE, EV_WRITA
 import { output, transmit, retransmitUna, sendSyn, challengeAck, sendReset } from "./output";
 
 /** RFC 7323 5.5: a timestamp not refreshed for 24 days is no longer trusted for PAWS. */
-const PAWS_IDLE_NS: u64 = 24 * 24 * 3600 * 1_000_000_000;
+export const PAWS_IDLE_NS: u64 = 24 * 24 * 3600 * 1_000_000_000;
 
 /** Processes `seg` (parsed, checksum verified) whose payload is at `payload`. */
 export function segmentArrives(t: Tcb, seg: TcpRepr, payload: usize): void {
@@ -220,16 +220,21 @@ function becomeEstablished(t: Tcb, now: u64): void {
 
 /** RFC 9293 3.10.7.4: segment acceptability for synchronized states. */
 function acceptable(t: Tcb, seq: u32, segLen: u32, wnd: u32): bool {
+  return acceptableAt(t.rcvNxt, seq, segLen, wnd);
+}
+
+/** Segment acceptability against RCV.NXT `rcvNxt` and a receive window `wnd` (also TIME-WAIT's records, timewait.ts). */
+export function acceptableAt(rcvNxt: u32, seq: u32, segLen: u32, wnd: u32): bool {
   if (segLen == 0) {
-    if (wnd == 0) return seq == t.rcvNxt;
-    return seqInRange(seq, t.rcvNxt, t.rcvNxt + wnd);
+    if (wnd == 0) return seq == rcvNxt;
+    return seqInRange(seq, rcvNxt, rcvNxt + wnd);
   }
   // RFC 9293 3.10.7.4 asks for "special allowance" for the ACK of a segment
   // at RCV.NXT when the window is zero: a zero-window probe (ours carry a
   // segment of data) must still deliver its ACK, or two peers whose windows
   // are both full never learn that either drained. Its data is cut below.
-  if (wnd == 0) return seq == t.rcvNxt;
-  return seqInRange(seq, t.rcvNxt, t.rcvNxt + wnd) || seqInRange(seq + segLen - 1, t.rcvNxt, t.rcvNxt + wnd);
+  if (wnd == 0) return seq == rcvNxt;
+  return seqInRange(seq, rcvNxt, rcvNxt + wnd) || seqInRange(seq + segLen - 1, rcvNxt, rcvNxt + wnd);
 }
 
 /** The receive window the peer may fill: what we advertised, bounded by real space. */

@@ -377,17 +377,25 @@ function fillSack(t: Tcb, r: TcpRepr): void {
 
 /** The window field to advertise, with receiver SWS avoidance (RFC 9293 3.8.6.2.2). */
 function windowField(t: Tcb): u32 {
-  const cap = t.cfg.rcvBuf;
   const space = t.buffersOn ? t.rcvOffer() : t.cfg.rcvBuf;
   const cur = seqGt(t.rcvAdvEdge, t.rcvNxt) ? t.rcvAdvEdge - t.rcvNxt : 0;
-  let wnd = space;
-  // Raise the right edge only by a worthwhile amount.
-  if (wnd > cur && wnd - cur < min(cap / 2, t.advMss)) wnd = cur;
-  let field = wnd >> t.rcvWscale;
-  if (field > 65535) field = 65535;
+  const field = windowFieldFor(space, t.cfg.rcvBuf, cur, t.advMss, t.rcvWscale);
   const edge = t.rcvNxt + (field << t.rcvWscale);
   if (seqGt(edge, t.rcvAdvEdge)) t.rcvAdvEdge = edge;
   return field;
+}
+
+/**
+ * The window field for `space` bytes free in a receive buffer of `cap`,
+ * with `cur` bytes of window already advertised: the right edge moves up
+ * only by a worthwhile amount (half the buffer or an MSS), scaled by
+ * `wscale` (the caller moves its advertised edge to what the field says).
+ */
+export function windowFieldFor(space: u32, cap: u32, cur: u32, advMss: u32, wscale: u32): u32 {
+  let wnd = space;
+  if (wnd > cur && wnd - cur < min(cap / 2, advMss)) wnd = cur;
+  const field = wnd >> wscale;
+  return field > 65535 ? 65535 : field;
 }
 
 /** After the app read: tell the peer if the window opened a worthwhile amount. */

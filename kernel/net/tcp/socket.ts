@@ -51,8 +51,11 @@ export class TcpSocket extends TcpEndpoint {
     this.conn = new Tcb(ctx, cfg, this, localIp, localPort, remoteIp, remotePort);
   }
 
-  @inline get state(): TcpState {
-    return this.conn.state;
+  get state(): TcpState {
+    const t = this.conn;
+    // A connection in TIME-WAIT is a record of the stack's: CLOSED once that has ended.
+    if (t.retired && t.state == TcpState.TimeWait && !t.ctx.lingers(t)) return TcpState.Closed;
+    return t.state;
   }
   /** Why the connection ended, if abnormally. */
   @inline get error(): TcpError {

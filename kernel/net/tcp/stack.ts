@@ -23,14 +23,13 @@ import { Tcb, TcpState, TcpError, tcpStateName, EV_WRITABLE } from "./tcb";
 import { TcpSocket, TcpSocketHandler } from "./socket";
 import { TcpListener, TcpHandler, ListenContext } from "./listener";
 import { segmentArrives, icmpErrorArrives } from "./input";
+import { ackSeq } from "./output";
+import { TimeWaitTable, TimeWaitOwner, TIME_WAIT_RECORD_BYTES } from "./timewait";
 
 const TX_BUF: u32 = 65536 + 256;
-/** Heap a connection in TIME-WAIT holds (its TCB, socket and timer objects), roughly. */
-const LINGER_BYTES: u64 = 2048;
-
-/** TIME-WAIT connections allowed at once by default: a sixteenth of the machine's memory, at least 16. */
+/** TIME-WAIT connections allowed at once by default: a sixty-fourth of the machine's memory in records, at least 16, at most 2^20. */
 function defaultTimeWaitMax(): u32 {
-  return <u32>max<u64>(16, min<u64>(mem_limit() / 16 / LINGER_BYTES, 1 << 20));
+  return <u32>max<u64>(16, min<u64>(mem_limit() / 64 / <u64>TIME_WAIT_RECORD_BYTES, 1 << 20));
 }
 
 export class TcpStack extends TcpInput {
@@ -43,8 +42,8 @@ export class TcpStack extends TcpInput {
   readonly pool: BufferPool;
   /** Challenge ACKs allowed per second, stack-wide (RFC 5961 7). */
   challengeAckLimit: u32 = 1000;
-  /** Connections in the table (every state but CLOSED and LISTEN). */
-  connections: u32 = 0;
+  /** Connections with a TCB in the table (every state but CLOSED, LISTEN and TIME-WAIT). */
+  private tcbs: u32 = 0;
   /** Verify checksums on input (off when the device already did). */
   verifyChecksums: bool = true;
   /** ISNs, cookies and the clock origin (RFC 6528; a test kernel may give its own). */
@@ -66,17 +65,15 @@ export class TcpStack extends TcpInput {
   private challengeCount: u32 = 0;
   private memWaitHead: Tcb | null = null;
   /**
-   * Connections in TIME-WAIT, oldest first, and how many may linger at once.
-   * A lingering connection holds no buffers but still its TCB and socket
-   * (about 2 KiB of heap), for TIME-WAIT's whole 60 s: at hundreds of closes
-   * a second that is where a server's memory would go. Past the bound the
-   * oldest ends early, as Linux's tw_buckets do; the default gives TIME-WAIT
-   * at most a sixteenth of the machine's memory (mem_limit).
+   * Connections in TIME-WAIT, as compact records (timewait.ts: about 100
+   * bytes each, no TCB, socket or timer of their own), for TIME-WAIT's whole
+   * 60 s; at most `timeWaitMax` at once, past which the oldest ends early,
+   * as Linux's tw_buckets do. The default gives them at most a sixty-fourth
+   * of the machine's memory (mem_limit).
    */
-  private lingerHead: Tcb | null = null;
-  private lingerTail: Tcb | null = null;
-  timeWaiting: u32 = 0;
-  timeWaitMax: u32 = defaultTimeWaitMax();
+  private readonly timeWait!: TimeWaitTable;
+  /** A connection that entered TIME-WAIT during the segment being processed: retired into a record after it. */
+  private retiring: Tcb | null = null;
   private evHead: Tcb | null = null;
   private evTail: Tcb | null = null;
   private dispatching: bool = false;
@@ -95,7 +92,31 @@ export class TcpStack extends TcpInput {
     this.tsOffset = isn.origin();
     this.ports = ip.ports;
     this.ctx = new StackContext(this, heap.alloc(TX_BUF));
+    this.timeWait = new TimeWaitTable(new StackTimeWait(this), this.counters, sched, defaultTimeWaitMax());
     ip.register(IP_PROTO_TCP, new TcpReceiver(this, this.counters));
+  }
+
+  /** Connections (every state but CLOSED and LISTEN; TIME-WAIT included). */
+  get connections(): u32 {
+    return this.tcbs + this.timeWait.count;
+  }
+
+  /** Connections in TIME-WAIT now. */
+  get timeWaiting(): u32 {
+    return this.timeWait.count;
+  }
+
+  /** Most connections in TIME-WAIT at once (lowering it takes effect as the next one enters). */
+  get timeWaitMax(): u32 {
+    return this.timeWait.max;
+  }
+  set timeWaitMax(n: u32) {
+    this.timeWait.max = n;
+  }
+
+  /** Heap bytes the TIME-WAIT records take now (timewait.ts). */
+  get timeWaitBytes(): usize {
+    return this.timeWait.bytes;
   }
 
   /** Our timestamp clock: milliseconds, from a random origin. */
@@ -163,45 +184,36 @@ export class TcpStack extends TcpInput {
     t.hashNext = this.table.has(k) ? this.table.get(k) : null;
     this.table.set(k, t);
     t.inTable = true;
-    this.connections++;
+    this.tcbs++;
   }
 
-  /** `t` entered TIME-WAIT: appended to the lingering list; the oldest ends early past timeWaitMax. */
+  /** `t` entered TIME-WAIT: once the segment that took it there is processed (its ACK sent), it becomes a record. */
   lingering(t: Tcb): void {
-    if (t.inLingerList) return;
-    t.inLingerList = true;
-    t.lingerPrev = this.lingerTail;
-    t.lingerNext = null;
-    if (this.lingerTail) this.lingerTail!.lingerNext = t;
-    else this.lingerHead = t;
-    this.lingerTail = t;
-    this.timeWaiting++;
-    while (this.timeWaiting > this.timeWaitMax) {
-      const old = this.lingerHead!;
-      this.counters.timeWaitEvicted++;
-      old.finish(TcpError.None, false); // unlinks it (remove)
-    }
+    this.retiring = t;
   }
 
-  private unlinger(t: Tcb): void {
-    if (!t.inLingerList) return;
-    t.inLingerList = false;
-    const p = t.lingerPrev, n = t.lingerNext;
-    if (p) p.lingerNext = n;
-    else this.lingerHead = n;
-    if (n) n.lingerPrev = p;
-    else this.lingerTail = p;
-    t.lingerPrev = null;
-    t.lingerNext = null;
-    this.timeWaiting--;
+  /** Moves a connection in TIME-WAIT into a record: its TCB leaves the table and the scheduler. */
+  private retire(t: Tcb): void {
+    if (t.state != TcpState.TimeWait || !t.inTable) return;
+    const expiry = t.timers.lingerAt;
+    t.timers.disarm();
+    const l = t.listener;
+    if (l) l.released(t);
+    this.remove(t);
+    t.retired = true;
+    this.timeWait.enter(t, ackSeq(t), expiry);
+  }
+
+  /** Whether the connection of retired `t` still lingers in TIME-WAIT (TcpSocket.state). */
+  lingers(t: Tcb): bool {
+    return this.timeWait.find(t.localIp, t.localPort, t.remoteIp, t.remotePort) >= 0;
   }
 
   /** Takes a finished connection out of the table. */
   remove(t: Tcb): void {
-    this.unlinger(t);
     if (!t.inTable) return;
     t.inTable = false;
-    this.connections--;
+    this.tcbs--;
     const k = this.key(t.localPort, t.remoteIp, t.remotePort);
     let head: Tcb | null = this.table.get(k);
     if (head == t) {
@@ -251,7 +263,7 @@ export class TcpStack extends TcpInput {
       this.probePort = port;
       lport = this.ports.allocate<TcpStack>(this);
       if (lport == 0) return null;
-    } else if (this.findTcb(src, lport, dst, port) != null) return null;
+    } else if (this.inUse(src, lport, dst, port)) return null;
     const c = (cfg ? cfg : this.defaults).clone();
     const s = new TcpSocket(this.ctx, c, src, lport, dst, port);
     s.handler = handler;
@@ -264,7 +276,12 @@ export class TcpStack extends TcpInput {
 
   /** For the port allocator: whether `port` is taken for the connection `connect` is opening. */
   portInUse(port: u32): bool {
-    return this.findTcb(this.probeSrc, port, this.probeDst, this.probePort) != null || this.listeners.has(port);
+    return this.inUse(this.probeSrc, port, this.probeDst, this.probePort) || this.listeners.has(port);
+  }
+
+  /** Whether a connection (a TCB, or a TIME-WAIT record) holds the 4-tuple. */
+  private inUse(lip: u32, lport: u32, rip: u32, rport: u32): bool {
+    return this.findTcb(lip, lport, rip, rport) != null || this.timeWait.find(lip, lport, rip, rport) >= 0;
   }
 
   // ---- input ----
@@ -301,25 +318,28 @@ export class TcpStack extends TcpInput {
       return;
     }
     const payload = ptr + seg.payloadOff;
-    let t = this.findTcb(dst, seg.dstPort, src, seg.srcPort);
+    const t = this.findTcb(dst, seg.dstPort, src, seg.srcPort);
     let reuseAbove: u32 = 0;
     let reuse = false;
-    if (t && t.state == TcpState.TimeWait && (f & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN && this.listeners.has(seg.dstPort)) {
-      // RFC 6191 / RFC 1122 4.2.2.13: a new SYN may reopen a TIME-WAIT connection if it is
-      // provably newer (a later timestamp, or a sequence number past the old one).
-      const newer = t.tsOk && seg.hasTimestamp ? seqGt(seg.tsVal, t.tsRecent) : seqGt(seg.seq, t.rcvNxt);
-      if (newer) {
-        reuseAbove = t.sndMax;
-        reuse = true;
-        c.timeWaitReused++;
-        t.finish(TcpError.None, false);
-        t = null;
-      }
-    }
     if (t) {
       segmentArrives(t, seg, payload);
+      this.retireLingering();
       this.dispatch();
       return;
+    }
+    const w = this.timeWait.find(dst, seg.dstPort, src, seg.srcPort);
+    if (w >= 0) {
+      // RFC 6191 / RFC 1122 4.2.2.13: a new SYN may reopen a TIME-WAIT connection if it is
+      // provably newer (a later timestamp, or a sequence number past the old one).
+      if ((f & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN && this.listeners.has(seg.dstPort) && this.timeWait.newerSyn(w, seg.seq, seg.hasTimestamp, seg.tsVal)) {
+        reuseAbove = this.timeWait.sndMax(w);
+        reuse = true;
+        c.timeWaitReused++;
+        this.timeWait.reopen(w);
+      } else {
+        this.timeWait.input(w, seg, clock_ns());
+        return;
+      }
     }
     const l = this.listeners.has(seg.dstPort) ? this.listeners.get(seg.dstPort) : null;
     if (l && l.open) l.input(seg, src, dst, payload, reuse, reuseAbove);
@@ -327,7 +347,15 @@ export class TcpStack extends TcpInput {
       c.dropNoSocket++;
       this.resetFor(seg, src, dst);
     }
+    this.retireLingering();
     this.dispatch();
+  }
+
+  private retireLingering(): void {
+    const r = this.retiring;
+    if (r == null) return;
+    this.retiring = null;
+    this.retire(r);
   }
 
   /**
@@ -339,7 +367,12 @@ export class TcpStack extends TcpInput {
    */
   icmpError(lip: u32, lport: u32, rip: u32, rport: u32, seq: u32, hard: bool, mtu: u32): bool {
     const t = this.findTcb(lip, lport, rip, rport);
-    if (!t) return false;
+    if (!t) {
+      // In TIME-WAIT nothing is in flight: no quote can be believed.
+      if (this.timeWait.find(lip, lport, rip, rport) < 0) return false;
+      this.counters.icmpIgnored++;
+      return true;
+    }
     if (!(seqGe(seq, t.sndUna) && seqLt(seq, t.sndMax))) {
       this.counters.icmpIgnored++;
       return true;
@@ -460,6 +493,22 @@ export class TcpStack extends TcpInput {
   }
 }
 
+/** The stack as its TIME-WAIT records see it. */
+class StackTimeWait extends TimeWaitOwner {
+  constructor(private readonly stack: TcpStack) {
+    super();
+  }
+  tsNow(): u32 {
+    return this.stack.tsNow();
+  }
+  takeChallengeAck(): bool {
+    return this.stack.takeChallengeAck();
+  }
+  sendSegment(src: u32, dst: u32, p: usize, len: u32): void {
+    this.stack.out.send(src, dst, p, len);
+  }
+}
+
 /** The stack as its connections and listeners see it. */
 class StackContext extends ListenContext {
   constructor(private readonly stack: TcpStack, txBuf: usize) {
@@ -506,6 +555,9 @@ class StackContext extends ListenContext {
   }
   lingering(t: Tcb): void {
     this.stack.lingering(t);
+  }
+  lingers(t: Tcb): bool {
+    return this.stack.lingers(t);
   }
   adopt(s: TcpSocket): void {
     this.stack.insert(s.conn);

@@ -151,8 +151,15 @@ export abstract class TcpContext {
   abstract dispatch(): void;
   /** The connection is over: out of the stack's tables. */
   abstract ended(t: Tcb): void;
-  /** `t` entered TIME-WAIT: it joins the stack's bounded list of lingering connections. */
+  /**
+   * `t` entered TIME-WAIT: once the segment that took it there is processed,
+   * the stack keeps a compact record of it and lets go of `t` (`retired`).
+   */
   abstract lingering(t: Tcb): void;
+  /** Whether retired `t`'s record still lingers (its TIME-WAIT is not over). */
+  lingers(t: Tcb): bool {
+    return false;
+  }
 }
 
 /** The app's side of a connection: hears its events and its timer (socket.ts). */
@@ -279,9 +286,8 @@ export class Tcb {
   // ---- the stack's bookkeeping ----
   hashNext: Tcb | null = null;
   /** The stack's list of connections in TIME-WAIT, oldest first (stack.ts). */
-  lingerPrev: Tcb | null = null;
-  lingerNext: Tcb | null = null;
-  inLingerList: bool = false;
+  /** In TIME-WAIT, and retired into the stack's compact record (TcpContext.lingers says until when). */
+  retired: bool = false;
   evNext: Tcb | null = null;
   pendingEv: u32 = 0;
   inEvList: bool = false;
@@ -495,6 +501,11 @@ export class Tcb {
   /** The connection is over: out of the tables, timers off, buffers freed, the app told. */
   finish(err: TcpError, notify: bool): void {
     if (this.state == TcpState.Closed) return;
+    if (this.retired) {
+      // Its TIME-WAIT is the stack's record now, which ends (and is counted) on its own.
+      this.state = TcpState.Closed;
+      return;
+    }
     const wasSync = this.isSynchronized() && this.state != TcpState.TimeWait;
     this.error = err;
     this.state = TcpState.Closed;

@@ -96,6 +96,14 @@ class Driver extends Task {
   run(): void {
     if (this.phase == 0) { this.phase = 1; this.limit = WARM; this.more(); return; }
     if (finished < this.limit) return; // woken early
+    if (this.phase == 1) {
+      // What the connections lingering in TIME-WAIT hold now (compared with "warm", after they ended).
+      __collect();
+      heapUsage(this.usage);
+      print("lingering tw="); printU64(this.client.timeWaiting + this.server.timeWaiting);
+      print(" tw_bytes="); printU64(this.client.timeWaitBytes + this.server.timeWaitBytes);
+      print(" heap_used="); printU64(this.usage.usedBytes); println("");
+    }
     if (this.phase == 1 || this.phase == 3) {
       this.phase++;
       this.sleep(TW_MS * MS * 3); // every TIME-WAIT over

@@ -11,7 +11,7 @@ import { availableParallelism } from "node:os";
 import { promisify } from "node:util";
 import { createRequire } from "node:module";
 import { type App } from "./app.ts";
-import { StageCache, hashOf, hashTree } from "./cache.ts";
+import { StageCache, hashOf, hashTree, withBuildLock } from "./cache.ts";
 import { Elf64 } from "./elf.ts";
 import { UserError } from "./errors.ts";
 import { ARCH, type Arch } from "./arch.ts";
@@ -87,6 +87,10 @@ const GENERATED_FLAGS = ["-w"];
 const OWN_FLAGS = ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"];
 
 export async function buildImage(app: App, opts: ImageOptions, log: Log): Promise<ImageResult> {
+  return withBuildLock(opts.outDir, () => buildImageLocked(app, opts, log));
+}
+
+async function buildImageLocked(app: App, opts: ImageOptions, log: Log): Promise<ImageResult> {
   const clang = requireTool("clang");
   const lld = requireTool("lld");
   const objcopy = requireTool("objcopy");

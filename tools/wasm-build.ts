@@ -11,7 +11,7 @@ import { ALLOC_REQUEST_EXPORT } from "../host/exit-codes.ts";
 import { readWasmInfo, SOURCES_SECTION } from "../host/wasm-info.ts";
 import { type App } from "./app.ts";
 import { compileAssemblyScript, ascArgs, ascVersion } from "./asc.ts";
-import { StageCache, hashOf, hashSources } from "./cache.ts";
+import { StageCache, hashOf, hashSources, withBuildLock } from "./cache.ts";
 import { UserError } from "./errors.ts";
 import { ROOT } from "./paths.ts";
 import { halImportNames } from "./hal-contract.ts";
@@ -55,6 +55,10 @@ export function filesFolder(app: App, option: string | undefined): string | unde
 }
 
 export async function buildWasm(app: App, outDir: string, cache: StageCache, log: Log, opts: WasmBuildOptions = {}): Promise<WasmArtifacts> {
+  return withBuildLock(outDir, () => buildWasmLocked(app, outDir, cache, log, opts));
+}
+
+async function buildWasmLocked(app: App, outDir: string, cache: StageCache, log: Log, opts: WasmBuildOptions): Promise<WasmArtifacts> {
   mkdirSync(outDir, { recursive: true });
   const ascWasm = join(outDir, `${app.name}.asc.wasm`);
   const wat = join(outDir, `${app.name}.wat`);

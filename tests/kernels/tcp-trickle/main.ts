@@ -41,6 +41,9 @@ const scratch = memory.data(4096);
 // ---- server ----
 
 let served: u32 = 0;
+let servedAt: u64 = 0;
+/** The connection that was served has closed (our FIN and the client's acknowledged both ways). */
+let servedClosed: bool = false;
 let lazy: u32 = 0;
 const usage = new HeapUsage();
 let heapBefore: u64 = 0;
@@ -54,6 +57,7 @@ function heapInUse(): u64 {
 class ServerConn extends TcpHandler {
   req: usize = heap.alloc(256);
   len: u32 = 0;
+  answered: bool = false;
   readable(s: TcpSocket): void {
     if (s.readable < lazy && !s.peerClosed) return;
     for (;;) {
@@ -64,7 +68,9 @@ class ServerConn extends TcpHandler {
         if (this.len < 256) store<u8>(this.req + this.len++, load<u8>(scratch + i));
       }
       if (this.len >= 4 && load<u32>(this.req + this.len - 4) == 0x0a0d0a0d) {
+        this.answered = true;
         if (served++ == 0) {
+          servedAt = clock_ns();
           num("served_mem", stack.memUsed);
           num("served_conns", stack.connections);
           // Everything the open connections cost, TCP and this app (a 256-byte request buffer and its handler) together.
@@ -77,7 +83,10 @@ class ServerConn extends TcpHandler {
       }
     }
   }
-  closed(s: TcpSocket): void { this.free(); }
+  closed(s: TcpSocket): void {
+    if (this.answered) servedClosed = true;
+    this.free();
+  }
   error(s: TcpSocket, e: TcpError): void { this.free(); }
   free(): void {
     if (this.req != 0) heap.free(this.req);
@@ -193,7 +202,10 @@ class Driver extends Task {
 class ServerWatch extends Task {
   constructor(readonly until: u64) { super("server-watch"); }
   run(): void {
-    if (clock_ns() >= this.until || served > 0) {
+    // Once a request was answered, it ends when that connection has closed (so the answer is
+    // known to have arrived, not just queued for a NIC the machine's end would cut off), or 10 s on.
+    const now = clock_ns();
+    if (now >= this.until || (served > 0 && (servedClosed || now >= servedAt + 10_000 * MS))) {
       num("served", served);
       num("conns_end", stack.connections);
       printTcpCounters(stack.counters);

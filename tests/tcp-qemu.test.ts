@@ -52,6 +52,17 @@ async function host(ns: string | undefined, cmd: string[], timeoutMs = 90_000): 
   }
 }
 
+/** Resolves once something listens on TCP `port` (inside namespace `ns` if given), as `ss` sees it; a server started a moment ago may still be loading. */
+async function listening(ns: string | undefined, port: number, timeoutMs = 60_000): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    const r = await host(ns, ["ss", "-Hltn", `sport = :${port}`], 10_000);
+    if (r.code === 0 && r.out.toString().trim() !== "") return;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`nothing listens on port ${port} after ${timeoutMs} ms`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
 /** GETs /<n> with curl (Python without it) and checks status, length, X-Crc32 and every byte. */
 async function get(ns: string | undefined, addr: string, port: number, n: number): Promise<string> {
   if (!haveCurl) {
@@ -166,7 +177,7 @@ describe.each(TEST_ARCHES)("TCP against Linux on QEMU $arch", (a) => {
   it("user networking: the guest connects out to a Python echo server on the host (10.0.2.2 -> 127.0.0.1)", async () => {
     const port = await freePort();
     const srv = host(undefined, ["python3", CHECK, "server", "127.0.0.1", String(port), "60", "4"], 90_000);
-    await new Promise((res) => setTimeout(res, 500)); // let it bind
+    await listening(undefined, port);
     const r = await boot({ arch: a.arch, image: img, memory: "256M", net: "user", cmdline: `ip=dhcp connect=10.0.2.2:${port} bytes=3000000 conns=4`, timeout: 120, onOutput: () => {} });
     const s = (await srv).out.toString();
     expect(r.output).toContain("httpd: client ok: 4/4 connections exact, 24000000 bytes moved");
@@ -191,7 +202,7 @@ describe.each(TEST_ARCHES)("TCP against Linux on QEMU $arch", (a) => {
       expect(Number(tcpCounter(r.output, "tsoBytes")) / tso).toBeGreaterThan(3 * 1448);
 
       const srv = host(net.ns, ["python3", CHECK, "server", "10.78.0.1", "7007", "60", "4"], 90_000);
-      await new Promise((res) => setTimeout(res, 500));
+      await listening(net.ns, 7007);
       const c = await boot({ arch: a.arch, image: img, memory: "256M", net: "tap", tap: net.tap, netns: net.ns, cmdline: "ip=10.78.0.2/24 connect=10.78.0.1:7007 bytes=5000000 conns=4", timeout: 120, onOutput: () => {} });
       expect(c.output).toContain("httpd: client ok: 4/4 connections exact, 40000000 bytes moved");
       expect((await srv).out.toString()).toContain("served_bytes=20000000 served_conns=4");

@@ -13,6 +13,7 @@
 //   ./uniwasm bench apps [--runs=N] [--duration=S] [--requests=N] [--mem=M] [--only=http|redis]
 import { execFile } from "node:child_process";
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { loadApp } from "../tools/app.ts";
@@ -68,6 +69,7 @@ async function redisBench(net: TapNet, n: number): Promise<Record<string, number
 }
 
 export async function appsBench(flags: string[]): Promise<void> {
+  const loadAtStart = loadavg()[0].toFixed(2);
   const runs = flag(flags, "runs", 3);
   const seconds = flag(flags, "duration", 5);
   const n = flag(flags, "requests", 100_000);
@@ -140,7 +142,7 @@ export async function appsBench(flags: string[]): Promise<void> {
   const lines: string[] = [];
   const date = new Date().toISOString().slice(0, 16).replace("T", " ");
   lines.push(`# apps/http and apps/kv against nginx and redis-server`, "");
-  lines.push(`${date} UTC, \`./uniwasm bench apps --runs=${runs} --duration=${seconds} --requests=${n}${only ? ` --only=${only}` : ""}\`: QEMU TCG, -m ${mem}, virtio-net over TAP in a network namespace; the peers in the Linux guest of \`bench peers\`; ${runs} rounds alternating the guests; medians with the range over rounds. Taken on a shared, loaded 2-core machine: read the ratios.`, "");
+  lines.push(`${date} UTC, \`./uniwasm bench apps --runs=${runs} --duration=${seconds} --requests=${n}${only ? ` --only=${only}` : ""}\`: QEMU TCG, -m ${mem}, virtio-net over TAP in a network namespace; the peers in the Linux guest of \`bench peers\`; ${runs} rounds alternating the guests; medians with the range over rounds. The machine's load average when the run began: ${loadAtStart}. On a 2-core machine shared with other work the absolute figures move; read the ratios.`, "");
   for (const kind of ["http", "redis"].filter((k) => !only || k === only)) {
     const u = results[kind].uniwasm;
     const q = results[kind].peer;

@@ -17,6 +17,7 @@
 //   ./uniwasm bench peers --bulk-only [--runs=N] [--mem=M]   only the 20 MB download, printed (no report)
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { loadApp } from "../tools/app.ts";
@@ -140,7 +141,9 @@ export async function wrk(net: TapNet, conns: number, seconds: number, close: bo
   const args = ["netns", "exec", net.ns, "wrk", "--latency", "-t", "1", "-c", String(conns), "-d", `${seconds}s`, "--timeout", "5s"];
   if (close) args.push("-H", "Connection: close");
   args.push(`http://${GUEST}${path}`);
-  const r = await run("ip", args, { encoding: "utf8", timeout: (seconds + 30) * 1000 });
+  const r = await run("ip", args, { encoding: "utf8", timeout: (seconds + 30) * 1000 }).catch((e: { stdout?: string; stderr?: string; message: string }) => {
+    throw new Error(`wrk -c${conns}${close ? " (close)" : ""} failed: ${(e.stderr || e.stdout || e.message).trim().slice(0, 500)}`);
+  });
   const o = r.stdout;
   const lat = (p: string) => {
     const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, "m").exec(o);
@@ -190,7 +193,12 @@ async function round(qemu: string, net: TapNet, g: Guest, mem: string, seconds: 
     }
     for (const l of LOADS) {
       const from = vm.output.length;
-      r.wrk.push(await wrk(net, l.conns, seconds, l.close));
+      const w = await wrk(net, l.conns, seconds, l.close).catch((e: Error) => {
+        r.failure = `${e.message}; the guest's console then: ${vm.output.slice(-800)}`;
+        return undefined;
+      });
+      if (!w) return r;
+      r.wrk.push(w);
       r.long.push(longTasks(vm.output.slice(from)));
     }
     r.bulk = await bulk(net).catch((e) => {
@@ -209,7 +217,8 @@ async function serveRun(qemu: string, net: TapNet, g: Guest, mem: string, second
   try {
     if ((await firstOk(vm, net, 120)) === undefined) return { ok: false };
     const from = vm.output.length;
-    const w = await wrk(net, 50, seconds, true);
+    const w = await wrk(net, 50, seconds, true).catch(() => undefined); // wrk could not start: not served
+    if (!w) return { ok: false, long: longTasks(vm.output.slice(from)) };
     return { ok: w.errors === 0 && w.requests > 0 && !vm.exited, w, long: longTasks(vm.output.slice(from)) };
   } finally {
     await vm.stop();
@@ -241,6 +250,7 @@ async function leastMemory(qemu: string, net: TapNet, g: Guest, seconds: number,
 const spread = (xs: number[], d = 1) => (xs.length > 1 ? `${fmt(Math.min(...xs), d)}-${fmt(Math.max(...xs), d)}` : "");
 
 export async function peersBench(flags: string[]): Promise<void> {
+  const loadAtStart = loadavg()[0].toFixed(2);
   const runs = flag(flags, "runs", 3);
   const seconds = flag(flags, "duration", 10);
   const mem = `${flag(flags, "mem", 256)}M`;
@@ -291,7 +301,7 @@ export async function peersBench(flags: string[]): Promise<void> {
   } finally {
     net.close();
   }
-  writeReport(gs, results, least, endurance, { runs, seconds, mem, memSeconds: flag(flags, "memory-duration", 20), memSearched: !flags.includes("--no-memory") });
+  writeReport(gs, results, least, endurance, { runs, seconds, mem, memSeconds: flag(flags, "memory-duration", 20), memSearched: !flags.includes("--no-memory"), loadAtStart });
 }
 
 /** Only the 20 MB download, `runs` boots of each guest alternating; prints medians, ranges and the ratio. */
@@ -320,14 +330,14 @@ async function bulkOnly(qemu: string, net: TapNet, gs: Guest[], mem: string, run
   console.log(`ratio uniwasm / Linux: ${fmt(median(u.map((x) => x.mbps)) / median(l.map((x) => x.mbps)), 2)}x (${runs} boots each, -m ${mem})`);
 }
 
-function writeReport(gs: Guest[], results: Map<string, Round[]>, least: Map<string, number | undefined>, endurance: Awaited<ReturnType<typeof serveRun>> | undefined, o: { runs: number; seconds: number; mem: string; memSeconds: number; memSearched: boolean }): void {
+function writeReport(gs: Guest[], results: Map<string, Round[]>, least: Map<string, number | undefined>, endurance: Awaited<ReturnType<typeof serveRun>> | undefined, o: { runs: number; seconds: number; mem: string; memSeconds: number; memSearched: boolean; loadAtStart: string }): void {
   const [u, l] = gs.map((g) => results.get(g.name)!);
   const med = (rs: Round[], f: (r: Round) => number | undefined) => median(rs.map(f).filter((x): x is number => x !== undefined && !Number.isNaN(x)));
   const all = (rs: Round[], f: (r: Round) => number | undefined) => rs.map(f).filter((x): x is number => x !== undefined && !Number.isNaN(x));
   const lines: string[] = [];
   const date = new Date().toISOString().slice(0, 16).replace("T", " ");
   lines.push(`# uniwasm vs a Linux guest on the same QEMU`, "");
-  lines.push(`${date} UTC, \`./uniwasm bench peers --runs=${o.runs} --duration=${o.seconds}\`: QEMU TCG, -m ${o.mem}, virtio-net over TAP in a network namespace, wrk with one thread on the host side; ${o.runs} rounds alternating the guests; medians, with the range over rounds. Figures from a shared 2-core machine: ratios are what to read.`, "");
+  lines.push(`${date} UTC, \`./uniwasm bench peers --runs=${o.runs} --duration=${o.seconds}\`: QEMU TCG, -m ${o.mem}, virtio-net over TAP in a network namespace, wrk with one thread on the host side; ${o.runs} rounds alternating the guests; medians, with the range over rounds. The machine's load average when the run began: ${o.loadAtStart}. On a 2-core machine shared with other work the absolute figures move; read the ratios.`, "");
   lines.push(`Guests: **${gs[0].name}** (apps/httpd, \`GET /<n>\` answers n generated bytes) and **${gs[1].name}** (Debian's kernel, busybox init, nginx with one worker serving the same sizes from RAM).`, "");
 
   const firstU = med(u, (r) => r.first), firstL = med(l, (r) => r.first);

@@ -15,6 +15,10 @@ import { print, println, printU64 } from "../../../kernel/console";
 import { clock_ns } from "../../../kernel/hal";
 import { TcpStack, TcpHandler, TcpSocket, TcpListener, TcpConfig, TcpError, tcpErrorName } from "../../../kernel/net/tcp/index";
 import { crc32, fillPattern, checkPattern, patternCrc as crcOfPattern } from "../../../apps/httpd/pattern";
+// The counters and client modes apps/httpd prints and uses: the same key=value lines, from one place.
+import { ServerStats } from "../../../apps/httpd/services";
+import { ClientStats, ClientMode } from "../../../apps/httpd/clients";
+export { ClientMode };
 
 export const PORT_HTTP: u32 = 80;
 export const PORT_ECHO: u32 = 7;
@@ -32,33 +36,8 @@ export function patternCrc(n: u64): u32 {
   return crcOfPattern(n, scratch, CHUNK);
 }
 
-function kv(k: string, v: u64): void {
-  print(k);
-  print("=");
-  printU64(v);
-  println("");
-}
-
 // ---- servers ----
 
-export class ServerStats {
-  accepted: u64 = 0;
-  closed: u64 = 0;
-  errors: u64 = 0;
-  httpRequests: u64 = 0;
-  httpBad: u64 = 0;
-  bytesIn: u64 = 0;
-  bytesOut: u64 = 0;
-  print(): void {
-    kv("srv_accepted", this.accepted);
-    kv("srv_closed", this.closed);
-    kv("srv_errors", this.errors);
-    kv("srv_http_requests", this.httpRequests);
-    kv("srv_http_bad", this.httpBad);
-    kv("srv_bytes_in", this.bytesIn);
-    kv("srv_bytes_out", this.bytesOut);
-  }
-}
 export const serverStats = new ServerStats();
 
 let quitAllowed = false;
@@ -320,39 +299,6 @@ export function startServers(stack: TcpStack, cfg: TcpConfig, http: u32 = PORT_H
 
 // ---- clients ----
 
-export const enum ClientMode {
-  /** Send n bytes to an echo server and check they come back. */
-  Echo = 0,
-  /** Send n bytes to a discard server; check its count and CRC. */
-  Up = 1,
-  /** Ask a chargen server for n bytes and check them. */
-  Down = 2,
-}
-
-export class ClientStats {
-  started: u32 = 0;
-  ok: u32 = 0;
-  failed: u32 = 0;
-  bytesSent: u64 = 0;
-  bytesChecked: u64 = 0;
-  badBytes: u64 = 0;
-  firstNs: u64 = 0;
-  lastNs: u64 = 0;
-  get finished(): u32 {
-    return this.ok + this.failed;
-  }
-  print(): void {
-    kv("cli_started", this.started);
-    kv("cli_ok", this.ok);
-    kv("cli_failed", this.failed);
-    kv("cli_bytes_sent", this.bytesSent);
-    kv("cli_bytes_checked", this.bytesChecked);
-    kv("cli_bad_bytes", this.badBytes);
-    const us = (this.lastNs - this.firstNs) / 1000;
-    kv("cli_elapsed_us", us);
-    kv("cli_kbps", us > 0 ? (this.bytesSent + this.bytesChecked) * 8 * 1000 / us : 0);
-  }
-}
 export const clientStats = new ClientStats();
 
 export class Client extends TcpHandler {

@@ -10,7 +10,8 @@
 // keep-alive; a 20 MB download (Mbit/s and time to first byte); the least
 // -m at which each serves a wrk -c50 run without an error, and a minute of
 // it at -m 8M; the tasks uniwasm's scheduler reports as longer than 5 ms
-// under each load; image sizes.
+// under each load, in wall-clock time and (one more boot under
+// `-icount shift=0`) in the guest's own instructions; image sizes.
 // Writes a Markdown report with SVG charts to bench/results/.
 //
 //   ./uniwasm bench peers [--runs=N] [--duration=S] [--mem=M] [--no-memory] [--memory-duration=S]
@@ -37,6 +38,15 @@ const BULK_BYTES = 20_000_000;
 const BULK = `/${BULK_BYTES}`;
 /** The longest task the goal allows under wrk -c50 (µs); uniwasm's scheduler reports longer ones. */
 const LONG_TASK_US = 5000;
+/**
+ * The report threshold for the guest-work runs: under `-icount shift=0` the
+ * guest's clock counts its own instructions (1 ns each), so a run's reported
+ * length is the work the task did, not the host's scheduling of QEMU.
+ */
+const WORK_TASK_US = 1000;
+const ICOUNT = ["-icount", "shift=0"];
+/** The goal's loads, measured for guest work per task. */
+const WORK_LOADS = [{ conns: 50, close: true }, { conns: 50, close: false }];
 /** A minute of wrk -c50 at this memory is the goal's endurance run. */
 const ENDURANCE_MEM = "8M";
 const ENDURANCE_S = 60;
@@ -59,8 +69,11 @@ export function flag(flags: string[], name: string, def: number): number {
 /** One of the two guests: how to boot it with a given amount of RAM. */
 interface Guest {
   name: string;
-  /** QEMU's arguments for this guest with `mem` of RAM on `tap`; `bulk`: also serve the 20 MB file. */
-  args(mem: string, tap: string, bulk?: boolean): string[];
+  /**
+   * QEMU's arguments for this guest with `mem` of RAM on `tap`; `bulk`: also
+   * serve the 20 MB file; `longTaskUs`: uniwasm's long-task report threshold.
+   */
+  args(mem: string, tap: string, bulk?: boolean, longTaskUs?: number): string[];
   /** Bytes of what QEMU loads (the image; or kernel + initramfs). */
   size: number;
   sizeNote: string;
@@ -82,7 +95,7 @@ async function guests(): Promise<Guest[]> {
     {
       name: "uniwasm httpd",
       // The scheduler reports every task run over LONG_TASK_US (the goal's bound).
-      args: (mem, tap) => qemuArgs({ arch: net.arch, image: httpd.image, memory: mem, net: net.net, tap, cmdline: `${net.cmdlineBase} long_task_us=${LONG_TASK_US}` }),
+      args: (mem, tap, _bulk, longTaskUs = LONG_TASK_US) => qemuArgs({ arch: net.arch, image: httpd.image, memory: mem, net: net.net, tap, cmdline: `${net.cmdlineBase} long_task_us=${longTaskUs}` }),
       size: httpd.sizes.image,
       sizeNote: "image",
     },
@@ -182,6 +195,25 @@ interface Round {
   failure?: string;
 }
 
+/**
+ * Runs wrk with each of `ls` against the booted `vm`, adding each load's
+ * figures and the long tasks the guest reported during it to `r`; false (and
+ * `r.failure`, with the guest's console) when wrk could not run one.
+ */
+async function loads(vm: Running, net: TapNet, ls: typeof LOADS, seconds: number, r: { wrk: WrkResult[]; long: ReturnType<typeof longTasks>[]; failure?: string }): Promise<boolean> {
+  for (const l of ls) {
+    const from = vm.output.length;
+    const w = await wrk(net, l.conns, seconds, l.close).catch((e: Error) => {
+      r.failure = `${e.message}; the guest's console then: ${vm.output.slice(-800)}`;
+      return undefined;
+    });
+    if (!w) return false;
+    r.wrk.push(w);
+    r.long.push(longTasks(vm.output.slice(from)));
+  }
+  return true;
+}
+
 async function round(qemu: string, net: TapNet, g: Guest, mem: string, seconds: number): Promise<Round> {
   const r: Round = { wrk: [], long: [] };
   const vm = new Running(qemu, net, g.args(mem, net.tap));
@@ -191,16 +223,7 @@ async function round(qemu: string, net: TapNet, g: Guest, mem: string, seconds: 
       r.failure = `no HTTP 200 within 120 s: ${vm.output.slice(-500)}`;
       return r;
     }
-    for (const l of LOADS) {
-      const from = vm.output.length;
-      const w = await wrk(net, l.conns, seconds, l.close).catch((e: Error) => {
-        r.failure = `${e.message}; the guest's console then: ${vm.output.slice(-800)}`;
-        return undefined;
-      });
-      if (!w) return r;
-      r.wrk.push(w);
-      r.long.push(longTasks(vm.output.slice(from)));
-    }
+    if (!(await loads(vm, net, LOADS, seconds, r))) return r;
     r.bulk = await bulk(net).catch((e) => {
       r.failure = String(e.message);
       return undefined;
@@ -223,6 +246,34 @@ async function serveRun(qemu: string, net: TapNet, g: Guest, mem: string, second
   } finally {
     await vm.stop();
   }
+}
+
+/** Per load of WORK_LOADS under `-icount shift=0`: requests/s and the tasks over WORK_TASK_US of guest instructions. */
+interface WorkRun {
+  wrk: WrkResult[];
+  long: ReturnType<typeof longTasks>[];
+  failure?: string;
+}
+
+/**
+ * The guest's own work per task: one boot with QEMU counting time in the
+ * guest's instructions, WORK_LOADS one after another. The wall-clock rounds
+ * cannot tell a task that worked long from one whose vCPU thread waited for
+ * QEMU's I/O thread or for a host core; this run can.
+ */
+async function guestWork(qemu: string, net: TapNet, g: Guest, mem: string, seconds: number): Promise<WorkRun> {
+  const r: WorkRun = { wrk: [], long: [] };
+  const vm = new Running(qemu, net, [...g.args(mem, net.tap, false, WORK_TASK_US), ...ICOUNT]);
+  try {
+    if ((await firstOk(vm, net, 120)) === undefined) {
+      r.failure = `no HTTP 200 within 120 s under -icount: ${vm.output.slice(-500)}`;
+      return r;
+    }
+    await loads(vm, net, WORK_LOADS, seconds, r);
+  } finally {
+    await vm.stop();
+  }
+  return r;
 }
 
 /** True when the guest boots with `mem` and serves a wrk -c50 run without a single error. */
@@ -274,6 +325,7 @@ export async function peersBench(flags: string[]): Promise<void> {
   const results = new Map<string, Round[]>(gs.map((g) => [g.name, []]));
   const least = new Map<string, number | undefined>();
   let endurance: Awaited<ReturnType<typeof serveRun>> | undefined;
+  let work: WorkRun | undefined;
   const log = (s: string) => process.stderr.write(s + "\n");
   if (flags.includes("--bulk-only")) {
     try {
@@ -292,6 +344,9 @@ export async function peersBench(flags: string[]): Promise<void> {
         results.get(g.name)!.push(r);
       }
     }
+    log(`${gs[0].name}: guest work per task under -icount`);
+    work = await guestWork(qemu, net, gs[0], mem, seconds);
+    if (work.failure) log(`  ${work.failure}`);
     if (!flags.includes("--no-memory")) {
       const ms = flag(flags, "memory-duration", 20);
       for (const g of gs) least.set(g.name, await leastMemory(qemu, net, g, ms, log));
@@ -301,7 +356,7 @@ export async function peersBench(flags: string[]): Promise<void> {
   } finally {
     net.close();
   }
-  writeReport(gs, results, least, endurance, { runs, seconds, mem, memSeconds: flag(flags, "memory-duration", 20), memSearched: !flags.includes("--no-memory"), loadAtStart });
+  writeReport(gs, results, least, endurance, work, { runs, seconds, mem, memSeconds: flag(flags, "memory-duration", 20), memSearched: !flags.includes("--no-memory"), loadAtStart });
 }
 
 /** Only the 20 MB download, `runs` boots of each guest alternating; prints medians, ranges and the ratio. */
@@ -330,7 +385,7 @@ async function bulkOnly(qemu: string, net: TapNet, gs: Guest[], mem: string, run
   console.log(`ratio uniwasm / Linux: ${fmt(median(u.map((x) => x.mbps)) / median(l.map((x) => x.mbps)), 2)}x (${runs} boots each, -m ${mem})`);
 }
 
-function writeReport(gs: Guest[], results: Map<string, Round[]>, least: Map<string, number | undefined>, endurance: Awaited<ReturnType<typeof serveRun>> | undefined, o: { runs: number; seconds: number; mem: string; memSeconds: number; memSearched: boolean; loadAtStart: string }): void {
+function writeReport(gs: Guest[], results: Map<string, Round[]>, least: Map<string, number | undefined>, endurance: Awaited<ReturnType<typeof serveRun>> | undefined, work: WorkRun | undefined, o: { runs: number; seconds: number; mem: string; memSeconds: number; memSearched: boolean; loadAtStart: string }): void {
   const [u, l] = gs.map((g) => results.get(g.name)!);
   const med = (rs: Round[], f: (r: Round) => number | undefined) => median(rs.map(f).filter((x): x is number => x !== undefined && !Number.isNaN(x)));
   const all = (rs: Round[], f: (r: Round) => number | undefined) => rs.map(f).filter((x): x is number => x !== undefined && !Number.isNaN(x));
@@ -387,7 +442,7 @@ function writeReport(gs: Guest[], results: Map<string, Round[]>, least: Map<stri
   }
 
   lines.push("## Longest task", "");
-  lines.push(`uniwasm's scheduler reports every task run longer than ${LONG_TASK_US / 1000} ms (\`long_task_us=${LONG_TASK_US}\`); per load, over all rounds: how many it reported and the longest. Under TCG on a shared machine a task's wall time includes the host descheduling QEMU's vCPU thread.`, "");
+  lines.push(`uniwasm's scheduler reports every task run longer than ${LONG_TASK_US / 1000} ms (\`long_task_us=${LONG_TASK_US}\`); per load, over all rounds: how many it reported and the longest, in wall-clock time. Under TCG a task's wall time also holds whatever kept QEMU's vCPU thread from running: waiting for the I/O thread (which holds QEMU's global lock while it moves packets between the TAP device and the rings), or for a host core.`, "");
   const longRows = LOADS.map((load, i) => {
     const ls = u.map((r) => r.long[i]).filter((x) => x !== undefined);
     const worst = ls.reduce((a, b) => (b.longestMs > a.longestMs ? b : a), { count: 0, longestMs: 0, name: "" });
@@ -396,6 +451,16 @@ function writeReport(gs: Guest[], results: Map<string, Round[]>, least: Map<stri
   lines.push(table(["load", `tasks over ${LONG_TASK_US / 1000} ms`, "longest (ms)"], longRows), "");
   const c50 = LOADS.map((l, i) => (l.conns === 50 ? i : -1)).filter((i) => i >= 0);
   const longC50 = c50.reduce((a, i) => a + u.reduce((b, r) => b + (r.long[i]?.count ?? 0), 0), 0) + (endurance?.long?.count ?? 0);
+  let workLongest: number | undefined;
+  if (work && !work.failure) {
+    lines.push(`The guest's own work per task: one more boot with \`${ICOUNT.join(" ")}\`, which makes the guest's clock count its instructions (1 ns each, a slower processor than any server's core), so a run's length is what the task executed and nothing the host did meanwhile. Threshold ${WORK_TASK_US / 1000} ms (\`long_task_us=${WORK_TASK_US}\`), ${o.seconds} s per load:`, "");
+    const rowsW = WORK_LOADS.map((load, i) => {
+      const l = work.long[i];
+      return [loadName(load), fmt(work.wrk[i].rps, 0), l.count, l.count ? `${fmt(l.longestMs, 2)} ('${l.name}')` : `under ${WORK_TASK_US / 1000}`];
+    });
+    workLongest = Math.max(...work.long.map((l) => (l.count ? l.longestMs : 0)));
+    lines.push(table(["load", "req/s under -icount", `tasks over ${WORK_TASK_US / 1000} ms of instructions`, "longest (ms)"], rowsW), "");
+  } else if (work?.failure) lines.push(`Guest work per task: not measured (${work.failure}).`, "");
 
   lines.push("## Image sizes", "");
   lines.push(table(["guest", "what QEMU loads", "bytes"], gs.map((g) => [g.name, g.sizeNote, g.size])), "");
@@ -407,7 +472,8 @@ function writeReport(gs: Guest[], results: Map<string, Round[]>, least: Map<stri
     ["20 MB download at least 1.0x the Linux guest's", median(bu) / median(bl) >= 1, `${fmt(median(bu) / median(bl), 2)}x`],
     ["serves wrk -c50 without errors with -m 8M (goal 4 MiB)", o.memSearched ? (least.get(gs[0].name) ?? Infinity) <= 8 : undefined, least.get(gs[0].name) !== undefined ? `${least.get(gs[0].name)} MiB` : "not measured"],
     [`serves ${ENDURANCE_S} s of wrk -c50 without errors with -m ${ENDURANCE_MEM}`, endurance ? endurance.ok : undefined, endurance?.w ? `${endurance.w.requests} requests, ${endurance.w.errors} errors` : "not measured"],
-    [`no task longer than ${LONG_TASK_US / 1000} ms under wrk -c50`, longC50 === 0, `${longC50} reported`],
+    [`no task longer than ${LONG_TASK_US / 1000} ms under wrk -c50: the guest's work (-icount)`, workLongest === undefined ? undefined : workLongest < LONG_TASK_US / 1000, workLongest === undefined ? "not measured" : workLongest ? `longest ${fmt(workLongest, 2)} ms` : `none over ${WORK_TASK_US / 1000} ms`],
+    [`no task longer than ${LONG_TASK_US / 1000} ms under wrk -c50: wall clock under TCG`, longC50 === 0, `${longC50} reported`],
   ];
   lines.push("## Goals", "");
   lines.push(table(["goal", "this run", "met"], goals.map(([g, ok, v]) => [g, v, ok === undefined ? "not measured" : ok ? "yes" : "**no**"])), "");

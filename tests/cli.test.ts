@@ -90,6 +90,8 @@ describe("uniwasm CLI errors", () => {
     expect(arch.out).toMatch(/^uniwasm: --arch riscv: expected one of x86_64.*; see uniwasm image --help\n$/);
     const mem = await cli(["boot", "apps/hello", "--mem", "lots"]);
     expect(mem).toEqual({ code: 2, out: "uniwasm: --mem lots: expected a size such as 16M, 512M or 2G; see uniwasm boot --help\n" });
+    // An option whose value may be left out still checks a number given after it.
+    expect(await cli(["boot", "apps/hello", "--gdb", "99999"])).toEqual({ code: 2, out: "uniwasm: --gdb 99999: expected a TCP port; see uniwasm boot --help\n" });
     expect(await cli(["boot", "apps/hello", "--timeout"])).toEqual({ code: 2, out: "uniwasm: --timeout needs a value <s>; see uniwasm boot --help\n" });
     expect(await cli(["boot", "apps/hello", "apps/echo"])).toEqual({ code: 2, out: "uniwasm: boot takes exactly 1 argument (<app|image>), got 2; see uniwasm boot --help\n" });
     expect((await cli(["boot"])).code).toBe(2);

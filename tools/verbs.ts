@@ -96,7 +96,9 @@ export function parseArgs(verb: VerbSpec, argv: string[], all: readonly VerbSpec
       } else if (inline !== undefined) v = inline;
       else if (o.optionalDefault !== undefined) {
         const next = argv[i + 1];
-        v = next !== undefined && !next.startsWith("-") && (o.check?.(next) === undefined) && /^\d/.test(next) ? argv[++i] : o.optionalDefault;
+        // A number after the option is its value: checked, so `--gdb 99999`
+        // says what is wrong with the port rather than taking it for an app.
+        v = next !== undefined && /^\d/.test(next) ? argv[++i] : o.optionalDefault;
       } else {
         const next = argv[++i];
         if (next === undefined) throw usageError(verb, `${k} needs a value ${o.value}`);

@@ -1,7 +1,7 @@
 // http: a static-site server. The site is the folder baked into the image
 // (`uniwasm image apps/http --files ./site`; this app's uniwasm.json names
 // its own small site/ otherwise) and every response body is sent from there
-// in place. HTTP/1.1 (session.ts): keep-alive, pipelining, GET and HEAD,
+// by reference (Connection.writeStatic), never copied into the connection. HTTP/1.1 (session.ts): keep-alive, pipelining, GET and HEAD,
 // If-None-Match, single ranges, index.html for directories.
 //
 // Command line (all optional):
@@ -34,6 +34,11 @@ class ConnectionOutput extends HttpOutput {
     this.view.ptr = p;
     this.view.length = n;
     if (!this.c.write(this.view)) this.c.abort(); // a head past the queue bound: the peer is not reading at all
+  }
+
+  writeStatic(p: usize, n: u32): void {
+    // room() was free, so nothing waits in the queue and this is taken (by TCP, or as the queue's one reference)
+    if (!this.c.writeStatic(p, n)) this.c.abort();
   }
 
   headRoom(): bool {

@@ -4,12 +4,6 @@
 // it (RFC 9110 6.6.1).
 
 export const HEAD_MAX: u32 = 1024;
-/**
- * A body at most this long goes out in the head's write (`inline`): with
- * Nagle off every write is a segment, and a small file's answer is then one
- * segment instead of two.
- */
-export const INLINE_BODY: u32 = 3072;
 
 export function reason(status: u32): string {
   switch (status) {
@@ -54,16 +48,8 @@ export function statusBody(status: u32): string {
 }
 
 export class Head {
-  readonly buf: usize = heap.alloc(HEAD_MAX + INLINE_BODY);
+  readonly buf: usize = heap.alloc(HEAD_MAX);
   len: u32 = 0;
-
-  /** Appends a body of at most INLINE_BODY bytes after the finished head; false (nothing copied) if longer. */
-  inline(p: usize, n: u32): bool {
-    if (n > INLINE_BODY || this.len > HEAD_MAX) return false;
-    memory.copy(this.buf + this.len, p, n);
-    this.len += n;
-    return true;
-  }
 
   begin(status: u32): Head {
     this.len = 0;

@@ -4,8 +4,9 @@
 // has room, `tick` enforces the time-outs. Requests are answered strictly in
 // order: the next head is not parsed until the previous response is queued
 // in full, so pipelined requests come back in order and a client that stops
-// reading stops being read. Bodies are written straight from the embedded
-// files (kernel Files), never copied per connection.
+// reading stops being read. Bodies go from the embedded files (kernel
+// Files) to TCP by reference (Connection.writeStatic), never copied except
+// into the NIC's frame.
 
 import { Files, println } from "uniwasm";
 import { Limits, Method, Parse, Request, eqIgnoreCase } from "./request";
@@ -18,6 +19,8 @@ export abstract class HttpOutput {
   abstract room(): u32;
   /** Queues [p, p+n) (a head may go past room(); bodies never do). */
   abstract write(p: usize, n: u32): void;
+  /** Queues [p, p+n) of a baked-in file (immutable): by reference where the output can (this default copies). */
+  writeStatic(p: usize, n: u32): void { this.write(p, n); }
   /** Ends the connection once what was written has gone out. */
   abstract close(): void;
   /** Whether a head (at most HEAD_MAX bytes and a short body) can be written now. */
@@ -237,8 +240,8 @@ export class HttpSession {
     head.end();
     const headLen = head.len;
     head.text(text);
-    // a small body rides in the head's segment when TCP's buffer takes both now
-    if (count > 0 && head.len + count <= this.out.room() && head.inline(body, count)) count = 0;
+    // The body follows by reference: the connection is corked while handlers run, so a small
+    // file's answer still leaves as one segment, the head from TCP's ring and the body in place.
     this.out.write(head.buf, head.len);
     this.stats.headBytes += headLen;
     this.stats.bodyBytes += head.len - headLen;
@@ -266,7 +269,7 @@ export class HttpSession {
         return;
       }
       const k = min<u32>(room, this.bodyLeft);
-      this.out.write(this.bodyPtr, k);
+      this.out.writeStatic(this.bodyPtr, k);
       this.bodyPtr += k;
       this.bodyLeft -= k;
       this.stats.bodyBytes += k;

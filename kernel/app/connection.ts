@@ -14,6 +14,7 @@
 // as a method); what it leaves is shown again, with whatever arrived since,
 // at the next event. Writing copies into TCP's send buffer; what does not
 // fit waits in the connection's own queue, bounded by `queueLimit`.
+// `writeStatic` hands TCP immutable bytes by reference instead (no copy).
 
 import { TcpSocket, TcpSocketHandler } from "../net/tcp/socket";
 import { TcpError, TcpState } from "../net/tcp/tcb";
@@ -112,9 +113,9 @@ export class Connection {
     sock.setNoDelay(true);
   }
 
-  /** Bytes waiting in the output queue (not yet in TCP's send buffer). */
+  /** Bytes waiting in the output queue (not yet in TCP's send buffer), referenced ones included. */
   get queued(): u32 {
-    return this.queue.len;
+    return this.queue.len + this.queue.refLen;
   }
 
   /** Whether the connection ended (onClosed came or is due). */
@@ -138,30 +139,62 @@ export class Connection {
     if (s == null || this.ending || this.done) return false;
     if (n == 0) return true;
     const q = this.queue;
-    const tcpRoom = q.len == 0 ? s.writable : 0;
+    const tcpRoom = q.empty ? s.writable : 0;
     const queueRoom = this.queueLimit > q.len ? this.queueLimit - q.len : 0;
     if (<u64>n > <u64>tcpRoom + <u64>queueRoom) {
-      this.refused++;
-      this.wantWritable = true;
       // Nothing is queued to drain, so ask TCP itself to say when its buffer frees up.
-      if (q.len == 0) s.requestWritable();
-      return false;
+      if (q.empty) s.requestWritable();
+      return this.refuse();
     }
-    let k: u32 = 0;
-    if (q.len == 0) {
-      const r = s.send(p, n);
-      if (r < 0) return false;
-      k = <u32>r;
-      if (k == n) return true;
-    }
-    if (!q.push(p + k, n - k)) {
-      // Out of memory: what was taken stays taken, the rest is refused.
-      this.refused++;
-      this.wantWritable = true;
-      return false;
-    }
+    const r = this.direct(s, p, n, false);
+    if (r < 0) return false;
+    const k = <u32>r;
+    if (k == n) return true;
+    // Out of memory: what was taken stays taken, the rest is refused.
+    if (!q.push(p + k, n - k)) return this.refuse();
     this.wantWritable = true;
     return true;
+  }
+
+  /**
+   * Sends the `n` bytes at `p` by reference, never copying them (TCP reads
+   * them in place for every segment it builds, up to their ACK; the only
+   * copy is into the NIC's frame). The bytes must be immutable: never
+   * written again while the kernel runs (the image's baked-in files,
+   * `Files.dataPtr(i)`), so they outlive the connection. They keep their
+   * place among the connection's other writes. What TCP's send buffer does
+   * not take yet waits in the queue as a reference, costing no memory and
+   * not counted against `queueLimit` (but in `queued`), and goes on as ACKs
+   * make room. One reference waits at a time: while one does, writeStatic
+   * returns false, taking nothing, and onWritable follows once it is in
+   * TCP; false too when the connection can no longer send.
+   */
+  writeStatic(p: usize, n: u32): bool {
+    const s = this.sock;
+    const q = this.queue;
+    if (s == null || this.ending || this.done) return false;
+    if (n == 0) return true;
+    if (q.refLen > 0) return this.refuse();
+    const r = this.direct(s, p, n, true);
+    if (r < 0) return false;
+    const k = <u32>r;
+    if (k == n) return true;
+    q.pushRef(p + k, n - k);
+    this.wantWritable = true;
+    return true;
+  }
+
+  /** Hands [p, p+n) to TCP (copied, or by reference) unless output is queued ahead of it: the bytes taken, or a negative TcpError. */
+  private direct(s: TcpSocket, p: usize, n: u32, byRef: bool): i32 {
+    if (!this.queue.empty) return 0;
+    return byRef ? s.sendStatic(p, n) : s.send(p, n);
+  }
+
+  /** A write is refused: counted, and onWritable will say when to try again. */
+  private refuse(): bool {
+    this.refused++;
+    this.wantWritable = true;
+    return false;
   }
 
   /** Closes our direction once everything queued is sent (FIN); reading goes on until the peer's FIN. */
@@ -244,7 +277,7 @@ export class Connection {
       }
     }
     this.flush();
-    if (this.wantWritable && this.queue.len == 0 && !this.ending) {
+    if (this.wantWritable && this.queue.empty && !this.ending) {
       this.wantWritable = false;
       h.onWritable(this);
       if (this.closed) {
@@ -306,12 +339,20 @@ export class Connection {
     const s = this.sock;
     if (s == null) return;
     const q = this.queue;
-    while (q.len > 0) {
-      const k = s.send(q.ptr, q.len);
+    while (!q.empty) {
+      // The copied bytes before the reference, then the reference, then the rest.
+      const b = q.before;
+      if (b == 0) {
+        const k = s.sendStatic(q.refPtr, q.refLen);
+        if (k <= 0) break;
+        q.consumeRef(<u32>k);
+        continue;
+      }
+      const k = s.send(q.ptr, b);
       if (k <= 0) break;
       q.consume(<u32>k);
     }
-    if (q.len == 0 && this.ending && !this.finSent) {
+    if (q.empty && this.ending && !this.finSent) {
       this.finSent = true;
       q.release();
       s.close();

@@ -2,6 +2,7 @@
 export { TcpStack } from "./stack";
 export { TcpListener, TcpHandler } from "./listener";
 export { TcpSocket, TcpSocketHandler } from "./socket";
+export { SEND_REFS } from "./sendq";
 export { Tcb, TcpContext, TcpTracer, TcpState, TcpError, tcpStateName, tcpErrorName } from "./tcb";
 export { RttEstimator } from "./rtt";
 export { TcpConfig } from "./config";

@@ -472,7 +472,7 @@ function newAck(t: Tcb, ack: u32, seg: TcpRepr, flightBefore: u32, now: u64): vo
     t.sndBufSeq += n;
     t.bytesSent += n;
     // All acknowledged: the send ring goes back to the pool (or, when memory is short, to a smaller block).
-    if (t.sndBuf.len == 0 || t.ctx.pool.pressed()) t.trimBuffers();
+    if (t.sndBuf.ring.len == 0 || t.ctx.pool.pressed()) t.trimBuffers();
   }
   t.sndUna = ack;
   if (seqLt(t.sndNxt, ack)) t.sndNxt = ack;
@@ -502,7 +502,8 @@ function newAck(t: Tcb, ack: u32, seg: TcpRepr, flightBefore: u32, now: u64): vo
   }
   // RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
   t.timers.rtoAt = t.sndUna == t.sndMax ? NEVER : now + t.rtt.rtoNs;
-  if (t.wantWrite && t.buffersOn && t.sndSpace() >= t.cfg.sndBuf / 4 && t.canSend()) {
+  // Room again: a quarter of the buffer, or a reference slot after sendStatic found none.
+  if (t.wantWrite && t.buffersOn && (t.sndSpace() >= t.cfg.sndBuf / 4 || t.sndBuf.takeSlotWait()) && t.canSend()) {
     t.wantWrite = false;
     t.post(EV_WRITABLE);
   }

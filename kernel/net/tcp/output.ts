@@ -2,10 +2,11 @@
 // loss recovery allow to be sent now, and the building of each segment
 // (options, SACK blocks, the advertised window with receiver SWS avoidance).
 // Segments are built in the context's one transmit buffer and handed to the
-// IP layer with a single copy of the payload out of the send ring. Toward a
-// device with segmentation offload (TSO), new data goes in large segments
-// of many MSS-sized pieces, built straight in the device's buffer (one copy
-// out of the ring, no checksum pass) and cut into pieces by the device;
+// IP layer with a single copy of the payload out of the send queue (the
+// ring, or the immutable memory a reference points to: sendq.ts readAt).
+// Toward a device with segmentation offload (TSO), new data goes in large
+// segments of many MSS-sized pieces, built straight in the device's buffer
+// (one copy out of the queue, no checksum pass) and cut into pieces by the device;
 // sequence numbers, windows, RTT samples and congestion control count bytes
 // as before, and SACK recovery retransmits MSS-sized segments.
 
@@ -276,7 +277,7 @@ export function sendSyn(t: Tcb): void {
   t.timers.arm();
 }
 
-/** Builds and sends one segment: `len` bytes from the send buffer at `seq`. */
+/** Builds and sends one segment: `len` bytes from the send queue at `seq`. */
 export function transmit(t: Tcb, seq: u32, len: u32, flags: u32): void {
   const ctx = t.ctx;
   const buf = ctx.txBuf;
@@ -291,7 +292,7 @@ export function transmit(t: Tcb, seq: u32, len: u32, flags: u32): void {
 
 /**
  * Builds one large segment at `p` (from TcpContext.largeBegin): `len` bytes
- * from the send buffer at `seq`, copied once, straight where the device
+ * from the send queue at `seq`, copied once, straight where the device
  * reads them; the device completes the checksum and cuts the segment into
  * pieces of `mss` bytes (PSH and FIN on the last piece only).
  */

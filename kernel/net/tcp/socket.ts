@@ -124,16 +124,46 @@ export class TcpSocket extends TcpEndpoint {
       return 0;
     }
     let want = min(len, t.sndSpace());
-    if (want > 0 && !t.growSnd(t.sndBuf.len + want)) {
+    const w = t.sndBuf.ring;
+    if (want > 0 && !t.growSnd(w.len + want)) {
       // The pool is at its limit: take what the largest block it can give holds, the rest waits.
       t.counters.sndMemoryWaits++;
-      const can = t.ctx.pool.growable(t.sndBuf.cap);
-      if (can > t.sndBuf.cap) t.growSnd(can);
-      want = min(want, t.sndBuf.free);
+      const can = t.ctx.pool.growable(w.cap);
+      if (can > w.cap) t.growSnd(can);
+      want = min(want, w.free);
       // Nothing queued means no ACK will come to say there is room: wait for the pool instead.
       if (want == 0 && t.sndBuf.len == 0) t.ctx.waitForMemory(t);
     }
-    const n = t.sndBuf.write(ptr, want);
+    return this.queued(t.sndBuf.write(ptr, want), len);
+  }
+
+  /**
+   * Queues up to `len` bytes at `ptr` by reference, without copying them:
+   * TCP reads them in place each time it builds a segment (first sending,
+   * retransmission, probes) until the peer acknowledges them, so the only
+   * copy is into the device's frame. The bytes must be immutable, never
+   * written again while the kernel runs (the image's baked-in files,
+   * `Files.dataPtr`), and so outlive the connection. They keep their place
+   * among bytes queued by `send` before and after. They count toward
+   * `TcpConfig.sndBuf` as copied bytes do (that bounds what is queued and
+   * unacknowledged, so what can be in flight), but take no pool memory.
+   * At most SEND_REFS (8) separate references wait per connection; one
+   * that continues the last (the next bytes of the same memory, nothing
+   * queued in between) extends it. Returns the bytes taken: fewer when the
+   * buffer is short, 0 when it is full or every reference slot is taken
+   * (`writable` fires when there is room or a slot again), or a negative
+   * TcpError when the connection cannot send.
+   */
+  sendStatic(ptr: usize, len: u32): i32 {
+    const t = this.conn;
+    if (!t.canSend()) return -<i32>(t.error != TcpError.None ? t.error : TcpError.Closed);
+    const want = t.buffersOn ? min(len, t.sndSpace()) : 0;
+    return this.queued(want > 0 && t.sndBuf.addRef(ptr, want) ? want : 0, len);
+  }
+
+  /** After `n` of `len` bytes were queued: asks for `writable` if short, sends unless corked. */
+  private queued(n: u32, len: u32): i32 {
+    const t = this.conn;
     if (n < len) t.wantWrite = true;
     if (!t.corked && (t.state == TcpState.Established || t.state == TcpState.CloseWait)) output(t);
     t.ctx.dispatch();

@@ -19,6 +19,7 @@ import { Scheduler } from "../../sched/loop";
 import { traceEvent, traceConn } from "../../trace";
 import { TcpRepr } from "../wire/tcp";
 import { Ring } from "./ring";
+import { SendQueue } from "./sendq";
 import { SeqRanges } from "./ranges";
 import { CongestionControl } from "./cc";
 import { TcpConfig } from "./config";
@@ -240,7 +241,8 @@ export class Tcb {
   tsRecentNs: u64 = 0;
 
   // ---- buffers ----
-  readonly sndBuf: Ring = new Ring();
+  /** What is queued to send: bytes in the send ring and references to immutable memory (sendq.ts). */
+  readonly sndBuf: SendQueue = new SendQueue();
   readonly rcvBuf: Ring = new Ring();
   /** Out-of-order data held in rcvBuf past the readable bytes. */
   readonly ooo: SeqRanges = new SeqRanges(8);
@@ -385,7 +387,7 @@ export class Tcb {
     return room > l ? min(room - l, space) : 0;
   }
 
-  /** Bytes the app may still queue: the configured send size less what is queued. */
+  /** Bytes the app may still queue: the configured send size less what is queued (referenced bytes count too). */
   @inline sndSpace(): u32 {
     const l = this.sndBuf.len;
     return this.cfg.sndBuf > l ? this.cfg.sndBuf - l : 0;
@@ -416,7 +418,8 @@ export class Tcb {
 
   /** Makes the send ring hold at least `need` bytes; false if the pool has no room. */
   @inline growSnd(need: u32): bool {
-    return need <= this.sndBuf.cap || this.grow(this.sndBuf, need);
+    const w = this.sndBuf.ring;
+    return need <= w.cap || this.grow(w, need);
   }
 
   private grow(r: Ring, need: u32): bool {
@@ -443,7 +446,8 @@ export class Tcb {
       const cap = r.cap;
       pool.give(r.drop(), cap);
     }
-    const w = this.sndBuf;
+    // Referenced bytes take no ring: the block goes back once the copied ones are acknowledged.
+    const w = this.sndBuf.ring;
     if (w.cap != 0 && w.len == 0) {
       const cap = w.cap;
       pool.give(w.drop(), cap);
@@ -476,7 +480,7 @@ export class Tcb {
     if (rc != 0) pool.give(r.drop(), rc);
     else r.drop();
     const w = this.sndBuf;
-    const wc = w.cap;
+    const wc = w.ring.cap;
     if (wc != 0) pool.give(w.drop(), wc);
     else w.drop();
     this.buffersOn = false;

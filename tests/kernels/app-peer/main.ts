@@ -1,9 +1,12 @@
 // The level-1 app API (kernel/app/) from the other end, for the Node tests
 // (tests/app-node.test.ts). Roles:
-//   role=client peer=<ip> bytes=<n> conns=<k> udp=<m> [qlimit=<b>] [refused=<port>] [reset=<port>]
+//   role=client peer=<ip> bytes=<n> conns=<k> udp=<m> [qlimit=<b>] [refused=<port>] [reset=<port>] [static=1]
 //     k TCP connections to peer:7 each send n pattern bytes, written until
 //     the output queue (bound qlimit) refuses, resumed on onWritable, and
-//     check every byte of the echo; m UDP datagrams to peer:7 checked the
+//     check every byte of the echo (static=1: from an image of the stream
+//     written once, 100 bytes copied with `write` and 200,000 by reference
+//     with `writeStatic` in turn, so references wait in the queue with
+//     copied bytes behind them); m UDP datagrams to peer:7 checked the
 //     same way; a connection to `refused` must end Refused, one to `reset`
 //     (a server that aborts) must end Reset.
 //   role=server: a port-9 service that aborts each connection at its first
@@ -54,13 +57,36 @@ class EchoCheck extends Handler {
   sent: u64 = 0;
   got: u64 = 0;
   bad: u64 = 0;
-  constructor(readonly r: Report, readonly n: u64, readonly qlimit: u32) { super(); }
+  /** static=1: the stream, written once and never again */
+  image: usize = 0;
+  piece: u32 = 0;
+  view: Bytes = new Bytes();
+  constructor(readonly r: Report, readonly n: u64, readonly qlimit: u32, byRef: bool) {
+    super();
+    if (byRef) {
+      this.image = heap.alloc(<usize>n);
+      for (let i: u64 = 0; i < n; i++) store<u8>(this.image + <usize>i, pattern(i));
+    }
+  }
   onConnected(c: Connection): void {
     c.queueLimit = this.qlimit;
     this.pump(c);
   }
   onWritable(c: Connection): void { this.pump(c); }
   pump(c: Connection): void {
+    while (this.image != 0 && this.sent < this.n) {
+      const byRef = (this.piece & 1) == 1;
+      const k = <u32>min<u64>(byRef ? 200000 : 100, this.n - this.sent);
+      const at = this.image + <usize>this.sent;
+      this.view.ptr = at;
+      this.view.length = k;
+      if (!(byRef ? c.writeStatic(at, k) : c.write(this.view))) {
+        this.r.refusedWrites++;
+        return;
+      }
+      this.sent += k;
+      this.piece++;
+    }
     while (this.sent < this.n) {
       const k = <u32>min<u64>(CHUNK, this.n - this.sent);
       for (let i: u32 = 0; i < k; i++) chunk[i] = pattern(this.sent + i);
@@ -112,10 +138,11 @@ class Client extends App {
   refused: u32 = args.u32("refused", 0);
   reset: u32 = args.u32("reset", 0);
   udp: u32 = args.u32("udp", 0);
+  byRef: bool = args.bool("static", false);
   onUp(net: Net): void {
     const peer = this.peer, conns = this.conns, n = this.n, ql = this.ql, refused = this.refused, reset = this.reset;
     this.r.expectedDone = conns + (refused ? 1 : 0) + (reset ? 1 : 0);
-    for (let i: u32 = 0; i < conns; i++) if (!net.connect(peer, 7, new EchoCheck(this.r, n, ql))) Kernel.fail("connect");
+    for (let i: u32 = 0; i < conns; i++) if (!net.connect(peer, 7, new EchoCheck(this.r, n, ql, this.byRef))) Kernel.fail("connect");
     if (refused) net.connect(peer, refused, new ExpectEnd(this.r, TcpError.Refused));
     if (reset) net.connect(peer, reset, new ExpectEnd(this.r, TcpError.Reset));
     const u = net.bind(5007, new UdpCheck(this.r, this.udp))!;

@@ -3,13 +3,18 @@
 // that the receiver checks byte by byte. Parameters are key=value words on the
 // command line (loss/dup/reorder/corrupt in parts per million, rate in bit/s,
 // delay_us one way, cc=newreno|cubic, trace=1 prints every cwnd decision).
+// static=1 sends the stream as copied pieces and pieces by reference
+// (sendStatic) in turn, of many sizes; static=2 sends all of it by reference;
+// static=3 alternates references of 50 bytes with copied pieces of 10, so the
+// reference table fills. pause_ms=N: the receiver stops reading for N ms
+// after each 64 KB it reads (its window closes: zero-window probes).
 // Used by tests/tcp-sim.test.ts and bench/tcp.ts.
-import { Scheduler, MS, SEC } from "../../../kernel/sched/index";
+import { Scheduler, MS, SEC, Task } from "../../../kernel/sched/index";
 import { print, println, printU64 } from "../../../kernel/console";
 import { clock_ns } from "../../../kernel/hal";
 import { cmdlineArg, cmdlineValue } from "../../../kernel/cmdline";
 import { TcpStack, TcpHandler, TcpSocket, TcpListener, TcpConfig, TcpTracer, Tcb, TcpError, Link, LinkConfig,
-  NewReno, Cubic, printTcpCounters, tcpStateName, tcpErrorName } from "../../../kernel/net/tcp/index";
+  NewReno, Cubic, printTcpCounters, tcpStateName, tcpErrorName, SEND_REFS } from "../../../kernel/net/tcp/index";
 
 const A: u32 = 0x0a000001;
 const B: u32 = 0x0a000002;
@@ -23,9 +28,18 @@ function kv(k: string, v: u64): void { print(k); print("="); printU64(v); printl
 const TOTAL: u64 = arg("bytes", 1000000);
 const CONNS: i32 = <i32>arg("conns", 1);
 const TRACE = arg("trace", 0) != 0;
+const STATIC = <i32>arg("static", 0);
+const PAUSE_NS = arg("pause_ms", 0) * MS;
 const buf = heap.alloc(65536);
 const rbuf = heap.alloc(65536);
 @inline function pattern(conn: i32, off: u64): u8 { return <u8>((off * 7 + (off >> 11) + <u64>conn * 13) & 255); }
+/** Piece sizes of static=1, in turn (odd pieces go by reference). */
+const PIECES: StaticArray<u32> = [1, 1448, 7, 65536, 3000, 100, 20000, 2896, 1, 1];
+// the sender's side, sampled after every send
+let peakMemA: u64 = 0;
+let maxRefs: i32 = 0;
+let slotRefusals: u64 = 0;
+let senderStack: TcpStack | null = null;
 
 let doneSenders = 0;
 let doneReceivers = 0;
@@ -38,18 +52,46 @@ let firstByteNs: u64 = 0;
 
 class Sender extends TcpHandler {
   sent: u64 = 0;
-  constructor(public id: i32) { super(); }
+  /** static modes: the whole stream, written once and never again (what sendStatic may point at) */
+  image: usize = 0;
+  piece: i32 = 0;
+  constructor(public id: i32) {
+    super();
+    if (STATIC != 0) {
+      this.image = heap.alloc(<usize>TOTAL);
+      for (let i: u64 = 0; i < TOTAL; i++) store<u8>(this.image + <usize>i, pattern(id, i));
+    }
+  }
   connected(s: TcpSocket): void { this.pump(s); }
   writable(s: TcpSocket): void { this.pump(s); }
   pump(s: TcpSocket): void {
     while (this.sent < TOTAL) {
-      const n = <u32>min<u64>(TOTAL - this.sent, 65536);
-      for (let i: u32 = 0; i < n; i++) store<u8>(buf + i, pattern(this.id, this.sent + i));
-      const k = s.send(buf, n);
+      const k = STATIC == 0 ? this.copy(s) : this.mixed(s);
+      const mem = senderStack!.memUsed;
+      if (mem > peakMemA) peakMemA = mem;
+      const refs = s.conn.sndBuf.refCount;
+      if (refs > maxRefs) maxRefs = refs;
       if (k <= 0) return;
       this.sent += <u64>k;
     }
     s.close();
+  }
+  copy(s: TcpSocket): i32 {
+    const n = <u32>min<u64>(TOTAL - this.sent, 65536);
+    for (let i: u32 = 0; i < n; i++) store<u8>(buf + i, pattern(this.id, this.sent + i));
+    return s.send(buf, n);
+  }
+  mixed(s: TcpSocket): i32 {
+    const p = this.piece;
+    const byRef = STATIC == 2 || (p & 1) == 1;
+    const size: u32 = STATIC == 2 ? 65536 : STATIC == 3 ? ((p & 1) ? 50 : 10) : unchecked(PIECES[p % PIECES.length]);
+    const n = <u32>min<u64>(TOTAL - this.sent, <u64>size);
+    const at = this.image + <usize>this.sent;
+    const k = byRef ? s.sendStatic(at, n) : s.send(at, n);
+    if (k == 0 && byRef && s.conn.sndBuf.refCount == SEND_REFS) slotRefusals++;
+    // a piece goes whole before the next kind, so references and copies really alternate
+    if (k > 0 && <u32>k == n) this.piece = p + 1;
+    return k;
   }
   readable(s: TcpSocket): void {
     // the receiver closes after EOF: read its FIN
@@ -58,9 +100,17 @@ class Sender extends TcpHandler {
   closed(s: TcpSocket): void { closedA++; doneSenders++; }
   error(s: TcpSocket, e: TcpError): void { errors++; print("sender error "); print(tcpErrorName(e)); print(" port="); printU64(s.localPort); print(" sent="); printU64(this.sent); print(" una="); printU64(s.conn.sndUna - s.conn.iss); print(" "); printU64(clock_ns()/MS); println(""); }
 }
+/** pause_ms: wakes a paused receiver. */
+class Resume extends Task {
+  constructor(public r: Receiver, public s: TcpSocket) { super("resume"); }
+  run(): void { this.r.pausedUntil = 0; this.r.readable(this.s); }
+}
+let simSched: Scheduler | null = null;
 class Receiver extends TcpHandler {
   got: u64 = 0;
   id: i32 = -1;
+  pausedUntil: u64 = 0;
+  sincePause: u64 = 0;
   accepted(l: TcpListener, s: TcpSocket): void {
     const r = new Receiver();
     r.id = <i32>(s.remotePort) ; // sender id is encoded in its port (see main)
@@ -69,6 +119,13 @@ class Receiver extends TcpHandler {
   readable(s: TcpSocket): void {
     const id = <i32>(s.remotePort - 20000);
     for (;;) {
+      if (this.pausedUntil != 0) return;
+      if (PAUSE_NS > 0 && this.sincePause >= 65536) {
+        this.sincePause = 0;
+        this.pausedUntil = clock_ns() + PAUSE_NS;
+        simSched!.after(new Resume(this, s), PAUSE_NS);
+        return;
+      }
       const n = s.recv(rbuf, 65536);
       if (n == -1) {
         s.close();
@@ -81,6 +138,7 @@ class Receiver extends TcpHandler {
       if (firstByteNs == 0) firstByteNs = clock_ns();
       for (let i = 0; i < n; i++) if (load<u8>(rbuf + i) != pattern(id, this.got + <u64>i)) badBytes++;
       this.got += <u64>n;
+      this.sincePause += <u64>n;
       gotBytes += <u64>n;
     }
   }
@@ -96,6 +154,7 @@ class Trace extends TcpTracer {
 
 export function main(): i32 {
   const sched = new Scheduler(null, 4096);
+  simSched = sched;
   const lc = new LinkConfig();
   lc.lossPpm = <u32>arg("loss", 0);
   lc.dupPpm = <u32>arg("dup", 0);
@@ -108,6 +167,7 @@ export function main(): i32 {
   const link = new Link(sched, lc, 8192);
   const ea = link.end(A), eb = link.end(B);
   const sa = new TcpStack(ea, sched, 512 * 1024 * 1024), sb = new TcpStack(eb, sched, 512 * 1024 * 1024);
+  senderStack = sa;
   const cfg = new TcpConfig();
   cfg.sndBuf = <u32>arg("sndbuf", 256 * 1024);
   cfg.rcvBuf = <u32>arg("rcvbuf", 256 * 1024);
@@ -133,6 +193,9 @@ export function main(): i32 {
   kv("mem_b", sb.memUsed);
   kv("transfer_us", (lastDoneNs - firstByteNs) / 1000);
   kv("goodput_kbps", lastDoneNs > firstByteNs ? gotBytes * 8 * 1_000_000 / (lastDoneNs - firstByteNs) : 0);
+  kv("peak_mem_a", peakMemA);
+  kv("max_refs", maxRefs);
+  kv("slot_refusals", slotRefusals);
   kv("link_lost", link.stats.lost);
   kv("link_dup", link.stats.duplicated);
   kv("link_reordered", link.stats.reordered);

@@ -9,7 +9,7 @@
  * EL1 virtual timer (PPI 27 on virt) wakes plat_wait at its deadline.
  * Interrupts are unmasked (PSTATE.I) only inside plat_wait, so handlers never
  * interleave with the kernel; they record the line in `pending`, mask it at
- * the distributor and end it (EOI).
+ * the distributor if it is level-triggered, and end it (EOI).
  *
  * Boot time: as on x86_64 (first execution under TCG costs far more than
  * running), the GIC is set up on the first plat_wait or plat_irq_mask/unmask,
@@ -196,8 +196,10 @@ void irq_dispatch(void) {
       line_enable(id - SPI_BASE, false);
     }
   } else if (id >= SPI_BASE && id < SPI_BASE + PLAT_STOP_LINE) {
+    /* platform.h: a level line stays masked until the kernel unmasks it (it
+     * would fire again at once); an edge line stays enabled. */
     pending |= 1ull << (id - SPI_BASE);
-    line_enable(id - SPI_BASE, false);
+    if (mach.line_level[id - SPI_BASE]) line_enable(id - SPI_BASE, false);
   } else if (id == mach.timer_ppi) {
     write_sysreg(cntv_ctl_el0, 0); /* the timer's level output drops */
   }

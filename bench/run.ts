@@ -8,6 +8,7 @@ import { boundsBench } from "./bounds.ts";
 import { peersBench } from "./peers.ts";
 import { simBench } from "./sim.ts";
 import { appsBench } from "./apps.ts";
+import { codegenBench } from "./codegen.ts";
 
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   boot: bootBench,
@@ -17,14 +18,15 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   peers: peersBench,
   sim: simBench,
   apps: appsBench,
+  codegen: codegenBench,
 };
 
 // `--arch aarch64` is one flag (`--arch=aarch64`), not a flag and a benchmark name
 const argv = process.argv.slice(2).flatMap((a, i, all) => (a === "--arch" ? [] : all[i - 1] === "--arch" ? [`--arch=${a}`] : [a]));
 const wanted = argv.filter((a) => !a.startsWith("-"));
 const flags = argv.filter((a) => a.startsWith("-"));
-// `peers` and `apps` boot a Linux guest and take minutes: only when named.
-const names = wanted.length ? wanted : Object.keys(BENCHES).filter((n) => n !== "peers" && n !== "apps");
+// `peers` and `apps` boot a Linux guest and take minutes, `codegen` compares build variants: only when named.
+const names = wanted.length ? wanted : Object.keys(BENCHES).filter((n) => n !== "peers" && n !== "apps" && n !== "codegen");
 for (const n of names) {
   const b = BENCHES[n];
   if (!b) {

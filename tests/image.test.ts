@@ -1,11 +1,13 @@
 // The image builder: every stage reported, intermediates kept, unchanged
 // stages reused, and the symbol table that trap reports rely on.
-import { existsSync, readdirSync, readFileSync, cpSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, cpSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadApp } from "../tools/app.ts";
 import { Elf64 } from "../tools/elf.ts";
+import { ARCHES } from "../tools/arch.ts";
 import { buildImage, demangle } from "../tools/image.ts";
+import { FIXED_MEMOP, withFixedMemoryBase } from "../tools/wasm2c-base.ts";
 import { ROOT } from "../tools/paths.ts";
 import { findTool, TOOLS } from "../tools/toolchain.ts";
 import { scratchDir } from "./helpers/kernel.ts";
@@ -54,6 +56,34 @@ describe.skipIf(!haveToolchain)("uniwasm image", () => {
     const text = elf.sections.find((s) => s.name === ".text")!;
     expect(table!.addr).toBeGreaterThan(text.addr + text.size - 1n); // after the code, so the second link moved nothing
     expect(readFileSync(join(out, "uwsyms.c"), "utf8")).toContain("kernel/console/print");
+  });
+});
+
+// The goal of the apps people deploy (issue 11): images under 300 KB. Each
+// image as `uniwasm image apps/<app> --arch <arch>` builds it (apps/http with
+// its own small site); figures in docs/benchmarks.md ("Image sizes").
+describe.skipIf(!haveToolchain)("the deployable apps' images", () => {
+  for (const arch of ARCHES) {
+    it(`apps/http and apps/kv are under 300,000 bytes on ${arch}, their loads and stores on the fixed memory base`, async () => {
+      for (const app of ["http", "kv"]) {
+        const out = join(ROOT, "build", "test-size", arch, app);
+        const r = await buildImage(loadApp(join(ROOT, "apps", app)), { arch, outDir: out }, recorder().log);
+        expect(statSync(r.image).size, `apps/${app} on ${arch}`).toBe(r.sizes.image);
+        expect(r.sizes.image, `apps/${app} on ${arch}`).toBeLessThan(300_000);
+        expect(readFileSync(join(out, "kernel-impl.h"), "utf8")).toContain(FIXED_MEMOP);
+      }
+    }, 600_000);
+  }
+});
+
+describe("the memory-base edit of wasm2c's output", () => {
+  it("replaces wasm2c's one MEM_ADDR_MEMOP, once, and refuses a header without it", () => {
+    const header = "#if X\n#define MEM_ADDR_MEMOP(mem, addr, n) ((uint8_t __seg_gs*)(uintptr_t)addr)\n#else\n#define MEM_ADDR_MEMOP(mem, addr, n) MEM_ADDR(mem, addr, n)\n#endif\n";
+    const fixed = withFixedMemoryBase(header);
+    expect(fixed).toContain("(wasm_rt_linear_base() + (addr))");
+    expect(fixed).toContain("__seg_gs"); // the Segue branch is left alone
+    expect(withFixedMemoryBase(fixed)).toBe(fixed);
+    expect(() => withFixedMemoryBase("#define MEM_ADDR(mem, addr, n) &((mem)->data[addr])\n")).toThrow(/MEM_ADDR_MEMOP/);
   });
 });
 

@@ -20,6 +20,7 @@ import { functionLocations, type SourceLocation } from "./source-map.ts";
 import { BOOT } from "./paths.ts";
 import { requireTool, toolVersion } from "./toolchain.ts";
 import { buildWasm, type Log } from "./wasm-build.ts";
+import { FIXED_MEMOP, withFixedMemoryBase } from "./wasm2c-base.ts";
 import { readWasmInfo, type MemoryLimits } from "../host/wasm-info.ts";
 import { ALLOC_REQUEST_EXPORT } from "../host/exit-codes.ts";
 
@@ -108,7 +109,7 @@ async function buildImageLocked(app: App, opts: ImageOptions, log: Log): Promise
   const kernelCs = Array.from({ length: parts }, (_, i) => join(out, `kernel_${i}.c`));
   const kernelH = join(out, "kernel.h");
   const implH = join(out, "kernel-impl.h");
-  const w2cKey = hashOf("wasm2c", readFileSync(wasm.wasm), wabtVersion(), String(parts));
+  const w2cKey = hashOf("wasm2c", readFileSync(wasm.wasm), wabtVersion(), String(parts), FIXED_MEMOP);
   const cBytes = () => kernelCs.reduce((n, f) => n + statSync(f).size, 0);
   if (cache.fresh("wasm2c", w2cKey, [...kernelCs, kernelH, implH])) log.stage("wasm2c", `${basename(wasm.wasm)} -> ${parts} C files`, true);
   else {
@@ -117,6 +118,7 @@ async function buildImageLocked(app: App, opts: ImageOptions, log: Log): Promise
     } catch (e: any) {
       throw new UserError(`wasm2c failed on ${wasm.wasm}:\n${e.stderr || e.message}`);
     }
+    writeFileSync(implH, withFixedMemoryBase(readFileSync(implH, "utf8")));
     cache.record("wasm2c", w2cKey);
     log.stage("wasm2c", `${basename(wasm.wasm)} -> ${parts} C files (${kib(cBytes())})`, false);
   }

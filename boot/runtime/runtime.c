@@ -163,6 +163,9 @@ _Noreturn void runtime_memory_fault(uintptr_t pc, uintptr_t fp) {
 
 static wasm_rt_memory_t linear_memory;
 
+/* linear_memory.data, which never changes once set (wasm-rt.h: wasm_rt_linear_base). */
+uint8_t *rt_linear_base;
+
 /* Places linear memory at the start of the region the shim reserved. */
 void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint64_t initial_pages,
                              uint64_t max_pages, bool is64, uint32_t page_size) {
@@ -186,6 +189,7 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t *mem, uint64_t initial_pages,
   mem->max_pages = max_pages < region_pages ? max_pages : region_pages;
   mem->size = initial_pages * RT_WASM_PAGE;
   mem->is64 = false;
+  rt_linear_base = mem->data;
   the_memory = mem;
 }
 

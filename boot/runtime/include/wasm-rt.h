@@ -103,6 +103,30 @@ typedef struct {
 
 extern uint32_t wasm_rt_call_stack_depth;
 
+/*
+ * Linear memory's base address, for the generated code's loads and stores
+ * (the image builder points wasm2c's MEM_ADDR_MEMOP here: tools/wasm2c-base.ts).
+ * The one memory never moves (its region is reserved whole and grown in
+ * place) and wasm_rt_allocate_memory sets rt_linear_base before any wasm code
+ * runs, so for the generated code the base is a constant. wasm2c's own form,
+ * instance->memory->data, is two dependent loads that the compiler repeats
+ * after every store, since a store through a char pointer may alias both:
+ * a fifth of the generated machine code went to it. An asm statement with no
+ * memory operand is a pure value to the compiler, read once per function.
+ */
+extern uint8_t *rt_linear_base;
+static inline uint8_t *wasm_rt_linear_base(void) {
+  uint8_t *base;
+#if defined(__aarch64__)
+  __asm__("adrp %0, rt_linear_base\n\tldr %0, [%0, :lo12:rt_linear_base]" : "=r"(base));
+#elif defined(__x86_64__)
+  __asm__("movq rt_linear_base(%%rip), %0" : "=r"(base));
+#else
+  base = rt_linear_base;
+#endif
+  return base;
+}
+
 /* Ends the machine with a trap report naming the function that trapped. */
 WASM_RT_NO_RETURN void wasm_rt_trap(wasm_rt_trap_t trap);
 const char *wasm_rt_strerror(wasm_rt_trap_t trap);

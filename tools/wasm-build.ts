@@ -83,7 +83,7 @@ async function buildWasmLocked(app: App, outDir: string, cache: StageCache, log:
   }
 
   const passes = c.binaryenPasses ?? DEFAULT_PASSES;
-  const bKey = hashOf("binaryen", readFileSync(ascWasm), existsSync(`${ascWasm}.map`) ? readFileSync(`${ascWasm}.map`) : "", JSON.stringify(passes), JSON.stringify(ALLOCATOR_ENTRIES), String(SEGMENT_GAP), files ? files.bytes : "");
+  const bKey = hashOf("binaryen", readFileSync(ascWasm), existsSync(`${ascWasm}.map`) ? readFileSync(`${ascWasm}.map`) : "", JSON.stringify(passes), JSON.stringify(ALLOCATOR_ENTRIES), GC_COUNTER_SUFFIX, String(SEGMENT_GAP), files ? files.bytes : "");
   if (cache.fresh("binaryen", bKey, [wasm])) log.stage("binaryen", passes.join(" "), true);
   else {
     const binaryen = await loadBinaryen();
@@ -161,20 +161,41 @@ const ALLOCATOR_ENTRIES: [name: string, sizeParam: number][][] = [
  * argument in an exported global (one global.set per allocation); the
  * platform reports out of memory when an `unreachable` in the allocator
  * follows a refused memory.grow (boot/runtime/runtime.c, host/machine.ts).
+ * The same entries add the size to the collector's count of what was
+ * allocated since its last run, which makes a collection due when half the
+ * room is spent (kernel/mem/gc.ts).
  */
 function noteAllocationRequests(binaryen: Awaited<ReturnType<typeof loadBinaryen>>, mod: InstanceType<Awaited<ReturnType<typeof loadBinaryen>>["Module"]>): void {
   const entries = ALLOCATOR_ENTRIES.map((set) => set.filter(([name]) => mod.getFunction(name))).find((set) => set.length > 0);
   if (!entries) return; // the stub runtime, or no allocation at all
+  const counter = gcCounter(binaryen, mod);
   mod.addGlobal(ALLOC_REQUEST_EXPORT, binaryen.i32, true, mod.i32.const(0));
   mod.addGlobalExport(ALLOC_REQUEST_EXPORT, ALLOC_REQUEST_EXPORT);
   for (const [name, sizeParam] of entries) {
     const fn = mod.getFunction(name);
     const info = binaryen.getFunctionInfo(fn);
     if (binaryen.expandType(info.params)[sizeParam] !== binaryen.i32) throw new UserError(`internal: ${name} is not the allocator entry tools/wasm-build.ts was written for`);
-    const note = mod.global.set(ALLOC_REQUEST_EXPORT, mod.local.get(sizeParam, binaryen.i32));
+    const note = [mod.global.set(ALLOC_REQUEST_EXPORT, mod.local.get(sizeParam, binaryen.i32))];
+    if (counter) note.push(mod.global.set(counter, mod.i32.add(mod.global.get(counter, binaryen.i32), mod.local.get(sizeParam, binaryen.i32))));
     // binaryen.js has Function.setBody; its type declarations do not
-    (binaryen as unknown as { Function: { setBody(f: number, body: number): void } }).Function.setBody(fn, mod.block(null, [note, info.body], info.results));
+    (binaryen as unknown as { Function: { setBody(f: number, body: number): void } }).Function.setBody(fn, mod.block(null, [...note, info.body], info.results));
   }
+}
+
+/**
+ * The collector's allocation count (kernel/mem/gc.ts `gcAllocated`), when the
+ * kernel has one: a mutable i32 global whose name ends so (asc names it by
+ * its module's path, `~lib/uniwasm/kernel/...` from an app, `kernel/...`
+ * from this repository's own kernels).
+ */
+export const GC_COUNTER_SUFFIX = "kernel/mem/gc/gcAllocated";
+
+function gcCounter(binaryen: Awaited<ReturnType<typeof loadBinaryen>>, mod: InstanceType<Awaited<ReturnType<typeof loadBinaryen>>["Module"]>): string | undefined {
+  for (let i = 0; i < mod.getNumGlobals(); i++) {
+    const g = binaryen.getGlobalInfo(mod.getGlobalByIndex(i));
+    if (g.name.endsWith(GC_COUNTER_SUFFIX) && g.mutable && g.type === binaryen.i32) return g.name;
+  }
+  return undefined;
 }
 
 /** Binaryen (13 MB of JavaScript), loaded only when a stage needs it. */

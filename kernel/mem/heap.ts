@@ -10,6 +10,7 @@
 // the tail; if the layout ever differs, `valid` is false rather than the
 // figures being wrong.
 import { ROOT } from "rt/tlsf";
+import { mem_limit } from "../hal";
 
 const BLOCK_OVERHEAD: usize = sizeof<usize>();
 const AL_MASK: usize = 15;
@@ -17,6 +18,11 @@ const FREE: usize = 1;
 const TAGS: usize = 3;
 // AssemblyScript 0.28 on wasm32: FL_BITS 23, SL_SIZE 16, heads after the
 // first-level map and 23 second-level maps.
+const SL_START: usize = sizeof<usize>();
+const SL_BITS: u32 = 4;
+const SB_BITS: u32 = SL_BITS + 4;
+const SB_SIZE: usize = 1 << SB_BITS;
+const BLOCK_MINSIZE: usize = 12; // ((3 * 4 + 4 + 15) & ~15) - 4
 const HL_END: usize = 96 + 23 * 16 * sizeof<usize>();
 const ROOT_SIZE: usize = HL_END + sizeof<usize>();
 
@@ -64,4 +70,38 @@ export function heapUsage(out: HeapUsage): HeapUsage {
   }
   out.valid = b == tail && (load<usize>(tail) & ~TAGS) == 0;
   return out;
+}
+
+/**
+ * Whether `heap.alloc(size)` would succeed now without growing linear memory
+ * past its limit: a free block of the size exists (the allocator's own
+ * search, on its bitmaps), or memory can still grow by enough. The manual
+ * allocator aborts rather than return 0 when memory cannot grow, so a caller
+ * that can do without (a TCP ring that may stay small) asks first. Cheap: a
+ * few loads. Conservative when the layout is not the one this file knows
+ * (nothing allocated yet): it answers by the room to grow alone.
+ */
+export function heapCanAlloc(size: usize): bool {
+  if (size > (<usize>1 << 30) - 64) return false;
+  // the block size the allocator would search for (tlsf.ts computeSize, roundSize)
+  let s: usize = size <= BLOCK_MINSIZE ? BLOCK_MINSIZE : ((size + BLOCK_OVERHEAD + AL_MASK) & ~AL_MASK) - BLOCK_OVERHEAD;
+  const limit = mem_limit();
+  const have = <u64>memory.size() << 16;
+  // growing adds the block, a header and the tail's, rounded to pages
+  if (have + ((<u64>s + 2 * BLOCK_OVERHEAD + 0xffff) & ~0xffff) <= limit) return true;
+  const root = changetype<usize>(ROOT);
+  if (root == 0) return false;
+  let fl: usize, sl: u32;
+  if (s < SB_SIZE) {
+    fl = 0;
+    sl = <u32>(s >> 4);
+  } else {
+    if (s < ((<usize>1 << 30) >> 1)) s = s + (<usize>1 << (31 - SL_BITS - <usize>clz<usize>(s))) - 1;
+    fl = 31 - <usize>clz<usize>(s);
+    sl = <u32>((s >> (fl - SL_BITS)) ^ (1 << SL_BITS));
+    fl -= SB_BITS - 1;
+  }
+  if (fl >= 23) return false;
+  if ((load<u32>(root + (fl << 2), SL_START) & (<u32>0xffffffff << sl)) != 0) return true;
+  return (load<usize>(root) & (~(<usize>0) << (fl + 1))) != 0;
 }

@@ -14,7 +14,11 @@
 // established connections can fill the pool but never starve a new
 // handshake of its first request. Receivers offer only the window a ring
 // could grow to now (`growable`), so windows shrink as the pool fills,
-// before data has to be dropped.
+// before data has to be dropped. A block the heap cannot give now (a small
+// machine's heap full of other objects, or no free run that large) is a
+// refusal like the limit's, never an out-of-memory abort.
+
+import { heapCanAlloc } from "../../mem/heap";
 
 const MIN_SHIFT: u32 = 8;
 const MAX_SHIFT: u32 = 30;
@@ -115,8 +119,12 @@ export class BufferPool {
       this.used += size;
       return p;
     }
+    if (!heapCanAlloc(<usize>size)) {
+      this.refused++;
+      return 0;
+    }
     const q = heap.alloc(<usize>size);
-    if (q != 0) this.used += size;
+    this.used += size;
     return q;
   }
 
@@ -130,12 +138,12 @@ export class BufferPool {
       this.cached -= size;
       return p;
     }
-    const q = heap.alloc(<usize>size);
-    if (q == 0) {
+    if (!heapCanAlloc(<usize>size)) {
       this.used -= size;
       this.refused++;
+      return 0;
     }
-    return q;
+    return heap.alloc(<usize>size);
   }
 
   /** Gives back a block `take` returned. */

@@ -411,7 +411,7 @@ export const VERBS: VerbSpec[] = [
       ["uniwasm test tests/cli.test.ts", "one test file of the suite (vitest's arguments)"],
     ],
     run: async (p) => {
-      ensureTools(isCheckout() ? [...NATIVE, "ping", "ip", "curl", "redisServer", "redisCli"] : NATIVE, log);
+      ensureTools(isCheckout() ? [...NATIVE, "ping", "ip", "curl", "wrk", "redisServer", "redisCli"] : NATIVE, log);
       if (isCheckout() && resolve(process.cwd()).startsWith(ROOT)) {
         const r = spawnSync(process.execPath, [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", ...p.positional], { stdio: "inherit", cwd: ROOT });
         return r.status ?? 1;

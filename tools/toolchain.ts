@@ -27,6 +27,7 @@ export const TOOLS = {
   ping: { name: "ping", env: "UNIWASM_PING", pkg: "iputils-ping" },
   ip: { name: "ip", env: "UNIWASM_IP", pkg: "iproute2" },
   curl: { name: "curl", env: "UNIWASM_CURL", pkg: "curl" },
+  wrk: { name: "wrk", env: "UNIWASM_WRK", pkg: "wrk" },
   // apps/kv's tests: the reference server and the clients
   redisServer: { name: "redis-server", env: "UNIWASM_REDIS_SERVER", pkg: "redis-server" },
   redisCli: { name: "redis-cli", env: "UNIWASM_REDIS_CLI", pkg: "redis-tools" },

@@ -7,7 +7,7 @@
 // then it exits (0 if all were exact, 1 if not). `run=<s>` bounds the server
 // (0: forever), `quit=1` lets `GET /quit` end it, `buf=<bytes>` sets both
 // socket buffers, `cc=cubic` the congestion control, `timeout=<s>` the clients.
-import { App, Net, NetOptions, Kernel, Task, args, Endpoint, println, ipString, Cubic, SEC } from "uniwasm";
+import { App, Net, NetOptions, Kernel, Task, args, Endpoint, println, ipString, Cubic, SEC, HeapUsage, heapUsage } from "uniwasm";
 import { Servers, PortService, PORT_HTTP, PORT_ECHO, PORT_DISCARD, PORT_CHARGEN } from "./services";
 import { Client, ClientMode, ClientStats, ClientsDone } from "./clients";
 
@@ -74,7 +74,13 @@ class Httpd extends App {
     const net = this.net;
     if (net == null) return;
     net.printCounters();
-    println("httpd: packet buffers in use " + net.stack.pool.inUse.toString());
+    const pool = net.stack.pool;
+    println("httpd: packet buffers in use " + pool.inUse.toString() + ", at most " + pool.highWater.toString() + " of " + pool.capacity.toString() +
+      ", none free " + pool.allocFailures.toString() + " times (" + pool.reclaims.toString() + " more found by collecting sent frames)");
+    const gc = Kernel.sched.gc;
+    const u = heapUsage(new HeapUsage());
+    println("httpd: heap " + (u.usedBytes >> 10).toString() + " KiB used, " + (u.freeBytes >> 10).toString() + " KiB free (largest " + (u.largestFree >> 10).toString() +
+      " KiB) of " + (u.linearBytes >> 10).toString() + " KiB; " + gc.runs.toString() + " collections (" + gc.budgetRuns.toString() + " for allocation), " + (gc.ns / 1000000).toString() + " ms");
   }
 }
 

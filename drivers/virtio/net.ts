@@ -23,7 +23,7 @@
 // frames, so the pool bounds memory, not what can be sent.
 
 import { entropy, mem_limit } from "../../kernel/hal";
-import { PacketPool, PKT_BUF_SIZE, PKT_HEADROOM, PKT_MAX_FRAME } from "../../kernel/mem/pktbuf";
+import { PacketPool, PoolReclaimer, PKT_BUF_SIZE, PKT_HEADROOM, PKT_MAX_FRAME } from "../../kernel/mem/pktbuf";
 import { LargeBufferPool, LARGE_BUF_SIZE, LARGE_MAX_FRAME } from "../../kernel/mem/largebuf";
 import { NetDevice, NetCaps, RxFlags, TxResult, NET_POLL_BUDGET } from "../../kernel/net/device";
 import { sum16, fold } from "../../kernel/net/wire/checksum";
@@ -53,6 +53,21 @@ export const NET_LARGE_BUFFERS: u32 = 8;
 export function largeBuffersFor(mem: u64): u32 {
   return <u32>min<u64>(mem / 32 / <u64>LARGE_BUF_SIZE, <u64>NET_LARGE_BUFFERS);
 }
+/** Most receive buffers posted by default. */
+export const NET_RX_QUEUE: u32 = 128;
+
+/**
+ * The receive queue's size for a packet pool of `capacity` buffers: every
+ * slot holds a posted buffer, so at most a quarter of the pool (and
+ * NET_RX_QUEUE), leaving the rest for frames being sent (the device holds
+ * them until done, a hundred and more on a loaded host) and received frames
+ * the stack still holds. A frame that finds no receive buffer waits in the
+ * host's queue; one that finds no buffer to be sent from is lost, and costs
+ * a retransmission time-out.
+ */
+export function rxQueueFor(capacity: u32): u32 {
+  return max<u32>(1, min<u32>(NET_RX_QUEUE, capacity / 4));
+}
 /** The largest frame handed to the device for segmentation: an Ethernet header and the largest IPv4 packet. */
 const GSO_MAX_FRAME: u32 = 14 + 65535;
 
@@ -70,6 +85,16 @@ const RX_QUEUE: u32 = 0;
 const TX_QUEUE: u32 = 1;
 
 let nextUnit: i32 = 0;
+
+/** The pool's way back to a driver's completed transmissions. */
+class TxReclaimer extends PoolReclaimer {
+  constructor(readonly dev: VirtioNet) {
+    super();
+  }
+  reclaim(): void {
+    this.dev.reclaimForPool();
+  }
+}
 
 export class VirtioNet extends NetDevice {
   /** Negotiated feature bits. */
@@ -103,9 +128,11 @@ export class VirtioNet extends NetDevice {
   /**
    * The initialisation handshake, queue setup and the first receive
    * buffers. `wanted` lets a caller (a test) offer fewer features than the
-   * driver supports. `rxWant`/`txWant` cap the queue sizes.
+   * driver supports. `rxWant`/`txWant` cap the queue sizes; the receive
+   * queue's default is `rxQueueFor(pool)`.
    */
-  init(wanted: u64 = NET_WANTED, rxWant: u32 = 128, txWant: u32 = 256): InitResult {
+  init(wanted: u64 = NET_WANTED, rxWant: u32 = 0, txWant: u32 = 256): InitResult {
+    if (rxWant == 0) rxWant = rxQueueFor(this.pool.capacity);
     const t = this.transport;
     this.offered = t.deviceFeatures();
     let want = wanted & NET_WANTED;
@@ -128,6 +155,7 @@ export class VirtioNet extends NetDevice {
     }
     this.rx = rx;
     this.tx = tx;
+    if (this.pool.reclaimer == null) this.pool.reclaimer = new TxReclaimer(this);
     this.readConfig();
     if (f & NET_F_CSUM) this.caps |= NetCaps.TX_CSUM;
     if (f & NET_F_GUEST_CSUM) this.caps |= NetCaps.RX_CSUM;
@@ -264,6 +292,16 @@ export class VirtioNet extends NetDevice {
   }
 
   // ---- transmit ----
+
+  /**
+   * For the pool, when it is empty: publishes what is queued (the device may
+   * finish some of it while we look) and collects what the device is done with.
+   */
+  reclaimForPool(): void {
+    if (!this.running) return;
+    this.flush();
+    this.reclaimTx();
+  }
 
   /** Returns completed transmit buffers to their pools (packet or large). */
   private reclaimTx(): void {

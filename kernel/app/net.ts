@@ -62,7 +62,7 @@ class AppStop extends StopHandler {
 
 /** Sizes and limits of what `Net.up` builds. */
 export class NetOptions {
-  /** Packet buffers in the pool (2 KiB each); 0: an eighth of the machine's memory, 384 to 1024. */
+  /** Packet buffers in the pool (2 KiB each); 0: an eighth of the machine's memory, 64 to 1024 (kernel/mem/budget.ts). */
   packets: u32 = 0;
   /** All TCP connections' buffers together (bytes); 0: a quarter of the machine's memory, at most 64 MiB. */
   tcpMemory: u64 = 0;

@@ -24,6 +24,18 @@ export const PKT_MAX_FRAME: u32 = PKT_BUF_SIZE - PKT_HEADROOM;
 const FREE: u8 = 0;
 const USED: u8 = 1;
 
+/**
+ * Someone holding buffers it could give back on demand: a driver whose
+ * device has finished sending frames it has not yet collected (it collects
+ * them lazily, on its next poll). `PacketPool.alloc` asks it once when the
+ * pool is empty, before failing: on a small machine the buffers waiting for
+ * collection can be the whole spare part of the pool.
+ */
+export abstract class PoolReclaimer {
+  /** Returns to the pool what can be returned now. Called from inside `alloc`: must not allocate from the pool. */
+  abstract reclaim(): void;
+}
+
 export class PacketPool {
   /** First byte of buffer 0; buffers are contiguous and PKT_BUF_SIZE apart. */
   readonly base: usize;
@@ -37,6 +49,10 @@ export class PacketPool {
   /** `free` calls with an address that is not a buffer in use (double free, stray pointer): ignored. */
   badFrees: u64 = 0;
   allocs: u64 = 0;
+  /** Asked for buffers when the pool is empty (the driver that sends from it). */
+  reclaimer: PoolReclaimer | null = null;
+  /** Empty-pool `alloc` calls that the reclaimer satisfied. */
+  reclaims: u64 = 0;
 
   // A stack of free buffer indices (u32 each) and one state byte per buffer,
   // both outside the buffers themselves, so a device scribbling on a buffer
@@ -60,10 +76,16 @@ export class PacketPool {
 
   /** A free buffer's address (its first byte), or 0 when the pool is empty (counted). */
   alloc(): usize {
-    const top = this.top;
+    let top = this.top;
     if (top == 0) {
-      this.allocFailures++;
-      return 0;
+      const r = this.reclaimer;
+      if (r != null) r.reclaim();
+      top = this.top;
+      if (top == 0) {
+        this.allocFailures++;
+        return 0;
+      }
+      this.reclaims++;
     }
     const i = load<u32>(this.stack + (<usize>(top - 1) << 2));
     this.top = top - 1;

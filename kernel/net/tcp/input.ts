@@ -12,6 +12,9 @@ import { TcpRepr, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "../wire/tcp";
 import { seqLt, seqLe, seqGt, seqGe, seqMax, seqInRange } from "./seq";
 import { DUP_THRESH } from "./sack";
 import { NEVER } from "./timer";
+
+/** The most option bytes a segment carries: a full segment's payload is at least the MSS less these. */
+const TCP_MAX_OPTIONS: u32 = 40;
 import { Tcb, synWindow, TcpState, TcpError, EV_CONNECTED, EV_READABLE, EV_WRITABLE, EV_CLOSED } from "./tcb";
 import { output, transmit, retransmitUna, sendSyn, challengeAck, sendReset } from "./output";
 
@@ -577,9 +580,17 @@ function receiveData(t: Tcb, seq: u32, p: usize, n: u32, now: u64): void {
     }
     t.post(EV_READABLE);
     t.ackPendingBytes += n;
-    if (filled || o.count > 0 || t.quickAcks > 0 || t.ackPendingBytes >= 2 * t.advMss) {
+    if (filled || o.count > 0 || t.ackPendingBytes >= 2 * t.advMss) {
       if (t.quickAcks > 0) t.quickAcks--;
       t.ackNow = true;
+    } else if (t.quickAcks > 0) {
+      t.quickAcks--;
+      // Quick-ACK mode. A full segment is ACKed at once (more is coming: the peer's slow start
+      // counts our ACKs). A shorter one is likely a whole request: its ACK waits until the
+      // tasks ready now have run (a due timer's task runs after them), so the answer the app
+      // writes meanwhile carries it instead of a pure ACK going first.
+      if (n + TCP_MAX_OPTIONS >= t.advMss) t.ackNow = true;
+      else if (t.timers.delackAt > now) t.timers.delackAt = now;
     } else if (t.timers.delackAt == NEVER) {
       t.timers.delackAt = now + t.cfg.delAckNs;
       c.delayedAcks++;

@@ -3,6 +3,9 @@
 // of steps separated by ';':
 //   listen PORT | connect PORT LPORT | in HEX (a segment from 10.0.0.2) |
 //   send N | close | abort | read [N] | readtext | wait MS | state | counters | mem | opt NAME VALUE
+// (opt echo 1: the app sends back what it reads, from its readable handler.)
+// After each `in` the scheduler runs what is due at that instant, as the
+// kernel's loop does after a frame (a quick ACK deferred past the app's turn).
 // Every segment the stack sends is printed as one line:
 //   > FLAGS seq=S ack=A win=W len=L [mss=M ws=W sackok ts=V,E sack=L-R,...]
 // with FLAGS as tcpdump writes them (S F R P and '.' for ACK). The stack's
@@ -56,10 +59,18 @@ class FixedIsn extends IsnGenerator {
 }
 
 let sock: TcpSocket | null = null;
+/** opt echo 1: the app answers what it reads with the same bytes, from its readable handler. */
+let echo = false;
+const echoBuf = heap.alloc(65536);
 class App extends TcpHandler {
   accepted(l: TcpListener, s: TcpSocket): void { println("event accepted"); sock = s; }
   connected(s: TcpSocket): void { println("event connected"); }
-  readable(s: TcpSocket): void { println("event readable " + s.readable.toString() + (s.peerClosed ? " fin" : "")); }
+  readable(s: TcpSocket): void {
+    println("event readable " + s.readable.toString() + (s.peerClosed ? " fin" : ""));
+    if (!echo) return;
+    const n = s.recv(echoBuf, 65536);
+    if (n > 0) s.send(echoBuf, <u32>n);
+  }
   writable(s: TcpSocket): void { println("event writable"); }
   closed(s: TcpSocket): void { println("event closed"); }
   error(s: TcpSocket, e: TcpError): void { println("event error " + tcpErrorName(e)); }
@@ -101,6 +112,7 @@ export function main(): i32 {
       else if (w[1] == "nodelay") cfg.noDelay = v != 0;
       else if (w[1] == "backlog") { if (listener) { listener!.synBacklog = <u32>v; } }
       else if (w[1] == "quickacks") cfg.quickAcks = <u32>v;
+      else if (w[1] == "echo") echo = v != 0;
       else if (w[1] == "keepalive") { cfg.keepAlive = v != 0; cfg.keepIdleNs = 10000 * MS; cfg.keepIntvlNs = 1000 * MS; cfg.keepCount = 3; }
       else if (w[1] == "challenge") stack.challengeAckLimit = <u32>v;
       else if (w[1] == "memlimit") stack.memLimit = v;
@@ -110,6 +122,9 @@ export function main(): i32 {
       sock = stack.connect(PEER_IP, <u32>U64.parseInt(w[1]), app, cfg, 0, <u32>U64.parseInt(w[2]));
     } else if (cmd == "in") {
       stack.input(PEER_IP, US_IP, buf, unhex(w[1], buf));
+      // The kernel's loop turns after a frame: what is due now (a deferred quick ACK) runs.
+      sched.after(stopper, 0);
+      sched.run();
     } else if (cmd == "send") {
       const n = <u32>U64.parseInt(w[1]);
       for (let k: u32 = 0; k < n; k++) store<u8>(buf + k, <u8>(97 + k % 26));

@@ -7,7 +7,7 @@ import { loadApp } from "../tools/app.ts";
 import { Elf64 } from "../tools/elf.ts";
 import { ARCHES } from "../tools/arch.ts";
 import { buildImage, demangle } from "../tools/image.ts";
-import { FIXED_MEMOP, withFixedMemoryBase } from "../tools/wasm2c-base.ts";
+import { WASM2C_EDITS, editWasm2cOutput } from "../tools/wasm2c-edits.ts";
 import { ROOT } from "../tools/paths.ts";
 import { findTool, TOOLS } from "../tools/toolchain.ts";
 import { scratchDir } from "./helpers/kernel.ts";
@@ -64,26 +64,33 @@ describe.skipIf(!haveToolchain)("uniwasm image", () => {
 // its own small site); figures in docs/benchmarks.md ("Image sizes").
 describe.skipIf(!haveToolchain)("the deployable apps' images", () => {
   for (const arch of ARCHES) {
-    it(`apps/http and apps/kv are under 300,000 bytes on ${arch}, their loads and stores on the fixed memory base`, async () => {
+    it(`apps/http and apps/kv are under 300,000 bytes on ${arch}, wasm2c's output edited`, async () => {
       for (const app of ["http", "kv"]) {
         const out = join(ROOT, "build", "test-size", arch, app);
         const r = await buildImage(loadApp(join(ROOT, "apps", app)), { arch, outDir: out }, recorder().log);
         expect(statSync(r.image).size, `apps/${app} on ${arch}`).toBe(r.sizes.image);
         expect(r.sizes.image, `apps/${app} on ${arch}`).toBeLessThan(300_000);
-        expect(readFileSync(join(out, "kernel-impl.h"), "utf8")).toContain(FIXED_MEMOP);
+        const impl = readFileSync(join(out, "kernel-impl.h"), "utf8");
+        for (const e of WASM2C_EDITS) expect(impl).toContain(e.uniwasm);
       }
     }, 600_000);
   }
 });
 
-describe("the memory-base edit of wasm2c's output", () => {
-  it("replaces wasm2c's one MEM_ADDR_MEMOP, once, and refuses a header without it", () => {
-    const header = "#if X\n#define MEM_ADDR_MEMOP(mem, addr, n) ((uint8_t __seg_gs*)(uintptr_t)addr)\n#else\n#define MEM_ADDR_MEMOP(mem, addr, n) MEM_ADDR(mem, addr, n)\n#endif\n";
-    const fixed = withFixedMemoryBase(header);
-    expect(fixed).toContain("(wasm_rt_linear_base() + (addr))");
-    expect(fixed).toContain("__seg_gs"); // the Segue branch is left alone
-    expect(withFixedMemoryBase(fixed)).toBe(fixed);
-    expect(() => withFixedMemoryBase("#define MEM_ADDR(mem, addr, n) &((mem)->data[addr])\n")).toThrow(/MEM_ADDR_MEMOP/);
+describe("the edits of wasm2c's output", () => {
+  const original = WASM2C_EDITS.map((e) => e.wasm2c).join("\n/* ... */\n");
+  it("replaces each of wasm2c's macros once, leaves the rest, and is idempotent", () => {
+    const segue = "#define MEM_ADDR_MEMOP(mem, addr, n) ((uint8_t __seg_gs*)(uintptr_t)addr)\n";
+    const edited = editWasm2cOutput(segue + original);
+    expect(edited).toContain("(wasm_rt_linear_base() + (addr))");
+    expect(edited).toContain("WASM_RT_BELOW_STACK_FLOOR()");
+    expect(edited.startsWith(segue)).toBe(true); // the Segue branch is left alone
+    for (const e of WASM2C_EDITS) expect(edited.split(e.wasm2c).length).toBe(2); // kept once, under #else
+    expect(editWasm2cOutput(edited)).toBe(edited);
+  });
+  it("refuses a header without one of them, or with one twice (another wasm2c version)", () => {
+    expect(() => editWasm2cOutput(WASM2C_EDITS[0].wasm2c)).toThrow(/FUNC_PROLOGUE/);
+    expect(() => editWasm2cOutput(original + original)).toThrow(/MEM_ADDR_MEMOP/);
   });
 });
 

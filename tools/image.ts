@@ -20,7 +20,7 @@ import { functionLocations, type SourceLocation } from "./source-map.ts";
 import { BOOT } from "./paths.ts";
 import { requireTool, toolVersion } from "./toolchain.ts";
 import { buildWasm, type Log } from "./wasm-build.ts";
-import { FIXED_MEMOP, withFixedMemoryBase } from "./wasm2c-base.ts";
+import { WASM2C_EDITS, editWasm2cOutput } from "./wasm2c-edits.ts";
 import { readWasmInfo, type MemoryLimits } from "../host/wasm-info.ts";
 import { ALLOC_REQUEST_EXPORT } from "../host/exit-codes.ts";
 
@@ -83,8 +83,14 @@ export interface ImageResult {
   sizes: { wasm: number; c: number; text: number; data: number; bss: number; image: number };
 }
 
-/** wasm2c's output, compiled without its own warnings (they are not ours). */
-const GENERATED_FLAGS = ["-w"];
+/**
+ * wasm2c's output, compiled without its own warnings (they are not ours), and
+ * without tail calls: a function that ends in a call keeps its frame, so trap
+ * and exception reports show every wasm function of the call chain (wasm2c's
+ * call-depth counter, decremented after each call, used to prevent them; see
+ * tools/wasm2c-edits.ts). It is also smaller code at -Os.
+ */
+const GENERATED_FLAGS = ["-w", "-fno-optimize-sibling-calls"];
 const OWN_FLAGS = ["-Wall", "-Wextra", "-Werror=implicit-function-declaration"];
 
 export async function buildImage(app: App, opts: ImageOptions, log: Log): Promise<ImageResult> {
@@ -109,7 +115,7 @@ async function buildImageLocked(app: App, opts: ImageOptions, log: Log): Promise
   const kernelCs = Array.from({ length: parts }, (_, i) => join(out, `kernel_${i}.c`));
   const kernelH = join(out, "kernel.h");
   const implH = join(out, "kernel-impl.h");
-  const w2cKey = hashOf("wasm2c", readFileSync(wasm.wasm), wabtVersion(), String(parts), FIXED_MEMOP);
+  const w2cKey = hashOf("wasm2c", readFileSync(wasm.wasm), wabtVersion(), String(parts), JSON.stringify(WASM2C_EDITS));
   const cBytes = () => kernelCs.reduce((n, f) => n + statSync(f).size, 0);
   if (cache.fresh("wasm2c", w2cKey, [...kernelCs, kernelH, implH])) log.stage("wasm2c", `${basename(wasm.wasm)} -> ${parts} C files`, true);
   else {
@@ -118,7 +124,7 @@ async function buildImageLocked(app: App, opts: ImageOptions, log: Log): Promise
     } catch (e: any) {
       throw new UserError(`wasm2c failed on ${wasm.wasm}:\n${e.stderr || e.message}`);
     }
-    writeFileSync(implH, withFixedMemoryBase(readFileSync(implH, "utf8")));
+    writeFileSync(implH, editWasm2cOutput(readFileSync(implH, "utf8")));
     cache.record("wasm2c", w2cKey);
     log.stage("wasm2c", `${basename(wasm.wasm)} -> ${parts} C files (${kib(cBytes())})`, false);
   }

@@ -2,7 +2,7 @@
  * The runtime interface that wasm2c output of WABT 1.0.39 (the version pinned
  * in package.json) compiles against, written for a freestanding kernel: one
  * linear memory placed in RAM the shim reserved, traps that end the machine
- * with a report, and a call-depth limit instead of guard-page stack probing.
+ * with a report, and recursion bounded by the stack's floor.
  * The generated code's expectations change between WABT versions; when the
  * pin moves, this header moves with it.
  */
@@ -24,10 +24,24 @@
 #define WASM_RT_MEMCHECK_GUARD_PAGES 0
 #endif
 
+/*
+ * wasm2c's recursion limit, a global counter incremented on every function's
+ * entry and decremented on every return, is replaced by the image builder
+ * (tools/wasm2c-edits.ts) with a check of the stack itself: each generated
+ * function's entry compares its frame address with __wasm_stack_floor, which
+ * the linker scripts put 32 KiB above the bottom of the 256 KiB boot stack
+ * that all wasm code runs on, and traps with WASM_RT_TRAP_EXHAUSTION below it
+ * -- no store, nothing on return, and the limit is the stack's bytes rather
+ * than a frame count that has to guess their size. The counter remains, for
+ * -DUNIWASM_CALL_DEPTH_COUNT (measuring the difference).
+ */
 #define WASM_RT_STACK_DEPTH_COUNT 1
 #ifndef WASM_RT_MAX_CALL_STACK_DEPTH
 #define WASM_RT_MAX_CALL_STACK_DEPTH 2000
 #endif
+extern char __wasm_stack_floor[];
+#define WASM_RT_BELOW_STACK_FLOOR() \
+  ((uintptr_t)__builtin_frame_address(0) < (uintptr_t)__wasm_stack_floor)
 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -105,7 +119,7 @@ extern uint32_t wasm_rt_call_stack_depth;
 
 /*
  * Linear memory's base address, for the generated code's loads and stores
- * (the image builder points wasm2c's MEM_ADDR_MEMOP here: tools/wasm2c-base.ts).
+ * (the image builder points wasm2c's MEM_ADDR_MEMOP here: tools/wasm2c-edits.ts).
  * The one memory never moves (its region is reserved whole and grown in
  * place) and wasm_rt_allocate_memory sets rt_linear_base before any wasm code
  * runs, so for the generated code the base is a constant. wasm2c's own form,

@@ -8,6 +8,7 @@ import { boundsBench } from "./bounds.ts";
 import { peersBench } from "./peers.ts";
 import { simBench } from "./sim.ts";
 import { appsBench } from "./apps.ts";
+import { lowmemBench } from "./lowmem.ts";
 import { codegenBench } from "./codegen.ts";
 
 const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
@@ -18,6 +19,7 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
   peers: peersBench,
   sim: simBench,
   apps: appsBench,
+  lowmem: lowmemBench,
   codegen: codegenBench,
 };
 
@@ -25,8 +27,8 @@ const BENCHES: Record<string, (args: string[]) => Promise<void>> = {
 const argv = process.argv.slice(2).flatMap((a, i, all) => (a === "--arch" ? [] : all[i - 1] === "--arch" ? [`--arch=${a}`] : [a]));
 const wanted = argv.filter((a) => !a.startsWith("-"));
 const flags = argv.filter((a) => a.startsWith("-"));
-// `peers` and `apps` boot a Linux guest and take minutes, `codegen` compares build variants: only when named.
-const names = wanted.length ? wanted : Object.keys(BENCHES).filter((n) => n !== "peers" && n !== "apps" && n !== "codegen");
+// `peers` and `apps` boot a Linux guest and take minutes, `codegen` compares build variants, `lowmem` runs minutes of wrk: only when named.
+const names = wanted.length ? wanted : Object.keys(BENCHES).filter((n) => n !== "peers" && n !== "apps" && n !== "codegen" && n !== "lowmem");
 for (const n of names) {
   const b = BENCHES[n];
   if (!b) {

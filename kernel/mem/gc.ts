@@ -39,6 +39,22 @@ import { HeapUsage, heapUsage } from "./heap";
 /** Bytes the allocator was asked for since the last collection (see above; the name is the pipeline's contract). */
 export let gcAllocated: usize = 0;
 
+/** Bytes free (in the heap, and for linear memory to grow into) when the last collection ended; no bound before the first (a kernel that never collects is not bounded by this). */
+let roomAfterCollection: u64 = u64.MAX_VALUE;
+
+/**
+ * A cheap upper bound on what the heap can still give: the room the last
+ * collection left, less everything allocated since (some of which may be
+ * garbage already, so the truth may be more). Code that may refuse work
+ * (a listener, a new connection) keeps this above a reserve, so that the
+ * allocations nobody can refuse (a table's growth, a timer, the reply
+ * being built) find memory until the next collection.
+ */
+export function heapRoom(): u64 {
+  const a = <u64>gcAllocated;
+  return roomAfterCollection > a ? roomAfterCollection - a : 0;
+}
+
 /** Least allocation between two collections, however little room is left: a collection per loop turn at worst. */
 const MIN_BUDGET: u64 = 16 * 1024;
 /** With this much room to grow linear memory, the heap is not walked for its free bytes. */
@@ -92,6 +108,7 @@ export class Collector {
       const u = heapUsage(this.usage);
       if (u.valid) room += u.freeBytes;
     }
+    roomAfterCollection = room;
     return max<u64>(MIN_BUDGET, room / 2);
   }
 }

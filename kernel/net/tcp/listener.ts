@@ -4,7 +4,9 @@
 // that arrives at LISTEN). The stack hands it the segments for its port
 // that belong to no connection.
 
-import { clock_ns } from "../../hal";
+import { clock_ns, mem_limit } from "../../hal";
+import { heapCanAlloc } from "../../mem/heap";
+import { heapRoom } from "../../mem/gc";
 import { Scheduler } from "../../sched/loop";
 import { Event } from "../../sched/event";
 import { TcpRepr, TCP_SYN, TCP_ACK, TCP_RST } from "../wire/tcp";
@@ -16,6 +18,32 @@ import { seqGt } from "./seq";
 import { Tcb, TcpContext, TcpListenSide, wscaleFor, synWindow, EV_ACCEPTED } from "./tcb";
 import { TcpSocket, TcpSocketHandler } from "./socket";
 import { synArrives, cookieArrives, segmentArrives } from "./input";
+
+/**
+ * What the heap must be able to give in one block for a new connection to
+ * be made: its TCB, socket, timer and the app's handler are about 2 KiB of
+ * objects, and the connection table's growth (or shrinking) can take a few
+ * tens of KiB at once.
+ */
+export const CONNECTION_HEAP_MARGIN: usize = 32 * 1024;
+
+/**
+ * What the heap keeps, at the least, for the connections it has: a
+ * sixteenth of memory, at least 64 KiB (kernel/mem/gc.ts heapRoom). Below
+ * it, or without CONNECTION_HEAP_MARGIN in one block, a new connection is
+ * not made (its SYN, or a cookie's ACK, goes unanswered and the peer
+ * retries) rather than the allocator ending the kernel out of memory while
+ * the connections already made go on: on a small machine the heap is what
+ * bounds the number of connections.
+ */
+export function connectionReserve(): u64 {
+  return max<u64>(64 * 1024, mem_limit() / 16);
+}
+
+/** Whether the heap can hold one more connection and keep its reserve. */
+function heapHasRoom(): bool {
+  return heapRoom() >= connectionReserve() && heapCanAlloc(CONNECTION_HEAP_MARGIN);
+}
 
 /**
  * What an app hears: a listener's handler also hears `accepted` for each
@@ -134,6 +162,10 @@ export class TcpListener extends TcpListenSide {
       this.sendCookie(seg, src, dst, now);
       return;
     }
+    if (!heapHasRoom()) {
+      c.memoryRefused++;
+      return;
+    }
     const s = this.newConnection(dst, seg.dstPort, src, seg.srcPort);
     if (!s.conn.reserveBuffers()) {
       // A stack at its limit does not promise memory: the SYN goes unanswered (the peer
@@ -206,6 +238,10 @@ export class TcpListener extends TcpListenSide {
       const w = enc >> 1;
       ws = w == 15 ? -1 : <i32>w;
       sack = (enc & 1) != 0;
+    }
+    if (!heapHasRoom()) {
+      c.memoryRefused++;
+      return; // as below: the peer retransmits, and memory may be back then
     }
     if (this.acceptCount >= this.acceptBacklog) {
       c.acceptQueueFull++;

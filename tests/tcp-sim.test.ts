@@ -114,9 +114,17 @@ describe("tcp: sending immutable bytes by reference (sendStatic) among copied on
       clean(kv, 1, bytes);
       expect(kv.peak_mem_a).toBe(0); // the sender's stack never took a ring block: nothing was copied
       expect(kv.max_refs).toBe(1); // each new piece continued the last reference
+      expect(kv.max_ref_bytes).toBe(Math.min(bytes, 1 << 20)); // sndRefMax (1 MiB) bounds what references hold
     }
     const copied = (await sim("static=0 bytes=1000000")).kv;
     expect(copied.peak_mem_a).toBe(262144); // the same bytes sent by copy fill the 256 KiB send ring
+  }, 120_000);
+
+  it("sndRefMax bounds the referenced bytes queued: sendStatic takes up to it and writable follows as ACKs free a quarter", async () => {
+    const { kv } = await sim("static=2 bytes=2000000 refmax=100000 loss=10000 seed=2");
+    clean(kv, 1, 2_000_000);
+    expect(kv.max_ref_bytes).toBe(100_000);
+    expect(kv.peak_mem_a).toBe(0);
   }, 120_000);
 
   it("the reference table is bounded: a full table refuses (back-pressure) and a freed slot brings writable back", async () => {

@@ -20,14 +20,14 @@ let port: u32 = 80;
 let maxConns: u32 = 1024;
 let active: u32 = 0;
 
-/** A session's output: the connection, bodies only as far as TCP's send buffer has room. */
+/** A session's output: the connection, bodies by reference as far as TCP takes them now. */
 class ConnectionOutput extends HttpOutput {
   private view: Bytes = new Bytes();
   constructor(readonly c: Connection) { super(); }
 
   room(): u32 {
     const s = this.c.sock;
-    return s != null && this.c.queued == 0 ? s.writable : 0;
+    return s != null && this.c.queued == 0 ? s.staticWritable : 0;
   }
 
   write(p: usize, n: u32): void {
@@ -45,12 +45,7 @@ class ConnectionOutput extends HttpOutput {
     return this.c.queueLimit - this.c.queued >= 2048;
   }
 
-  wake(): void {
-    // a write the queue cannot take is refused whole and asks for onWritable
-    this.view.ptr = 0;
-    this.view.length = this.c.queueLimit + 1;
-    this.c.write(this.view);
-  }
+  wake(): void { this.c.requestWritable(); }
 
   close(): void { this.c.close(); }
 }

@@ -15,7 +15,7 @@ import { Head, statusBody } from "./response";
 
 /** Where a session's bytes go: the connection, or a test's buffer. */
 export abstract class HttpOutput {
-  /** Bytes `write` takes now without going past the connection's queue bound. */
+  /** Body bytes `writeStatic` takes now without going past the connection's queue bound. */
   abstract room(): u32;
   /** Queues [p, p+n) (a head may go past room(); bodies never do). */
   abstract write(p: usize, n: u32): void;

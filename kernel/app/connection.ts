@@ -184,6 +184,17 @@ export class Connection {
     return true;
   }
 
+  /**
+   * Asks for onWritable once TCP can take more, for output held back rather
+   * than written (a body waiting for `sock.staticWritable`, say).
+   */
+  requestWritable(): void {
+    const s = this.sock;
+    if (s == null || this.done) return;
+    this.wantWritable = true;
+    if (this.queue.empty) s.requestWritable();
+  }
+
   /** Hands [p, p+n) to TCP (copied, or by reference) unless output is queued ahead of it: the bytes taken, or a negative TcpError. */
   private direct(s: TcpSocket, p: usize, n: u32, byRef: bool): i32 {
     if (!this.queue.empty) return 0;

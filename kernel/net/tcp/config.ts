@@ -10,6 +10,13 @@ export class TcpConfig {
   /** Send and receive buffer per connection: the per-connection memory limit. */
   sndBuf: u32 = 64 * 1024;
   rcvBuf: u32 = 64 * 1024;
+  /**
+   * The most bytes queued by reference (TcpSocket.sendStatic) and not yet
+   * acknowledged. They take no memory, so the bound is larger than sndBuf
+   * (a 1 MiB file goes in one call); it keeps a connection's queued
+   * sequence space finite.
+   */
+  sndRefMax: u32 = 1 << 20;
   /** Largest segment payload we accept (advertised MSS); also capped by the path MTU. */
   mss: u32 = 1460;
   /** Disables Nagle's algorithm: small writes go out at once. */
@@ -44,6 +51,7 @@ export class TcpConfig {
     const c = new TcpConfig();
     c.sndBuf = this.sndBuf;
     c.rcvBuf = this.rcvBuf;
+    c.sndRefMax = this.sndRefMax;
     c.mss = this.mss;
     c.noDelay = this.noDelay;
     c.cc = this.cc;

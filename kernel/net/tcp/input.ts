@@ -505,8 +505,9 @@ function newAck(t: Tcb, ack: u32, seg: TcpRepr, flightBefore: u32, now: u64): vo
   }
   // RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
   t.timers.rtoAt = t.sndUna == t.sndMax ? NEVER : now + t.rtt.rtoNs;
-  // Room again: a quarter of the buffer, or a reference slot after sendStatic found none.
-  if (t.wantWrite && t.buffersOn && (t.sndSpace() >= t.cfg.sndBuf / 4 || t.sndBuf.takeSlotWait()) && t.canSend()) {
+  // Room again: after sendStatic came up short, a slot and a quarter of sndRefMax; else a quarter of the ring.
+  const q = t.sndBuf;
+  if (t.wantWrite && t.buffersOn && (q.refWait ? q.takeRefWait(t.cfg.sndRefMax) : t.sndSpace() >= t.cfg.sndBuf / 4) && t.canSend()) {
     t.wantWrite = false;
     t.post(EV_WRITABLE);
   }

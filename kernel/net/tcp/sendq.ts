@@ -11,6 +11,7 @@
 // on the first one): a reference that continues the last one (the next
 // piece of the same memory, nothing queued in between) extends it; when the
 // table is full `addRef` refuses and the caller waits for ACKs to free a slot.
+// The bytes they hold (`refBytes`) are bounded by the caller (TcpConfig.sndRefMax).
 
 import { Ring } from "./ring";
 
@@ -22,10 +23,11 @@ export class SendQueue {
   readonly ring: Ring = new Ring();
   /** Bytes queued from the head: ring and referenced. */
   len: u32 = 0;
-  /** References held, oldest first. */
+  /** References held, oldest first, and the bytes they hold. */
   refCount: i32 = 0;
-  /** A reference was refused for want of a slot (cleared by `takeSlotWait`). */
-  private slotWait: bool = false;
+  refBytes: u32 = 0;
+  /** A reference was refused or cut short (no slot, or the caller's bound): cleared by `takeRefWait`. */
+  refWait: bool = false;
   // Per slot: its offset from the head, address, length. Made on the first reference.
   private refs: StaticArray<u32> | null = null;
 
@@ -55,11 +57,12 @@ export class SendQueue {
       if (end == this.len && <usize>unchecked(r[j + 1]) + <usize>unchecked(r[j + 2]) == p) {
         unchecked((r[j + 2] += n));
         this.len += n;
+        this.refBytes += n;
         return true;
       }
     }
     if (c == SEND_REFS) {
-      this.slotWait = true;
+      this.refWait = true;
       return false;
     }
     const j = 3 * c;
@@ -68,13 +71,18 @@ export class SendQueue {
     unchecked((r[j + 2] = n));
     this.refCount = c + 1;
     this.len += n;
+    this.refBytes += n;
     return true;
   }
 
-  /** Whether a reference was refused for want of a slot and one is free now (then forgets the refusal). */
-  takeSlotWait(): bool {
-    if (!this.slotWait || this.refCount == SEND_REFS) return false;
-    this.slotWait = false;
+  /**
+   * Whether a reference was refused or cut short and there is room again:
+   * a free slot and at most three quarters of `max` referenced (then the
+   * refusal is forgotten).
+   */
+  takeRefWait(max: u32): bool {
+    if (!this.refWait || this.refCount == SEND_REFS || this.refBytes > max - max / 4) return false;
+    this.refWait = false;
     return true;
   }
 
@@ -141,13 +149,15 @@ export class SendQueue {
     }
     this.ring.consume(n - fromRefs);
     this.len -= n;
+    this.refBytes -= fromRefs;
   }
 
   /** Empties the queue and returns the ring's block (0 if none). */
   drop(): usize {
     this.len = 0;
     this.refCount = 0;
-    this.slotWait = false;
+    this.refBytes = 0;
+    this.refWait = false;
     return this.ring.drop();
   }
 }

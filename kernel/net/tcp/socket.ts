@@ -95,6 +95,13 @@ export class TcpSocket extends TcpEndpoint {
     return t.buffersOn ? t.sndSpace() : 0;
   }
 
+  /** Bytes `sendStatic` would accept now (given a free reference slot, or a piece that continues the last). */
+  get staticWritable(): u32 {
+    const t = this.conn;
+    if (!t.canSend()) return 0;
+    return t.buffersOn ? t.refSpace() : 0;
+  }
+
   /** Whether the peer closed its side (what it sent may still be unread). */
   @inline get peerClosed(): bool {
     return this.conn.peerFinReceived;
@@ -145,20 +152,23 @@ export class TcpSocket extends TcpEndpoint {
    * written again while the kernel runs (the image's baked-in files,
    * `Files.dataPtr`), and so outlive the connection. They keep their place
    * among bytes queued by `send` before and after. They count toward
-   * `TcpConfig.sndBuf` as copied bytes do (that bounds what is queued and
-   * unacknowledged, so what can be in flight), but take no pool memory.
+   * They take no pool memory and do not count toward `TcpConfig.sndBuf`
+   * (the ring's bound); `TcpConfig.sndRefMax` (1 MiB) bounds the bytes
+   * references hold until acknowledged (`staticWritable` is what is left).
    * At most SEND_REFS (8) separate references wait per connection; one
    * that continues the last (the next bytes of the same memory, nothing
-   * queued in between) extends it. Returns the bytes taken: fewer when the
-   * buffer is short, 0 when it is full or every reference slot is taken
-   * (`writable` fires when there is room or a slot again), or a negative
-   * TcpError when the connection cannot send.
+   * queued in between) extends it. Returns the bytes taken: fewer when
+   * sndRefMax is near, 0 when it is reached or every reference slot is
+   * taken (`writable` fires once a slot is free and a quarter of sndRefMax
+   * is, again), or a negative TcpError when the connection cannot send.
    */
   sendStatic(ptr: usize, len: u32): i32 {
     const t = this.conn;
     if (!t.canSend()) return -<i32>(t.error != TcpError.None ? t.error : TcpError.Closed);
-    const want = t.buffersOn ? min(len, t.sndSpace()) : 0;
-    return this.queued(want > 0 && t.sndBuf.addRef(ptr, want) ? want : 0, len);
+    const want = t.buffersOn ? min(len, t.refSpace()) : 0;
+    const n = want > 0 && t.sndBuf.addRef(ptr, want) ? want : 0;
+    if (n < len) t.sndBuf.refWait = true;
+    return this.queued(n, len);
   }
 
   /** After `n` of `len` bytes were queued: asks for `writable` if short, sends unless corked. */
@@ -214,9 +224,13 @@ export class TcpSocket extends TcpEndpoint {
    * Asks for a `writable` event once the send buffer has room, when nothing
    * is being sent (a caller that holds its output back rather than handing
    * it to `send`, which asks by itself when it cannot take everything).
+   * With references at `sndRefMax` (`staticWritable` 0), the event waits
+   * for a quarter of that to be acknowledged, as after a short `sendStatic`.
    */
   requestWritable(): void {
-    this.conn.wantWrite = true;
+    const t = this.conn;
+    t.wantWrite = true;
+    if (t.refSpace() == 0) t.sndBuf.refWait = true;
   }
 
   /**

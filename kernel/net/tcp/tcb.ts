@@ -387,10 +387,16 @@ export class Tcb {
     return room > l ? min(room - l, space) : 0;
   }
 
-  /** Bytes the app may still queue: the configured send size less what is queued (referenced bytes count too). */
+  /** Bytes the app may still copy into the send ring: the configured send size less what the ring holds. */
   @inline sndSpace(): u32 {
-    const l = this.sndBuf.len;
+    const l = this.sndBuf.ring.len;
     return this.cfg.sndBuf > l ? this.cfg.sndBuf - l : 0;
+  }
+
+  /** Bytes the app may still queue by reference: TcpConfig.sndRefMax less what references hold. */
+  @inline refSpace(): u32 {
+    const l = this.sndBuf.refBytes;
+    return this.cfg.sndRefMax > l ? this.cfg.sndRefMax - l : 0;
   }
 
   /**

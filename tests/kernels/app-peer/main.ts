@@ -4,7 +4,7 @@
 //     k TCP connections to peer:7 each send n pattern bytes, written until
 //     the output queue (bound qlimit) refuses, resumed on onWritable, and
 //     check every byte of the echo (static=1: from an image of the stream
-//     written once, 100 bytes copied with `write` and 200,000 by reference
+//     written once, 100 bytes copied with `write` and 400,000 by reference
 //     with `writeStatic` in turn, so references wait in the queue with
 //     copied bytes behind them); m UDP datagrams to peer:7 checked the
 //     same way; a connection to `refused` must end Refused, one to `reset`
@@ -76,7 +76,7 @@ class EchoCheck extends Handler {
   pump(c: Connection): void {
     while (this.image != 0 && this.sent < this.n) {
       const byRef = (this.piece & 1) == 1;
-      const k = <u32>min<u64>(byRef ? 200000 : 100, this.n - this.sent);
+      const k = <u32>min<u64>(byRef ? 400000 : 100, this.n - this.sent);
       const at = this.image + <usize>this.sent;
       this.view.ptr = at;
       this.view.length = k;

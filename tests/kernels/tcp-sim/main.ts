@@ -6,7 +6,7 @@
 // static=1 sends the stream as copied pieces and pieces by reference
 // (sendStatic) in turn, of many sizes; static=2 sends all of it by reference;
 // static=3 alternates references of 50 bytes with copied pieces of 10, so the
-// reference table fills. pause_ms=N: the receiver stops reading for N ms
+// reference table fills; refmax=N sets TcpConfig.sndRefMax. pause_ms=N: the receiver stops reading for N ms
 // after each 64 KB it reads (its window closes: zero-window probes).
 // Used by tests/tcp-sim.test.ts and bench/tcp.ts.
 import { Scheduler, MS, SEC, Task } from "../../../kernel/sched/index";
@@ -38,6 +38,7 @@ const PIECES: StaticArray<u32> = [1, 1448, 7, 65536, 3000, 100, 20000, 2896, 1, 
 // the sender's side, sampled after every send
 let peakMemA: u64 = 0;
 let maxRefs: i32 = 0;
+let maxRefBytes: u32 = 0;
 let slotRefusals: u64 = 0;
 let senderStack: TcpStack | null = null;
 
@@ -71,6 +72,7 @@ class Sender extends TcpHandler {
       if (mem > peakMemA) peakMemA = mem;
       const refs = s.conn.sndBuf.refCount;
       if (refs > maxRefs) maxRefs = refs;
+      if (s.conn.sndBuf.refBytes > maxRefBytes) maxRefBytes = s.conn.sndBuf.refBytes;
       if (k <= 0) return;
       this.sent += <u64>k;
     }
@@ -171,6 +173,7 @@ export function main(): i32 {
   const cfg = new TcpConfig();
   cfg.sndBuf = <u32>arg("sndbuf", 256 * 1024);
   cfg.rcvBuf = <u32>arg("rcvbuf", 256 * 1024);
+  cfg.sndRefMax = <u32>arg("refmax", cfg.sndRefMax);
   cfg.timeWaitNs = arg("tw_ms", 1000) * MS;
   cfg.sack = arg("sack", 1) != 0;
   cfg.timestamps = arg("ts", 1) != 0;
@@ -195,6 +198,7 @@ export function main(): i32 {
   kv("goodput_kbps", lastDoneNs > firstByteNs ? gotBytes * 8 * 1_000_000 / (lastDoneNs - firstByteNs) : 0);
   kv("peak_mem_a", peakMemA);
   kv("max_refs", maxRefs);
+  kv("max_ref_bytes", maxRefBytes);
   kv("slot_refusals", slotRefusals);
   kv("link_lost", link.stats.lost);
   kv("link_dup", link.stats.duplicated);

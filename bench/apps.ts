@@ -22,7 +22,8 @@ import { ROOT } from "../tools/paths.ts";
 import { qemuArgs } from "../tools/qemu.ts";
 import { requireTool } from "../tools/toolchain.ts";
 import { TapNet, tapUnavailable } from "../tests/helpers/tap.ts";
-import { GUEST, HOST, Running, firstOk, flag, linuxGuest, wrk, type WrkResult } from "./peers.ts";
+import { GUEST, HOST, Running, firstOk, linuxGuest, wrk, type WrkResult } from "./peers.ts";
+import { flag, value } from "./args.ts";
 import { fmt, median, table } from "./stats.ts";
 
 const run = promisify(execFile);
@@ -74,7 +75,7 @@ export async function appsBench(flags: string[]): Promise<void> {
   const seconds = flag(flags, "duration", 5);
   const n = flag(flags, "requests", 100_000);
   const mem = `${flag(flags, "mem", 256)}M`;
-  const only = flags.find((f) => f.startsWith("--only="))?.slice(7);
+  const only = value(flags, "only");
   if (only && only !== "http" && only !== "redis") throw new Error(`bench apps --only=${only}: expected http or redis`);
   const why = tapUnavailable();
   if (why) {

@@ -13,6 +13,7 @@ import { qemuArgs } from "../tools/qemu.ts";
 import { ARCH, ARCHES, type Arch } from "../tools/arch.ts";
 import { requireTool } from "../tools/toolchain.ts";
 import { fmt, median, quantile, table } from "./stats.ts";
+import { flag, value } from "./args.ts";
 
 interface Run {
   banner?: number; // ms from spawn to the banner on the console
@@ -41,8 +42,8 @@ function once(qemu: string, args: string[]): Promise<Run> {
 }
 
 export async function bootBench(flags: string[]): Promise<void> {
-  const runs = Number(flags.find((f) => f.startsWith("--runs="))?.slice(7) ?? 21);
-  const arch = (flags.find((f) => f.startsWith("--arch="))?.slice(7) ?? "x86_64") as Arch;
+  const runs = flag(flags, "runs", 21);
+  const arch = (value(flags, "arch") ?? "x86_64") as Arch;
   if (!ARCHES.includes(arch)) throw new Error(`bench boot: --arch ${arch}: expected one of ${ARCHES.join(", ")}`);
   const quiet = { stage: () => {}, info: () => {} };
   const out = join(ROOT, "build", "bench", arch);

@@ -11,6 +11,7 @@ import { buildImage } from "../tools/image.ts";
 import { ROOT } from "../tools/paths.ts";
 import { boot } from "../tools/qemu.ts";
 import { fmt, median, table } from "./stats.ts";
+import { flag } from "./args.ts";
 
 const quiet = { stage: () => {}, info: () => {} };
 
@@ -22,7 +23,7 @@ function perOp(output: string): Map<string, number> {
 }
 
 export async function boundsBench(flags: string[]): Promise<void> {
-  const runs = Number(flags.find((f) => f.startsWith("--runs="))?.slice(7) ?? 5);
+  const runs = flag(flags, "runs", 5);
   const app = loadApp(join(ROOT, "bench/sched-kernel"));
   const modes = ["guard", "explicit"] as const;
   const images = Object.fromEntries(

@@ -17,14 +17,12 @@ import { ARCHES, type Arch } from "../tools/arch.ts";
 import { ROOT } from "../tools/paths.ts";
 import { boot } from "../tools/qemu.ts";
 import { fmt, median, table } from "./stats.ts";
+import { value } from "./args.ts";
 
 const quiet = { stage: () => {}, info: () => {} };
 
 interface Variant { name: string; cflags: string[] }
 
-function value(flags: string[], name: string): string | undefined {
-  return flags.find((f) => f.startsWith(`--${name}=`))?.slice(name.length + 3);
-}
 
 export async function codegenBench(flags: string[]): Promise<void> {
   const runs = Number(value(flags, "runs") ?? 5);

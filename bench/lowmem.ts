@@ -18,7 +18,8 @@ import { ROOT } from "../tools/paths.ts";
 import { qemuArgs } from "../tools/qemu.ts";
 import { requireTool } from "../tools/toolchain.ts";
 import { TapNet, tapUnavailable } from "../tests/helpers/tap.ts";
-import { Running, firstOk, wrk, flag, HOST, GUEST, type WrkResult } from "./peers.ts";
+import { Running, firstOk, wrk, HOST, GUEST, type WrkResult } from "./peers.ts";
+import { flag, value } from "./args.ts";
 import { fmt, median, table } from "./stats.ts";
 
 const run = promisify(execFile);
@@ -65,7 +66,7 @@ export async function lowmemBench(flags: string[]): Promise<void> {
     return;
   }
   const load = loadavg()[0].toFixed(2);
-  const mems = [...(flags.find((f) => f.startsWith("--mems="))?.slice(7).split(",").map(Number) ?? [4, 8]), REFERENCE];
+  const mems = [...(value(flags, "mems")?.split(",").map(Number) ?? [4, 8]), REFERENCE];
   const runs = flag(flags, "runs", 3);
   const seconds = flag(flags, "duration", 20);
   const qemu = requireTool("qemuX86");

@@ -29,6 +29,7 @@ import { requireTool } from "../tools/toolchain.ts";
 import { TapNet, tapUnavailable } from "../tests/helpers/tap.ts";
 import { barChart, type Bar } from "./chart.ts";
 import { fmt, median, table } from "./stats.ts";
+import { flag } from "./args.ts";
 
 const run = promisify(execFile);
 export const HOST = "10.81.0.1";
@@ -61,10 +62,6 @@ export function longTasks(text: string): { count: number; longestMs: number; nam
   return { count, longestMs, name };
 }
 
-export function flag(flags: string[], name: string, def: number): number {
-  const f = flags.find((x) => x.startsWith(`--${name}=`));
-  return f ? Number(f.slice(name.length + 3)) : def;
-}
 
 /** One of the two guests: how to boot it with a given amount of RAM. */
 interface Guest {

@@ -12,11 +12,8 @@ import { join } from "node:path";
 import { buildSimKernel, World, type SimKernel } from "../host/sim/index.ts";
 import { ROOT } from "../tools/paths.ts";
 import { fmt, median, table } from "./stats.ts";
+import { flag } from "./args.ts";
 
-function flag(flags: string[], name: string, def: number): number {
-  const f = flags.find((x) => x.startsWith(`--${name}=`));
-  return f ? Number(f.slice(name.length + 3)) : def;
-}
 
 interface Sample {
   virtualS: number;

@@ -25,14 +25,11 @@ import { findTool, TOOLS } from "../tools/toolchain.ts";
 import { buildAppWasm, runWasm } from "../tests/helpers/kernel.ts";
 import { TapNet, tapUnavailable } from "../tests/helpers/tap.ts";
 import { fmt, median, table } from "./stats.ts";
+import { flag, value } from "./args.ts";
 
 const run = promisify(execFile);
 const CHECK = join(ROOT, "tests/helpers/tcpcheck.py");
 
-function flag(flags: string[], name: string, def: number): number {
-  const f = flags.find((x) => x.startsWith(`--${name}=`));
-  return f ? Number(f.slice(name.length + 3)) : def;
-}
 
 /** One tcpcheck.py transfer inside the namespace; Mbit/s from its own timing (connect to last byte). */
 async function transfer(ns: string, mode: "up" | "down", addr: string, port: number, bytes: number): Promise<number> {
@@ -53,7 +50,7 @@ async function qemuPart(flags: string[]): Promise<void> {
   }
   const quiet = { stage: () => {}, info: () => {} };
   // --app=<dir>: another build of httpd's services to measure (a before/after comparison)
-  const appDir = flags.find((x) => x.startsWith("--app="))?.slice(6) ?? "apps/httpd";
+  const appDir = value(flags, "app") ?? "apps/httpd";
   const app = loadApp(resolve(ROOT, appDir));
   const img = (await buildImage(app, { arch: "x86_64", outDir: join(ROOT, "build", "bench", app.name) }, quiet)).image;
   const net = new TapNet("tcpb", "10.79.0.1/24");

@@ -109,6 +109,21 @@ describe("uniwasm CLI errors", () => {
     expect(await cli(["boot", "apps/hello", "--pcap", "x.pcap"])).toEqual({ code: 2, out: "uniwasm: --pcap needs --net user or --net tap; see uniwasm boot --help\n" });
   });
 
+  it("checks a benchmark's options before running it, and prints them with --help", async () => {
+    // None of these starts a benchmark: a wrong option must not cost minutes of QEMU first.
+    expect(await cli(["bench", "apps", "--frob"])).toEqual({ code: 2, out: "uniwasm bench: unknown option --frob for apps; see uniwasm bench apps --help\n" });
+    expect(await cli(["bench", "peers", "--runs=three"])).toEqual({ code: 2, out: "uniwasm bench: --runs=three: expected a number; see uniwasm bench peers --help\n" });
+    expect(await cli(["bench", "apps", "--only=mysql"])).toEqual({ code: 2, out: "uniwasm bench: --only=mysql: expected one of http, redis; see uniwasm bench apps --help\n" });
+    expect(await cli(["bench", "peers", "--no-memory=yes"])).toEqual({ code: 2, out: "uniwasm bench: --no-memory takes no value; see uniwasm bench peers --help\n" });
+    expect((await cli(["bench", "lowmem", "--mems=4,x"])).code).toBe(2);
+    expect((await cli(["bench", "tcp", "--runs=2", "--runs=3"])).out).toBe("uniwasm bench: --runs given more than once; see uniwasm bench tcp --help\n");
+    expect(await cli(["bench", "nope"])).toMatchObject({ code: 2, out: expect.stringContaining('no benchmark "nope"') });
+    const help = await cli(["bench", "apps", "peers", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.out).toContain("  uniwasm bench apps [--runs=<n>] [--duration=<n>] [--requests=<n>] [--mem=<n>] [--only=<http|redis>]\n");
+    expect(help.out).toContain("  uniwasm bench peers [--runs=<n>]");
+  });
+
   it("has help for every verb, with examples, as --help and as help <verb>", async () => {
     const top = await cli(["--help"]);
     expect(top.code).toBe(0);

@@ -427,13 +427,16 @@ export const VERBS: VerbSpec[] = [
   },
   {
     name: "bench",
-    args: "[benchmark args]",
+    args: "[name ...] [--option=value ...]",
     positional: { min: 0, max: Infinity },
     passThrough: true,
-    summary: "run the benchmarks (see bench/README.md)",
+    summary: "run the benchmarks: boot, sched, tcp, bounds, sim by default; peers, apps, lowmem, codegen when named (see bench/README.md)",
     checkoutOnly: "the benchmarks are not part of the installed package (git clone the repository to run them)",
     options: [],
-    examples: [["uniwasm bench", "every benchmark, with the peer baselines"]],
+    examples: [
+      ["uniwasm bench", "the default benchmarks, with their peer baselines"],
+      ["uniwasm bench peers --help", "the options of one benchmark"],
+    ],
     run: async (p) => {
       const { runTypeScript } = await import("./launch.js");
       process.argv = [process.argv[0], "bench", ...p.positional];

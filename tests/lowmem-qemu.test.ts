@@ -10,12 +10,12 @@
 // make (their SYNs go unanswered, counted as tcp.memoryRefused) instead of
 // running out of memory, and once they close it serves again. One boot.
 import { join } from "node:path";
-import { execFileSync } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadApp } from "../tools/app.ts";
 import { buildImage } from "../tools/image.ts";
 import { ROOT } from "../tools/paths.ts";
 import { boot } from "../tools/qemu.ts";
+import { findTool, TOOLS } from "../tools/toolchain.ts";
 import { TEST_ARCHES } from "./helpers/arches.ts";
 import { TapNet, tapUnavailable } from "./helpers/tap.ts";
 
@@ -57,14 +57,7 @@ print("after=%s" % get())
 `;
 const IDLE_CONNS = 3000;
 const x86 = TEST_ARCHES.find((a) => a.arch === "x86_64")!;
-const hasWrk = (() => {
-  try {
-    execFileSync("which", ["wrk"], { stdio: "pipe" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasWrk = findTool(TOOLS.wrk) !== undefined;
 const why = tapUnavailable() ?? (hasWrk ? undefined : "no wrk (apt-get install wrk)");
 
 describe("apps/httpd in 4 MiB on QEMU", () => {

@@ -25,6 +25,11 @@ class Logger extends Task {
     if (--this.n > 0) this.yield();
   }
 }
+/** A task that keeps the CPU for \`ns\` of the clock each run. */
+class Spin extends Task {
+  constructor(name: string, public ns: u64) { super(name); }
+  run(): void { const until = clock_ns() + this.ns; while (clock_ns() < until) {} }
+}
 `;
 
 async function run(name: string, body: string, opts: MachineOptions = {}) {
@@ -498,10 +503,6 @@ describe("scheduler: events and wake reasons", () => {
 describe("scheduler: long tasks and counters", () => {
   it("reports a task that runs too long, by name and duration", async () => {
     const r = await run("long", `
-      class Spin extends Task {
-        constructor(name: string, public ns: u64) { super(name); }
-        run(): void { const until = clock_ns() + this.ns; while (clock_ns() < until) {} }
-      }
       export function main(): i32 {
         const s = new Scheduler();
         s.spawn(new Spin("quick", 2 * MS));
@@ -524,10 +525,6 @@ describe("scheduler: long tasks and counters", () => {
     // QEMU): here the clock jumps 3 ms whenever it is written.
     const clock = new VirtualClock(1000n);
     const r = await run("long-report", `
-      class Spin extends Task {
-        constructor(name: string, public ns: u64) { super(name); }
-        run(): void { const until = clock_ns() + this.ns; while (clock_ns() < until) {} }
-      }
       export function main(): i32 {
         const s = new Scheduler();
         s.longTaskNs = 1 * MS;

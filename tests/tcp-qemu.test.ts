@@ -6,7 +6,8 @@
 // networking (hostfwd in, 10.0.2.2 out to the host's loopback) and over a
 // TAP device in a network namespace the test creates (needs root and
 // /dev/net/tun; skipped with a message otherwise).
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
+import { findTool, TOOLS } from "../tools/toolchain.ts";
 import { promisify } from "node:util";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
@@ -23,14 +24,7 @@ import { freePort, freePorts } from "./helpers/ports.ts";
 const run = promisify(execFile);
 const quiet = { stage: () => {}, info: () => {} };
 const CHECK = join(ROOT, "tests/helpers/tcpcheck.py");
-const haveCurl = (() => {
-  try {
-    execFileSync("curl", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const haveCurl = findTool(TOOLS.curl) !== undefined;
 const SIZES = [0, 1, 1447, 1448, 65536, 100_000, 1_000_000, 5_000_000];
 /** The guest's pattern (apps/httpd/pattern.ts). */
 function pattern(n: number): Buffer {

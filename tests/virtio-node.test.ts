@@ -68,7 +68,9 @@ class Rx extends NetReceiver {
 class Sender extends Task {
   n: i32 = 0;
   run(): void {
-    // Bursts of up to 64 frames, lengths 60..1514; on Full, yield and retry.
+    // Bursts of up to 64 frames, lengths 60..1514; on Full, wait 20 us and
+    // retry (time stands still in the simulation while a task spins).
+    let full = false;
     for (let k = 0; k < 64 && this.n < target; k++) {
       const buf = pool.alloc();
       if (buf == 0) break;
@@ -80,12 +82,15 @@ class Sender extends Task {
       store<u32>(f + 14, <u32>this.n);
       memory.fill(f + 18, <u8>len, len - 18);
       const r = dev.transmit(buf, len, 0, 0);
-      if (r != TxResult.Ok) { pool.free(buf); break; }
+      if (r != TxResult.Ok) { pool.free(buf); full = true; break; }
       this.n++;
       sent++;
     }
     dev.flush();
-    if (this.n < target) this.yield();
+    if (this.n < target) {
+      if (full) this.sleep(20_000);
+      else this.yield();
+    }
     else if (dev.tx!.inFlight > 0) { dev.poll(0); this.sleep(100_000); }
     else sched.stop();
   }
@@ -93,13 +98,15 @@ class Sender extends Task {
 
 class Releaser extends Task {
   run(): void {
-    // Exhaustion over: give every held buffer back and let the driver refill.
+    // Exhaustion over: give every held buffer back and let the driver refill
+    // (with release_quietly, the way a stack gives buffers back: nothing
+    // tells the driver, which has to notice by itself).
     out("held", held.length);
     out("rx_no_buffer_while_held", dev.stats.rxNoBuffer);
     for (let i = 0; i < held.length; i++) pool.free(held[i]);
     held.length = 0;
     hold = false;
-    dev.poll(1 << 30);
+    if (!has("release_quietly")) dev.poll(1 << 30);
   }
 }
 
@@ -217,6 +224,9 @@ export function main(): i32 {
   out("interrupts", st.interrupts);
   const wd = irqWatchdog(sched, dev.line);
   if (wd) out("irq_recoveries", wd.recoveries);
+  if (wd) out("irq_renotified", wd.renotified);
+  out("tx_renotified", dev.tx!.stats.renotified);
+  out("rx_renotified", dev.rx!.stats.renotified);
   out("rx_bad_id", dev.rx!.stats.badId);
   out("rx_bad_len", dev.rx!.stats.badLen);
   out("rx_not_in_flight", dev.rx!.stats.notInFlight);
@@ -415,6 +425,64 @@ describe("virtio drivers on the Node platform's device models", () => {
     expect(off.v.irq_recoveries).toBeUndefined();
     expect(off.nic.stats.interruptsDropped).toBeGreaterThan(0);
   }, 120_000);
+
+  it("liveness: with 1 in 5 transmit notifications lost, 3000 frames go out through the watchdog's renotification, with EVENT_IDX and with the flags; without the watchdog the first loss stalls the queue for good", async () => {
+    const n = 3000;
+    const run = async (cmdline: string, features?: bigint) => {
+      const s = machine({ cmdline: `mode=tx n=${n} txq=32 timeout_ms=20000 ${cmdline}`, queueSize: 32, features });
+      s.nic.inject = { loseNotifyRate: 0.2, loseNotifyQueue: 1 };
+      const r = await s.m.run(wasm);
+      return { r, v: results(r.output), nic: s.nic, frames: s.host.take() };
+    };
+    for (const features of [undefined, VIRTIO_NET_DEFAULT_FEATURES & ~bits(VIRTIO_F_EVENT_IDX)]) {
+      const on = await run("", features);
+      expect(on.r.exitCode).toBe(0);
+      expect(on.r.output).not.toContain("timeout");
+      expect(on.v.sent).toBe(n);
+      expect(on.frames.length).toBe(n);
+      for (let i = 0; i < n; i += 101) expect(new DataView(on.frames[i].frame.buffer, on.frames[i].frame.byteOffset).getUint32(14, true)).toBe(i);
+      expect(on.v.tx_in_flight).toBe(0);
+      expect(on.nic.stats.notifiesLost).toBeGreaterThan(5);
+      // Each loss costs the queue one or two watchdog periods, and one notification sent again.
+      expect(on.v.tx_renotified).toBeGreaterThan(0);
+      expect(on.v.tx_renotified).toBeLessThanOrEqual(on.nic.stats.notifiesLost);
+      expect(on.v.irq_renotified).toBe(on.v.tx_renotified + on.v.rx_renotified);
+      expect(on.r.output).toMatch(/^irq16: a device sat 20 ms on work it was given, waiting for a notification that never came; notified again \(\d+ times?\)$/m);
+      expect(on.v.now_ms).toBeLessThan(on.nic.stats.notifiesLost * 50 + 1000);
+      expect(on.nic.warnings).toEqual([]);
+    }
+
+    const off = await run("irq_watchdog=0");
+    expect(off.r.output).toContain("timeout");
+    expect(off.v.tx_renotified).toBe(0);
+    expect(off.frames.length).toBeLessThan(n);
+    expect(off.nic.stats.notifiesLost).toBe(1);
+  }, 120_000);
+
+  it("liveness: a receive ring left dry by an empty pool is refilled by the watchdog once buffers come back, though no frame and no interrupt can arrive", async () => {
+    const run = async (cmdline: string) => {
+      // 48 buffers, 32 posted; the kernel holds every frame until 50 ms, then
+      // frees them without telling the driver.
+      const s = machine({ cmdline: `mode=hold n=80 pool=48 rxq=32 release_ms=50 release_quietly timeout_ms=1000 ${cmdline}` });
+      let seq = 0;
+      for (let i = 0; i < 60; i++) s.host.sendAt(BigInt(1_000_000 + i * 100_000), testFrame(parseMac("52:54:00:12:34:56"), s.host.mac, seq++, 64));
+      for (let i = 0; i < 100; i++) s.host.sendAt(BigInt(100_000_000 + i * 1_000_000), testFrame(parseMac("52:54:00:12:34:56"), s.host.mac, 0, 64));
+      const r = await s.m.run(wasm);
+      return { r, v: results(r.output), nic: s.nic };
+    };
+    const on = await run("");
+    expect(on.r.exitCode).toBe(0);
+    expect(on.v.held).toBe(48);
+    expect(on.v.rx_no_buffer_while_held).toBeGreaterThan(0);
+    expect(on.r.output).not.toContain("timeout");
+    expect(on.v.received).toBe(80);
+    expect(on.v.irq_recoveries).toBeGreaterThan(0);
+    expect(on.nic.warnings).toEqual([]);
+
+    const off = await run("irq_watchdog=0");
+    expect(off.r.output).toContain("timeout");
+    expect(off.v.received).toBe(48);
+  }, 60_000);
 
   it("notification suppression: a polling driver gets no interrupts, with EVENT_IDX and with the flags", async () => {
     const n = 2000;

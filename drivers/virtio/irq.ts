@@ -18,8 +18,12 @@
 // not serviced in between, has waited a whole period without an interrupt:
 // the watchdog then services the line as the interrupt would have (its task
 // runs, and the line is unmasked after it), counts it, and says so on the
-// console (the 1st, 10th, 100th... time). The period is `irq_watchdog=<ms>`
-// on the command line (default IRQ_WATCHDOG_MS; 0 turns the watchdog off).
+// console (the 1st, 10th, 100th... time). The same look finds the opposite
+// loss, a notification the device never got (virtqueue.ts): a queue whose
+// device sat the whole period on chains we published, waiting to be told of
+// them, is notified again, and that too is counted and said. The period is
+// `irq_watchdog=<ms>` on the command line (default IRQ_WATCHDOG_MS; 0 turns
+// the watchdog off).
 
 import { Task, TaskState, WakeReason } from "../../kernel/sched/task";
 import { Scheduler } from "../../kernel/sched/loop";
@@ -47,6 +51,15 @@ export abstract class IrqHandler {
   workWaiting(): bool {
     return false;
   }
+  /**
+   * Notifies the device again where it has sat a whole period on work it was
+   * given and never took (a notification lost on the way). The watchdog
+   * calls it once a period; returns how many notifications it sent (a
+   * handler that cannot tell sends none, the default).
+   */
+  renotify(): u32 {
+    return 0;
+  }
 }
 
 /** Calls `handleInterrupt` of a NetDevice. */
@@ -60,6 +73,10 @@ export class NetIrqHandler extends IrqHandler {
   workWaiting(): bool {
     const d = this.dev;
     return d instanceof VirtioNet ? (<VirtioNet>d).completionsWaiting() : false;
+  }
+  renotify(): u32 {
+    const d = this.dev;
+    return d instanceof VirtioNet ? (<VirtioNet>d).renotifyStalled() : 0;
   }
 }
 
@@ -93,12 +110,20 @@ class LineTask extends Task {
     for (let i = 0; i < hs.length; i++) if (unchecked(hs[i]).workWaiting()) return true;
     return false;
   }
+  renotify(): u32 {
+    const hs = this.handlers;
+    let n: u32 = 0;
+    for (let i = 0; i < hs.length; i++) n += unchecked(hs[i]).renotify();
+    return n;
+  }
 }
 
 /** The periodic check of one line (see the top of this file). */
 export class IrqWatchdog extends Task {
   /** Times the watchdog serviced the line because no interrupt came. */
   recoveries: u64 = 0;
+  /** Notifications the watchdog had sent again because a device sat on work it was given. */
+  renotified: u64 = 0;
   private waiting: bool = false;
   private runsAtCheck: u64 = 0;
   constructor(private readonly lineTask: LineTask, readonly periodNs: u64) {
@@ -106,6 +131,22 @@ export class IrqWatchdog extends Task {
   }
   run(): void {
     const t = this.lineTask;
+    // First the device's side: servicing the line does not wake a device
+    // that waits for a notification.
+    const k = t.renotify();
+    if (k > 0) {
+      const before = this.renotified;
+      this.renotified += k;
+      if (crossesPowerOf10(before, this.renotified)) {
+        print("irq");
+        printU64(<u64>t.line);
+        print(": a device sat ");
+        printU64(this.periodNs / MS);
+        print(" ms on work it was given, waiting for a notification that never came; notified again (");
+        printU64(this.renotified);
+        println(this.renotified == 1 ? " time)" : " times)");
+      }
+    }
     // The interrupt came and its task is about to run: nothing was lost.
     if (t.state == TaskState.Ready) {
       this.waiting = false;
@@ -120,9 +161,7 @@ export class IrqWatchdog extends Task {
     const t = this.lineTask;
     this.recoveries++;
     const n = this.recoveries;
-    let p: u64 = 1;
-    while (p < n) p *= 10;
-    if (p == n) {
+    if (crossesPowerOf10(n - 1, n)) {
       print("irq");
       printU64(<u64>t.line);
       print(": completed device work waited ");
@@ -136,6 +175,13 @@ export class IrqWatchdog extends Task {
     t._sched!.wake(t, WakeReason.Irq);
     this.waiting = false;
   }
+}
+
+/** Whether a count going from `before` to `after` reached 1, 10, 100, ... (when the watchdog speaks). */
+function crossesPowerOf10(before: u64, after: u64): bool {
+  let p: u64 = 1;
+  while (p <= before) p *= 10;
+  return p <= after;
 }
 
 class IrqTables {

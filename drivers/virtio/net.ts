@@ -449,16 +449,46 @@ export class VirtioNet extends NetDevice {
 
 
   /**
-   * Whether the device has completed work the driver has not taken, from the
-   * used ring in memory: a received frame. The interrupt watchdog (irq.ts)
-   * asks; a polling driver is never waiting. Transmit completions are left
-   * out: their interrupts are off, or asked for only once most of a full
-   * ring has drained, so used entries there wait by design, and the next
-   * transmit reclaims them whatever happens to an interrupt.
+   * Whether the driver has work an interrupt would have started, from memory
+   * only: a received frame; or a receive ring short of buffers while some
+   * could be posted (free in the pool, or sent frames waiting to be
+   * collected). The interrupt watchdog (irq.ts) asks; a polling driver is
+   * never waiting. The second case is the one nothing else ends: a refill
+   * that found the pool empty (every spare buffer a frame being sent or held
+   * by the stack) leaves the ring short, and a ring that runs dry brings no
+   * frame, so no interrupt and no poll, even once the buffers come back.
+   * Transmit completions alone are left out: their interrupts are off, or
+   * asked for only once most of a full ring has drained, so used entries
+   * there wait by design, and the next transmit reclaims them.
    */
   completionsWaiting(): bool {
     if (!this.running || this.polling) return false;
-    return this.rx!.hasUsed();
+    const rx = this.rx!;
+    if (rx.hasUsed()) return true;
+    return rx.numFree > 0 && (this.pool.available > 0 || this.tx!.hasUsed());
+  }
+
+  /**
+   * Notifies the device again for each queue it sleeps on although chains
+   * are published (Virtqueue.stalled: a notification lost to a hypervisor's
+   * reordering). The interrupt watchdog calls it once a period; returns how
+   * many queues it notified.
+   */
+  renotifyStalled(): u32 {
+    if (!this.running) return 0;
+    let n: u32 = 0;
+    const rx = this.rx!;
+    const tx = this.tx!;
+    if (rx.stalled()) {
+      rx.renotify();
+      n++;
+    }
+    if (tx.stalled()) {
+      tx.renotify();
+      this.stats.txKicks++;
+      n++;
+    }
+    return n;
   }
 
   /** Counters of device misbehaviour across both queues. */

@@ -17,6 +17,16 @@
 // filling descriptors/ring slots and publishing avail.idx, between publishing
 // and reading the device's avail_event/flags, and after reading used.idx
 // before reading the elements it covers.
+//
+// Notifications are decided by a race those barriers settle: we publish
+// avail.idx and then read avail_event, the device publishes avail_event and
+// then reads avail.idx, and one of the two must see the other's write. A
+// hypervisor that drops the guest's barrier lets both miss (QEMU before 8.1
+// under TCG with one vCPU does: it takes the guest for a uniprocessor and
+// elides the fence, though its device threads run beside the vCPU): we skip
+// the notification, the device sleeps, and every later decision is made
+// against the same stale avail_event, so none is ever sent again. `stalled`
+// finds a queue in that state from memory, and `renotify` wakes the device.
 
 import { fence } from "../../kernel/hal";
 import { dmaAlloc, dmaAddr } from "../../kernel/mem/dma";
@@ -44,6 +54,8 @@ export class QueueStats {
   kicksSuppressed: u64 = 0;
   /** Chains completed (valid used elements). */
   completed: u64 = 0;
+  /** Notifications sent again because the device sat on published chains (`renotify`). */
+  renotified: u64 = 0;
 }
 
 export class Virtqueue {
@@ -77,6 +89,13 @@ export class Virtqueue {
   private pending: u32 = 0;
   private chainCap: u32 = 0;
   private chainCount: u32 = 0;
+
+  // What `stalled` saw at its last look, how many looks since it has been
+  // so, and after how many looks it answers true again.
+  private seenUsed: u16 = 0;
+  private seenPublished: u16 = 0;
+  private stalledLooks: u32 = 0;
+  private stallAnswerAt: u32 = 1;
 
   /** Result of the last successful `pop`. */
   cookie: u32 = 0;
@@ -272,6 +291,51 @@ export class Virtqueue {
     this.freeHead = head;
     this.numFree += n;
     this.inFlight--;
+  }
+
+  // ---- lost notifications ----
+
+  /**
+   * Whether the device is asleep on chains we published: it has returned
+   * none of them since the last call, and it says it waits to be notified
+   * (with EVENT_IDX, avail_event names a chain we published, so a
+   * notification for it was due; without, NO_NOTIFY is clear). The
+   * interrupt watchdog asks once a period, so the first true answer comes
+   * when the state has held a whole period; while it goes on holding, the
+   * answer is true again after 2, 4, ... 64 more looks, so a device that
+   * lost that notification too is still woken, and one that is merely idle
+   * in that state (a receive queue with nothing arriving, say) costs little.
+   * Reads memory only.
+   */
+  stalled(): bool {
+    const used = this.deviceUsedIdx();
+    const published = this.kickedIdx;
+    let waiting = published != used;
+    if (waiting) {
+      if (this.eventIdx) {
+        const ev = load<u16>(this.used + 4 + (<usize>this.size << 3));
+        waiting = <u16>(ev - used) < <u16>(published - used);
+      } else waiting = (load<u16>(this.used) & USED_F_NO_NOTIFY) == 0;
+    }
+    const same = used == this.seenUsed && published == this.seenPublished;
+    this.seenUsed = used;
+    this.seenPublished = published;
+    if (!waiting || !same) {
+      this.stalledLooks = 0;
+      this.stallAnswerAt = 1;
+      return false;
+    }
+    if (++this.stalledLooks < this.stallAnswerAt) return false;
+    this.stalledLooks = 0;
+    this.stallAnswerAt = min<u32>(this.stallAnswerAt << 1, 64);
+    return true;
+  }
+
+  /** Notifies the device whatever its suppression state says (see `stalled`). */
+  renotify(): void {
+    this.stats.renotified++;
+    this.stats.kicks++;
+    this.transport.notify(this.index);
   }
 
   // ---- interrupt suppression ----

@@ -55,6 +55,16 @@ export interface VirtioInject {
   deviceError?: boolean;
   /** The next N device-config reads each bump ConfigGeneration first (a config change racing the reads). */
   configChurn?: number;
+  /**
+   * While set (0..1): each QueueNotify is lost with this probability (drawn
+   * from the machine's seeded generator), the device never hearing of it:
+   * what a hypervisor that drops the driver's barriers brings about, the
+   * driver reading a stale avail_event and skipping the notification while
+   * the device reads a stale avail.idx and sleeps.
+   */
+  loseNotifyRate?: number;
+  /** Restricts loseNotifyRate to this queue index (default: any queue). */
+  loseNotifyQueue?: number;
 }
 
 export interface VirtioStats {
@@ -64,6 +74,8 @@ export interface VirtioStats {
   interruptsDropped: number;
   /** Interrupts raised late by inject.delayInterruptsNs. */
   interruptsDelayed: number;
+  /** QueueNotify writes lost to inject.loseNotifyRate. */
+  notifiesLost: number;
   /** Device resets (Status written 0). */
   resets: number;
   /** FEATURES_OK writes the device refused (left FEATURES_OK clear). */
@@ -117,6 +129,7 @@ export abstract class VirtioDevice implements QueueOwner {
     interrupts: 0,
     interruptsDropped: 0,
     interruptsDelayed: 0,
+    notifiesLost: 0,
     resets: 0,
     featureRefusals: 0,
     needsReset: 0,
@@ -371,6 +384,11 @@ export abstract class VirtioDevice implements QueueOwner {
     }
     if (!this.live) {
       this.stats.ignoredNotifies++;
+      return;
+    }
+    const inj = this.inject;
+    if (inj.loseNotifyRate && (inj.loseNotifyQueue === undefined || inj.loseNotifyQueue === index) && this.machine.rng.float() < inj.loseNotifyRate) {
+      this.stats.notifiesLost++;
       return;
     }
     if (q.pending() === 0) q.stats.emptyKicks++;

@@ -28,6 +28,18 @@ export function print(s: string): void {
   }
 }
 
+/**
+ * Whether a count of something that may recur has just reached 1, 10, 100,
+ * ...: a report made then shows that it recurs and how often, without a line
+ * per event.
+ */
+export function reportable(count: u64): bool {
+  if (count == 0) return false;
+  let p: u64 = 1;
+  while (p < count && p <= U64.MAX_VALUE / 10) p *= 10;
+  return p == count;
+}
+
 /** Writes `s` and a line end. */
 export function println(s: string): void {
   print(s);

@@ -21,14 +21,14 @@
 // console (the 1st, 10th, 100th... time). The same look finds the opposite
 // loss, a notification the device never got (virtqueue.ts): a queue whose
 // device sat the whole period on chains we published, waiting to be told of
-// them, is notified again, and that too is counted and said. The period is
+// them, is notified again, counted here and reported by its driver. The period is
 // `irq_watchdog=<ms>` on the command line (default IRQ_WATCHDOG_MS; 0 turns
 // the watchdog off).
 
 import { Task, TaskState, WakeReason } from "../../kernel/sched/task";
 import { Scheduler } from "../../kernel/sched/loop";
 import { MS } from "../../kernel/sched/time";
-import { print, println, printU64 } from "../../kernel/console";
+import { print, println, printU64, reportable } from "../../kernel/console";
 import { cmdlineValue } from "../../kernel/cmdline";
 import { NetDevice } from "../../kernel/net/device";
 import { VirtioNet } from "./net";
@@ -131,22 +131,9 @@ export class IrqWatchdog extends Task {
   }
   run(): void {
     const t = this.lineTask;
-    // First the device's side: servicing the line does not wake a device
-    // that waits for a notification.
-    const k = t.renotify();
-    if (k > 0) {
-      const before = this.renotified;
-      this.renotified += k;
-      if (crossesPowerOf10(before, this.renotified)) {
-        print("irq");
-        printU64(<u64>t.line);
-        print(": a device sat ");
-        printU64(this.periodNs / MS);
-        print(" ms on work it was given, waiting for a notification that never came; notified again (");
-        printU64(this.renotified);
-        println(this.renotified == 1 ? " time)" : " times)");
-      }
-    }
+    // First the device's side (the driver reports it): servicing the line
+    // does not wake a device that waits for a notification.
+    this.renotified += t.renotify();
     // The interrupt came and its task is about to run: nothing was lost.
     if (t.state == TaskState.Ready) {
       this.waiting = false;
@@ -161,7 +148,7 @@ export class IrqWatchdog extends Task {
     const t = this.lineTask;
     this.recoveries++;
     const n = this.recoveries;
-    if (crossesPowerOf10(n - 1, n)) {
+    if (reportable(n)) {
       print("irq");
       printU64(<u64>t.line);
       print(": completed device work waited ");
@@ -175,13 +162,6 @@ export class IrqWatchdog extends Task {
     t._sched!.wake(t, WakeReason.Irq);
     this.waiting = false;
   }
-}
-
-/** Whether a count going from `before` to `after` reached 1, 10, 100, ... (when the watchdog speaks). */
-function crossesPowerOf10(before: u64, after: u64): bool {
-  let p: u64 = 1;
-  while (p <= before) p *= 10;
-  return p <= after;
 }
 
 class IrqTables {

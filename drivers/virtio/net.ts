@@ -28,6 +28,7 @@ import { LargeBufferPool, LARGE_BUF_SIZE, LARGE_MAX_FRAME } from "../../kernel/m
 import { NetDevice, NetCaps, RxFlags, TxResult, NET_POLL_BUDGET } from "../../kernel/net/device";
 import { sum16, fold } from "../../kernel/net/wire/checksum";
 import { put16 } from "../../kernel/net/wire/bytes";
+import { print, println, printU64, reportable } from "../../kernel/console";
 import { VirtioTransport, InitResult, negotiate, finishInit, failInit, F_EVENT_IDX, ISR_CONFIG } from "./transport";
 import { Virtqueue } from "./virtqueue";
 
@@ -477,18 +478,26 @@ export class VirtioNet extends NetDevice {
   renotifyStalled(): u32 {
     if (!this.running) return 0;
     let n: u32 = 0;
-    const rx = this.rx!;
-    const tx = this.tx!;
-    if (rx.stalled()) {
-      rx.renotify();
-      n++;
-    }
-    if (tx.stalled()) {
-      tx.renotify();
+    if (this.renotifyIfStalled(this.rx!, "receive")) n++;
+    if (this.renotifyIfStalled(this.tx!, "transmit")) {
       this.stats.txKicks++;
       n++;
     }
     return n;
+  }
+
+  private renotifyIfStalled(q: Virtqueue, what: string): bool {
+    if (!q.stalled()) return false;
+    q.renotify();
+    const n = q.stats.renotified;
+    if (reportable(n)) {
+      print(this.name + ": the device sat a watchdog period on ");
+      printU64(<u64>q.inFlight);
+      print(" " + what + " buffers, waiting for a notification that never came; notified again (");
+      printU64(n);
+      println(n == 1 ? " time)" : " times)");
+    }
+    return true;
   }
 
   /** Counters of device misbehaviour across both queues. */

@@ -106,6 +106,8 @@ export async function appsBench(flags: string[]): Promise<void> {
   const log = (s: string) => process.stderr.write(s + "\n");
   // results[kind][side] = one entry per round: metric name -> value
   const results: Record<string, Record<string, Record<string, number>[]>> = { http: { uniwasm: [], peer: [] }, redis: { uniwasm: [], peer: [] } };
+  // A boot that stopped answering: what failed, and how the guest's console ended then.
+  const failures: { what: string; console: string }[] = [];
   try {
     for (let i = 0; i < runs; i++) {
       for (const p of pairs.filter((x) => !only || x.kind === only)) {
@@ -128,7 +130,9 @@ export async function appsBench(flags: string[]): Promise<void> {
               Object.assign(m, await redisBench(net, n));
             }
           } catch (e) {
-            log(`  failed: ${(e as Error).message}`);
+            const tail = vm.output.slice(-1500);
+            log(`  failed: ${(e as Error).message}\n  the guest's console ended with:\n${tail}`);
+            failures.push({ what: `round ${i + 1}, ${p.kind}, ${side === "uniwasm" ? (p.kind === "http" ? "apps/http" : "apps/kv") : "the Linux guest"}: ${(e as Error).message.slice(0, 300)}`, console: tail });
           } finally {
             await vm.stop();
           }
@@ -156,6 +160,10 @@ export async function appsBench(flags: string[]): Promise<void> {
     }
     lines.push(`## ${kind === "http" ? "HTTP: wrk requests/s, apps/http vs nginx" : "Redis: redis-benchmark -P 16 requests/s, apps/kv vs redis-server"}`, "");
     lines.push(table(["load", "uniwasm", "range", kind === "http" ? "nginx" : "redis-server", "range", "ratio"], rows), "");
+  }
+  if (failures.length) {
+    lines.push("## Boots that failed", "");
+    for (const f of failures) lines.push(`- ${f.what}; the guest's console ended with:`, "", "```", f.console.trimEnd(), "```", "");
   }
   lines.push(`Image sizes: apps/http ${http.sizes.image} bytes (its site included: ${612 + 100_000} bytes of files), apps/kv ${kv.sizes.image} bytes; the Linux guest's kernel + initramfs ${peerSize} bytes.`, "");
   const report = lines.join("\n");

@@ -215,18 +215,26 @@ export class Virtqueue {
     store<u16>(this.avail + 2, newIdx);
     this.kickedIdx = newIdx;
     fence(); // the index before reading the device's suppression state
-    let need: bool;
-    if (this.eventIdx) {
-      const ev = load<u16>(this.used + 4 + (<usize>this.size << 3));
-      need = <u16>(newIdx - ev - 1) < <u16>(newIdx - old);
-    } else need = (load<u16>(this.used) & USED_F_NO_NOTIFY) == 0;
-    if (!need) {
+    if (!this.deviceAsks(old, newIdx)) {
       this.stats.kicksSuppressed++;
       return false;
     }
     this.stats.kicks++;
     this.transport.notify(this.index);
     return true;
+  }
+
+  /**
+   * Whether the device asked to hear of a chain made available in
+   * [from, to): with EVENT_IDX, avail_event in that range (the spec's
+   * vring_need_event); without, NO_NOTIFY clear.
+   */
+  @inline private deviceAsks(from: u16, to: u16): bool {
+    if (this.eventIdx) {
+      const ev = load<u16>(this.used + 4 + (<usize>this.size << 3));
+      return <u16>(to - ev - 1) < <u16>(to - from);
+    }
+    return (load<u16>(this.used) & USED_F_NO_NOTIFY) == 0;
   }
 
   // ---- completions ----
@@ -310,13 +318,7 @@ export class Virtqueue {
   stalled(): bool {
     const used = this.deviceUsedIdx();
     const published = this.kickedIdx;
-    let waiting = published != used;
-    if (waiting) {
-      if (this.eventIdx) {
-        const ev = load<u16>(this.used + 4 + (<usize>this.size << 3));
-        waiting = <u16>(ev - used) < <u16>(published - used);
-      } else waiting = (load<u16>(this.used) & USED_F_NO_NOTIFY) == 0;
-    }
+    const waiting = published != used && this.deviceAsks(used, published);
     const same = used == this.seenUsed && published == this.seenPublished;
     this.seenUsed = used;
     this.seenPublished = published;

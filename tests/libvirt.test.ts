@@ -96,9 +96,21 @@ describe("uniwasm export --libvirt: the XML and its errors (no libvirt needed)",
     expect(() => networkXml({ name: "n", bridge: "a-very-long-bridge-name", address: "10.1.2.3/24" })).toThrow(/1-15 letters/);
   });
   it("the verb: a format is required, --isolated-network needs --out", async () => {
-    const img = join(ROOT, "package.json"); // any file: export reads only its path here
+    const img = join(ROOT, "package.json"); // refused before the file is read
     await expect(runVerb(["export", img, "--arch", "x86_64"])).rejects.toThrow(/say which format: --libvirt/);
     await expect(runVerb(["export", img, "--arch", "x86_64", "--libvirt", "--isolated-network", "10.9.0.1/24"])).rejects.toThrow(/--isolated-network writes a second file: give --out/);
+  });
+  it.skipIf(!has("clang"))("the verb checks the image as boot does: what a file that is none is, the memory it needs, its architecture", async () => {
+    const img = (await buildImage(loadApp(join(ROOT, "apps", "hello")), { arch: "x86_64", outDir: join(ROOT, "build", "test-qemu", "libvirt-hello") }, quiet)).image;
+    await expect(runVerb(["export", join(ROOT, "README.md"), "--libvirt"])).rejects.toThrow(/README\.md is not a bootable image: a text file$/);
+    await expect(runVerb(["export", img, "--libvirt", "--mem", "1M"])).rejects.toThrow(/--mem 1M is too little for .*hello\.img: it needs at least 2M/);
+    await expect(runVerb(["export", img, "--libvirt", "--arch", "aarch64"])).rejects.toThrow(/is a Multiboot ELF \(x86_64\) image, not one for aarch64 \(use --arch x86_64\)/);
+    const out = scratchDir("libvirt-export");
+    expect(await runVerb(["export", img, "--libvirt", "--out", out, "--name", "h1", "--mem", "2M"])).toBe(0);
+    const xml = readFileSync(join(out, "h1.xml"), "utf8");
+    expect(xml).toContain("<memory unit='KiB'>2048</memory>");
+    expect(xml).toContain(`<kernel>${join(out, "h1.img")}</kernel>`);
+    expect(readFileSync(join(out, "h1.img"))).toEqual(readFileSync(img));
   });
 });
 

@@ -13,7 +13,7 @@ import { BOUNDS_CHECKS, buildImage, PROFILES, profileAscLevel, type BoundsChecks
 import { ARCH, ARCHES, MACHINES, type Arch } from "./arch.ts";
 import { imageArch } from "./image-format.ts";
 import { packageVersion, ROOT } from "./paths.ts";
-import { ACCELS, boot, hostfwdProblem, parseMemory, sizeBytes, type Accel, type BootOptions } from "./qemu.ts";
+import { ACCELS, boot, checkBootable, hostfwdProblem, parseMemory, sizeBytes, type Accel, type BootOptions } from "./qemu.ts";
 import { createProject, findTemplate, TEMPLATES } from "./new.ts";
 import { checkName, domainXml, networkXml } from "./libvirt.ts";
 import { ensureTools, type ToolName } from "./toolchain.ts";
@@ -142,6 +142,7 @@ async function cmdExport(p: Parsed): Promise<number> {
   const out = one(p, "--out");
   if (isolated && !out) throw new UserError("--isolated-network writes a second file: give --out <dir>");
   let image = resolve(app ? (await buildImage(app, imageOptions(p, app, arch), consoleLog)).image : target);
+  checkBootable(image, arch, memory);
   const cons = resolve(one(p, "--console") ?? (out ? join(out, `${name}.console`) : `/var/log/libvirt/qemu/${name}.console`));
   if (out) {
     mkdirSync(out, { recursive: true });
@@ -269,7 +270,7 @@ export const VERBS: VerbSpec[] = [
     options: [
       { name: "--libvirt", help: "the format: a libvirt domain XML" },
       { name: "--name", value: "<name>", help: "the domain's name", default: "the app's or image's name" },
-      OPT.mem,
+      { ...OPT.mem, default: "the app's uniwasm.json, else 64M" },
       { name: "--network", value: "<name>", help: "attach the NIC to this libvirt network", default: "none (no NIC), or uniwasm with --isolated-network" },
       { name: "--bridge", value: "<br>", help: "attach the NIC to this host bridge instead" },
       { name: "--isolated-network", value: "<addr/prefix>", help: "also write an isolated network (no forwarding, DHCP, dnsmasq no-ping) with the host at this address, e.g. 10.79.0.1/24 (needs --out)" },

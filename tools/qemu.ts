@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { checkImage } from "./image-format.ts";
+import { checkImage, type CheckedImage } from "./image-format.ts";
 import { UserError } from "./errors.ts";
 import { ARCH, type Arch, type Transport } from "./arch.ts";
 import { requireTool } from "./toolchain.ts";
@@ -105,6 +105,19 @@ export const EXIT_SIGNAL: Record<"SIGINT" | "SIGTERM", number> = { SIGINT: 130, 
 const SIGNAL_GRACE_MS = 5000;
 
 /**
+ * Checks that `image` is one QEMU can boot for `arch` and that `memory` holds
+ * it, or throws a UserError saying what the file is or how much it needs.
+ * Whatever starts a machine from an image (boot, export) checks it here first.
+ */
+export function checkBootable(image: string, arch: Arch, memory: string): CheckedImage {
+  const checked = checkImage(image, arch);
+  if (sizeBytes(memory) < checked.minMemory) {
+    throw new UserError(`--mem ${memory} is too little for ${image}: it needs at least ${checked.minMemory >> 20}M (its code, data and initial linear memory)`);
+  }
+  return checked;
+}
+
+/**
  * Runs the image under QEMU. Everything that can be checked first is: the
  * image's format, the RAM it needs, the accelerator, the forwarded ports.
  * QEMU's own errors reject with a UserError (never a guest exit code);
@@ -112,11 +125,8 @@ const SIGNAL_GRACE_MS = 5000;
  */
 export async function boot(o: BootOptions): Promise<BootResult> {
   const qemu = requireTool(ARCH[o.arch].qemu);
-  const image = checkImage(o.image, o.arch);
   const memory = o.memory ?? "16M";
-  if (sizeBytes(memory) < image.minMemory) {
-    throw new UserError(`--mem ${memory} is too little for ${o.image}: it needs at least ${image.minMemory >> 20}M (its code, data and initial linear memory)`);
-  }
+  checkBootable(o.image, o.arch, memory);
   const accel = chooseAccel(o.accel ?? "auto", o.arch);
   if (accel.note) (o.onNotice ?? ((t) => process.stderr.write(`uniwasm: ${t}\n`)))(accel.note);
   const rules = (o.hostfwd ?? []).map(parseHostfwd);

@@ -266,7 +266,7 @@ export const VERBS: VerbSpec[] = [
     positional: { min: 1, max: 1 },
     summary: "write a libvirt domain (and optionally an isolated network) for an app or image",
     description:
-      "A domain XML that libvirt accepts as it is: direct kernel boot, ACPI on (virsh shutdown reaches the kernel's stop handler), the console to a file (its last line says `exit code N`), pvpanic (a failure shows as crashed), destroy on power-off, reboot and crash, virtio-net on a libvirt network or a host bridge, no USB, balloon or security relabelling. Without --out the XML goes to stdout and names the image where it is. docs/deploying.md has the virsh commands, OpenStack and KubeVirt.",
+      "A domain XML that libvirt accepts as it is: direct kernel boot, ACPI on (virsh shutdown reaches the kernel's stop handler), the console to a file (its last line says `exit code N`), pvpanic (a failure shows as crashed), destroy on power-off, reboot and crash, virtio-net on a libvirt network or a host bridge, no USB, balloon or security relabelling. aarch64 images get QEMU's virt machine, whose power key needs no ACPI, and no panic device (libvirt 9.0 has none for aarch64: a failure shows as a shutdown, its code on the console). Without --out the XML goes to stdout and names the image where it is. docs/deploying.md has the virsh commands, OpenStack and KubeVirt.",
     options: [
       { name: "--libvirt", help: "the format: a libvirt domain XML" },
       { name: "--name", value: "<name>", help: "the domain's name", default: "the app's or image's name" },

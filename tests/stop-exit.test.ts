@@ -1,10 +1,10 @@
 // Ending a kernel the ways a host sees it: the stop request (the ACPI power
 // button that `virsh shutdown` and QEMU's `system_powerdown` press; Node's
 // Machine.requestStop) reaching the scheduler's StopHandler, and the exit
-// methods of the x86 shim without isa-debug-exit (ACPI soft-off for 0,
-// pvpanic for a failure, `exit code N` on the console always). Node first,
-// then QEMU (x86_64: the shim's ACPI code), one boot per case, then the power
-// button on every architecture.
+// methods of the shims without their exit device (x86_64: ACPI soft-off for 0,
+// pvpanic for a failure; aarch64: pvpanic-pci for a failure, PSCI power-off;
+// `exit code N` on the console always). Node first, then QEMU, one boot per
+// case, then the power button on every architecture.
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
@@ -119,13 +119,20 @@ async function waitSocket(sock: string): Promise<void> {
   throw new Error(`QEMU's QMP socket ${sock} never appeared`);
 }
 
-/** QEMU as a host without isa-debug-exit sees it (libvirt's view): status and console. */
-function plainQemu(image: string, extra: string[], cmdline?: string, during?: () => Promise<void>): Promise<{ status: number | null; console: string }> {
-  // without isa-debug-exit, and without -no-reboot: a reset would reboot, not end QEMU
-  const drop = new Set([...ARCH.x86_64.exitArgs, "-no-reboot"]);
-  const args = qemuArgs({ arch: "x86_64", image, cmdline, memory: "32M" }).filter((a) => !drop.has(a));
+/** `args` without the run of arguments `seq` (e.g. an exit device: "-device", "isa-debug-exit,..."). */
+function withoutRun(args: string[], seq: readonly string[]): string[] {
+  for (let i = 0; i + seq.length <= args.length; i++) {
+    if (seq.every((a, k) => args[i + k] === a)) return [...args.slice(0, i), ...args.slice(i + seq.length)];
+  }
+  return args;
+}
+
+/** QEMU as a host without the exit device (isa-debug-exit, semihosting) sees it (libvirt's view): status and console. */
+function plainQemu(image: string, extra: string[], cmdline?: string, during?: () => Promise<void>, arch: "x86_64" | "aarch64" = "x86_64"): Promise<{ status: number | null; console: string }> {
+  // without the exit device, and without -no-reboot: a reset would reboot, not end QEMU
+  const args = withoutRun(qemuArgs({ arch, image, cmdline, memory: "32M" }), ARCH[arch].exitArgs).filter((a) => a !== "-no-reboot");
   return new Promise((resolve) => {
-    const q = spawn(requireTool("qemuX86"), [...args, ...extra], { stdio: ["ignore", "pipe", "pipe"] });
+    const q = spawn(requireTool(ARCH[arch].qemu), [...args, ...extra], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     q.stdout.setEncoding("utf8");
     q.stdout.on("data", (d: string) => { out += d.replace(/\r/g, ""); });
@@ -150,18 +157,52 @@ describe.skipIf(!haveQemu)("stop and exit on QEMU without isa-debug-exit (x86_64
   }, 90_000);
 
   it("a failure is a pvpanic event: QEMU reports the guest panicked, the console says `exit code 3`", async () => {
-    const sock = join(dir, "panic.sock");
-    let status = "";
-    const r = await plainQemu(exitCode, ["-device", "pvpanic", "-no-shutdown", "-qmp", `unix:${sock},server=on,wait=off`], "code=3", async () => {
-      await waitSocket(sock);
-      for (let i = 0; i < 100 && !status.includes("guest-panicked"); i++) {
-        status = await qmp(sock, ["qmp_capabilities", "query-status"]);
-        await new Promise((res) => setTimeout(res, 100));
-      }
-      await qmp(sock, ["qmp_capabilities", "quit"]);
-    });
-    expect(status).toContain('"status": "guest-panicked"');
+    const r = await panicked(exitCode, ["-device", "pvpanic"], join(dir, "panic.sock"));
+    expect(r.status).toContain('"status": "guest-panicked"');
     expect(r.console).toContain("exit code 3\n");
+  }, 90_000);
+});
+
+/** Boots `image` with code=3 and `device` under -no-shutdown, polling QEMU's status until it panicked (or 10 s). */
+async function panicked(image: string, device: string[], sock: string, arch: "x86_64" | "aarch64" = "x86_64"): Promise<{ status: string; console: string }> {
+  let status = "";
+  const r = await plainQemu(image, [...device, "-no-shutdown", "-qmp", `unix:${sock},server=on,wait=off`], "code=3", async () => {
+    await waitSocket(sock);
+    for (let i = 0; i < 100 && !status.includes("guest-panicked"); i++) {
+      status = await qmp(sock, ["qmp_capabilities", "query-status"]);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    await qmp(sock, ["qmp_capabilities", "quit"]);
+  }, arch);
+  return { status, console: r.console };
+}
+
+// aarch64 without semihosting (libvirt's view): a failure raises a
+// pvpanic-pci where the machine has one (the shim finds it on the PCIe bus),
+// exit 0 never does; without the device every exit is a PSCI power-off.
+describe.skipIf(!findTool(TOOLS.qemuArm) || !findTool(TOOLS.clang))("exit on aarch64 without semihosting", () => {
+  let exitCode: string, hello: string;
+  const dir = scratchDir("stop-exit-arm");
+  beforeAll(async () => {
+    const b = (p: string, name: string) => buildImage(loadApp(join(ROOT, p)), { arch: "aarch64", outDir: join(ROOT, "build", "test-qemu", `${name}-aarch64`) }, quiet).then((r) => r.image);
+    [hello, exitCode] = [await b("apps/hello", "hello"), await b("tests/kernels/exit-code", "exit-code")];
+  }, 600_000);
+
+  it("a failure is a pvpanic-pci event (the device behind a PCIe root port too); without one, a power-off with the code on the console", async () => {
+    const r = await panicked(exitCode, ["-device", "pvpanic-pci"], join(dir, "panic.sock"), "aarch64");
+    expect(r.status).toContain('"status": "guest-panicked"');
+    expect(r.console).toContain("exit code 3\n");
+    const behind = await panicked(exitCode, ["-device", "pcie-root-port,id=rp0,chassis=1", "-device", "pvpanic-pci,bus=rp0"], join(dir, "panic2.sock"), "aarch64");
+    expect(behind.status).toContain('"status": "guest-panicked"');
+    const none = await plainQemu(exitCode, [], "code=3", undefined, "aarch64");
+    expect(none.status).toBe(0);
+    expect(none.console).toMatch(/exit code 3\n$/);
+  }, 120_000);
+
+  it("exit 0 with a pvpanic-pci present is a power-off, not a panic", async () => {
+    const r = await plainQemu(hello, ["-device", "pvpanic-pci"], undefined, undefined, "aarch64");
+    expect(r.status).toBe(0);
+    expect(r.console).toContain("goodbye\nexit code 0\n");
   }, 90_000);
 });
 

@@ -16,7 +16,8 @@
 // aarch64 differs where libvirt does: ACPI there needs UEFI firmware, so the
 // domain has none; the power button is the device tree's gpio-keys on QEMU's
 // virt machine (boot/aarch64, same stop request as x86_64's ACPI button), and
-// libvirt 9.0 offers no panic device for aarch64 (pvpanic-pci came later), so
+// libvirt 9.0 offers no panic device for aarch64 (the shim raises a
+// pvpanic-pci where there is one; libvirt offers it in later releases), so
 // a failed aarch64 guest ends as a shutdown and its console's `exit code N`
 // is the only record of the code.
 

@@ -46,6 +46,7 @@ struct machine {
   unsigned gpio_count;
   bool pwr_key;                  /* gpio-keys has a KEY_POWER key: */
   uint32_t pwr_phandle, pwr_pin, pwr_flags; /* its controller, pin and GPIO flags (bit 0: active low) */
+  uint64_t pvpanic;              /* a pvpanic-pci's mapped register (BAR 0), 0 if none */
 };
 extern struct machine mach;
 
@@ -72,6 +73,8 @@ void note_trigger(uint32_t spi, uint32_t flags); /* GIC "interrupts" flags of SP
 _Noreturn void trap_exception(struct trap_frame *f, uint64_t kind); /* from entry.S */
 extern volatile bool exiting; /* plat_exit has begun: a fault now goes straight to power-off */
 _Noreturn void psci_off(void);
+/* plat_exit's steps after semihosting (boot.c): pvpanic-pci for a failure, then PSCI off. */
+_Noreturn void exit_after_semihosting(void);
 /* mm.c */
 void mm_init(void);
 bool mm_in_linear_window(uint64_t addr);

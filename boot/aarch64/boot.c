@@ -67,20 +67,39 @@ static void console_drain(void) {
     ;
 }
 
+/* pvpanic-pci (found by pci.c): reading the register gives the events it
+ * supports; writing PANICKED (bit 0) tells the host the guest failed, and the
+ * host stops the machine (its panic action: libvirt reports it crashed). */
+static void pvpanic(void) {
+  volatile uint8_t *reg = (volatile uint8_t *)(uintptr_t)mach.pvpanic;
+  if (!reg || !(*reg & 1)) return;
+  *reg = 1;
+  for (uint32_t i = 0; i < 100000000; i++) __asm__ volatile("yield"); /* time for the host to act */
+}
+
 /* How the machine ends, first that works (README.md, "Exit"):
  * 1. the console line `exit code N`, always, so a code is never lost;
  * 2. semihosting SYS_EXIT (0x18) with ADP_Stopped_ApplicationExit: QEMU run
  *    with -semihosting exits with the subcode as its status, sent as
  *    (code << 1) | 1 as x86_64's isa-debug-exit does, so an even status
  *    (0 from a power-off) always means "no code";
- * 3. PSCI SYSTEM_OFF (QEMU exits with status 0);
- * 4. WFI with everything masked.
+ * 3. any code but 0: pvpanic-pci's PANICKED, where there is one;
+ * 4. PSCI SYSTEM_OFF (QEMU exits with status 0);
+ * 5. WFI with everything masked.
  * Without semihosting the HLT is an undefined instruction: the trap handler
- * sees `exiting` and goes on with 3. */
+ * sees `exiting` and goes on with 3 (exit_after_semihosting). */
+static int exit_status;
+
+_Noreturn void exit_after_semihosting(void) {
+  if (exit_status) pvpanic();
+  psci_off();
+}
+
 _Noreturn void plat_exit(int code) {
   irq_off();
   if (!exiting) {
     exiting = true;
+    exit_status = code;
     shim_say_exit_code(code);
     console_drain();
     uint64_t block[2] = {0x20026, ((uint64_t)(uint32_t)code << 1) | 1};
@@ -88,7 +107,7 @@ _Noreturn void plat_exit(int code) {
     register uint64_t x1 __asm__("x1") = (uint64_t)(uintptr_t)block;
     __asm__ volatile("hlt #0xf000" : "+r"(x0) : "r"(x1) : "memory");
   }
-  psci_off();
+  exit_after_semihosting();
 }
 
 /* ---- linear region ---- */

@@ -19,6 +19,11 @@
  * bridge on the way up to the root bus (pin + device number, mod 4: the
  * PCI-to-PCI bridge specification's INTx mapping, which QEMU's bridges
  * follow) -- i.e. the HAL's interrupt line.
+ *
+ * One device is the shim's own: a pvpanic-pci (QEMU's `-device pvpanic-pci`,
+ * 1b36:0011), through which plat_exit tells the host the guest failed (the
+ * kernel's drivers never see it used). Its register is mapped here and its
+ * memory decoding turned on.
  */
 #include "arm64.h"
 #include "pci.h"
@@ -99,6 +104,20 @@ static void assign_bars(struct pci_host *h, struct alloc *a, uint32_t bus, uint3
 
 static void scan_bus(struct pci_host *h, struct alloc *a, const struct upstream *u, uint32_t bus, unsigned depth);
 
+#define PVPANIC_PCI_ID 0x00111b36u /* device 0x0011, vendor 0x1b36 (Red Hat, QEMU) */
+
+/* A pvpanic-pci whose BAR 0 was assigned: mapped and decoding, for plat_exit. */
+static void take_pvpanic(struct pci_host *h, uint32_t bus, uint32_t dev, uint32_t fn) {
+  uint32_t bar = *cfg(h, bus, dev, fn, 0x10);
+  uint64_t base = bar & 0xfffffff0u;
+  if ((bar & 1) || !base) return;
+  if (((bar >> 1) & 3) == 2) base |= (uint64_t)*cfg(h, bus, dev, fn, 0x14) << 32;
+  if (plat_mmio_map(base & ~0xfffull, 0x1000) < 0) return;
+  volatile uint32_t *cmd = cfg(h, bus, dev, fn, PCI_COMMAND);
+  *cmd = (*cmd & 0xffff) | CMD_MEM;
+  mach.pvpanic = base;
+}
+
 /* A PCI-to-PCI bridge at (bus, dev, fn): numbers and scans what is behind it. */
 static void setup_bridge(struct pci_host *h, struct alloc *a, const struct upstream *u, uint32_t bus, uint32_t dev, uint32_t fn, unsigned depth) {
   volatile uint32_t *busreg = cfg(h, bus, dev, fn, 0x18);
@@ -145,6 +164,7 @@ static void scan_bus(struct pci_host *h, struct alloc *a, const struct upstream 
         *cmd = c & ~3u; /* decoding off while BARs move */
         assign_bars(h, a, bus, dev, fn, 6);
         *cmd = c;
+        if (id == PVPANIC_PCI_ID && !mach.pvpanic) take_pvpanic(h, bus, dev, fn);
       } else if ((hdr & 0x7f) == 1 && cls == 0x0604) {
         setup_bridge(h, a, u, bus, dev, fn, depth);
       }

@@ -57,7 +57,7 @@ bool trap_addr_readable(uint64_t a, uint64_t len) {
 _Noreturn void trap_exception(struct trap_frame *f, uint64_t kind) {
   static int depth;
   uint32_t ec = (uint32_t)(f->esr >> 26) & 0x3f;
-  if (exiting) psci_off(); /* plat_exit's semihosting call trapped: there is none */
+  if (exiting) exit_after_semihosting(); /* plat_exit's semihosting call trapped: there is none */
   if (depth++) {
     kputs("\n*** nested CPU exception: ");
     kputs(ec_name(ec));

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { availableTemplates } from "../tools/new.ts";
 import { ROOT } from "../tools/paths.ts";
 import { scratchDir } from "./helpers/kernel.ts";
+import { COMPILER_LOADED, watchCompiler } from "./helpers/compiler-watch.ts";
 
 // builds and boots under TCG on a shared 2-core machine: minutes, not seconds
 vi.setConfig({ testTimeout: 600_000 });
@@ -120,16 +121,35 @@ describe("uniwasm/sim from the package", () => {
         points: e.points.map((p) => ({ loss: p.point.loss, n: p.metrics.ok.n, ok: p.metrics.ok.mean, failures: p.failures })), files: e.files.length,
       }));
     `);
+    // each script's resolutions of the compiler's packages are named on its stderr
+    const watch = watchCompiler(first);
     // asynchronously: a long synchronous child would starve vitest's worker of its heartbeat
-    const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const c = spawn(process.execPath, ["sim-experiment.mjs"], { cwd: first });
+    const node = (script: string) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const c = spawn(process.execPath, [...watch, script], { cwd: first });
       let out = "";
       let err = "";
       c.stdout.on("data", (d) => (out += d));
       c.stderr.on("data", (d) => (err += d));
       c.on("exit", (code) => resolve({ code, out, err }));
     });
+    const r = await node("sim-experiment.mjs");
     expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain(`${COMPILER_LOADED}assemblyscript`); // the first buildSimKernel builds
+    // a run that needs no build never loads the compiler
+    writeFileSync(join(first, "sim-cached.mjs"), `
+      import { buildSimKernel, World } from "uniwasm/sim";
+      const httpd = await buildSimKernel("node_modules/uniwasm/apps/httpd");
+      const world = new World({ seed: 1 });
+      const server = world.node("server", { kernel: httpd, cmdline: "ip=10.0.0.2/24" });
+      const client = world.node("client", { kernel: httpd, cmdline: "ip=10.0.0.1/24 connect=10.0.0.2:9 bytes=10000 mode=up" });
+      world.link(client, server, { delayMs: 1 });
+      const r = await world.run({ until: 10 });
+      console.log(JSON.stringify({ cached: httpd.cached, exit: r.nodes.client.exitCode, sent: r.nodes.client.counters.cli_bytes_sent }));
+    `);
+    const cached = await node("sim-cached.mjs");
+    expect(cached.code, cached.err).toBe(0);
+    expect(cached.err).toBe("");
+    expect(JSON.parse(cached.out)).toEqual({ cached: true, exit: 0, sent: 10000 });
     const out = JSON.parse(r.out.trim().split("\n").pop()!);
     expect(out.exit).toBe(0);
     expect(out.ok).toBe(1);

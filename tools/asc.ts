@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "./errors.ts";
-import { ROOT } from "./paths.ts";
+import { dependencyVersion, ROOT } from "./paths.ts";
 import { ASYNCIFY_END } from "../host/asyncify.ts";
 
 export interface AscOptions {
@@ -29,8 +29,9 @@ export interface AscOptions {
 // The compiler pulls in binaryen (13 MB of JavaScript): load it only to compile.
 const loadAsc = async () => (await import("assemblyscript/asc")).default;
 
+/** The compiler's version, for cache keys: from its package.json, so a build that is cached never loads the compiler. */
 export async function ascVersion(): Promise<string> {
-  return (await loadAsc()).version;
+  return dependencyVersion("assemblyscript");
 }
 
 /**

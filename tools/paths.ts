@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -11,4 +12,14 @@ export { ARCHES, type Arch } from "./arch.ts";
 /** This package's version (package.json). */
 export function packageVersion(): string {
   return JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
+}
+
+/**
+ * A dependency's version as its package.json states it: read without loading
+ * the package (the compiler and Binaryen are 13 MB of JavaScript), so a cache
+ * key can name them on a run that builds nothing.
+ */
+export function dependencyVersion(name: string): string {
+  const require = createRequire(join(ROOT, "package.json"));
+  return JSON.parse(readFileSync(require.resolve(`${name}/package.json`), "utf8")).version;
 }

@@ -10,12 +10,11 @@
 // package.json files state them: when nothing changed, the wasm is read back
 // without loading any of the toolchain.
 
-import { createRequire } from "node:module";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadApp } from "../../tools/app.ts";
 import { hashOf, hashSources } from "../../tools/cache.ts";
-import { ROOT } from "../../tools/paths.ts";
+import { dependencyVersion, ROOT } from "../../tools/paths.ts";
 
 export interface SimKernel {
   /** The app's name (its folder's name). */
@@ -60,12 +59,7 @@ export async function buildSimKernel(appDir: string, opts: BuildSimKernelOptions
 
 function sourceKey(appDir: string, config: string): string {
   const sources = hashSources(appDir, [appDir, join(ROOT, "kernel"), join(ROOT, "drivers")]);
-  return hashOf("sim-kernel-1", sources, config, packageVersion("assemblyscript"), packageVersion("binaryen"), ROOT);
-}
-
-function packageVersion(name: string): string {
-  const require = createRequire(join(ROOT, "package.json"));
-  return JSON.parse(readFileSync(require.resolve(`${name}/package.json`), "utf8")).version;
+  return hashOf("sim-kernel-1", sources, config, dependencyVersion("assemblyscript"), dependencyVersion("binaryen"), ROOT);
 }
 
 function readManifest(file: string): string | undefined {

@@ -4,11 +4,13 @@
 // invariant checker catching a deliberately broken kernel (an off-by-one in
 // the receive window, built here, never shipped), printing its seed and a
 // replay command that reproduces the failure with captures.
-import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runExperiment } from "../host/sim/experiment.ts";
+import { renderChart } from "../host/sim/chart.ts";
+import { huntFailures } from "../host/sim/hunt.ts";
 import { parsePcap } from "../host/pcap.ts";
 import { ROOT } from "../tools/paths.ts";
 import { brokenKernel, RECEIVE_WINDOW_OFF_BY_ONE } from "./helpers/broken-kernel.ts";
@@ -84,6 +86,55 @@ describe("uniwasm experiment", () => {
     expect(readFileSync(join(out, "points.csv"), "utf8")).toBe(csv); // the same numbers: runs are pure functions of point and seed
   }, 600_000);
 
+  it("runs on worker threads, and a sweep stopped by Ctrl-C resumes with the runs that had finished", async () => {
+    const dir = scratchDir("experiment-stop");
+    const hold = join(dir, "hold");
+    writeFileSync(hold, "");
+    const file = join(dir, "stop.mjs");
+    writeFileSync(file, `
+      import { existsSync } from "node:fs";
+      import { threadId } from "node:worker_threads";
+      export default {
+        kernels: { peer: ${JSON.stringify(join(ROOT, "tests/kernels/tcp-peer"))} },
+        params: { delay: [2, 8] },
+        seeds: 4,
+        until: 60,
+        async build({ world, kernels, point, seed }) {
+          // seeds 3 and 4 wait while the hold file exists: the sweep is stopped there
+          while (seed > 2 && existsSync(${JSON.stringify(hold)})) await new Promise((r) => setTimeout(r, 50));
+          const client = world.node("client", { kernel: kernels.peer, cmdline: "ip=10.0.0.1/24 role=client peer=10.0.0.2 bytes=100000 modes=up linger_ms=10" });
+          const server = world.node("server", { kernel: kernels.peer, cmdline: "ip=10.0.0.2/24 role=server expect=1" });
+          world.link(client, server, { delayMs: point.delay, bandwidth: 10e6, queue: 40 });
+        },
+        // which thread ran it: the main thread is 0, workers count from 1
+        measure: (_ctx, r) => ({ elapsed_us: r.nodes.client.counters.cli_elapsed_us, thread: threadId }),
+      };
+    `);
+    const out = join(dir, "out");
+    const child = spawn(join(ROOT, "uniwasm"), ["experiment", file, "--out", out, "--workers", "2"], { cwd: ROOT });
+    let err = "";
+    const exited = new Promise<void>((r) => child.on("exit", () => r()));
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on("data", (d) => {
+        err += d;
+        if (/ 2\/8 runs/.test(err)) resolve();
+      });
+      void exited.then(() => reject(new Error(`the sweep ended before it was stopped:\n${err}`)));
+    });
+    child.kill("SIGINT"); // both workers are now held on a seed-3 run
+    await exited;
+    expect(readFileSync(join(out, "runs.jsonl"), "utf8").trimEnd().split("\n")).toHaveLength(2);
+    rmSync(hold);
+    const again = uniwasm(["experiment", file, "--out", out, "--workers", "2"]);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toContain("8 runs (2 reused from an earlier sweep) of 2 points");
+    const runs = readFileSync(join(out, "runs.csv"), "utf8").trimEnd().split("\n");
+    expect(runs[0]).toBe("delay,seed,virtual_s,wall_ms,violations,elapsed_us,thread");
+    const threads = new Set(runs.slice(1).map((l) => Number(l.split(",").at(-1))));
+    expect([...threads].every((t) => t > 0)).toBe(true); // none ran on the main thread
+    expect(threads.size).toBeGreaterThanOrEqual(2);
+  }, 300_000);
+
   it("refuses a bad scenario with a message that says what is wrong", () => {
     const dir = scratchDir("experiment-bad");
     const cases: [object, RegExp][] = [
@@ -108,6 +159,21 @@ describe("uniwasm experiment", () => {
   }, 120_000);
 });
 
+describe("the charts", () => {
+  it("draw each series' means joined by a line, with a bar of ±1 sd where the seeds differed", () => {
+    const svg = renderChart({
+      title: "t", xLabel: "x", yLabel: "y",
+      series: [{ label: "a", points: [{ x: 0, mean: 10, sd: 2 }, { x: 1, mean: 5, sd: 0 }] }],
+    });
+    // the plot spans y 0..20 (the round bound above 12) over pixels 350 to 40; x 0..1 over 70..490
+    const py = (v: number) => (350 - (v / 20) * 310).toFixed(1);
+    expect(svg).toContain(`<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="70.0,${py(10)} 490.0,${py(5)}"/>`);
+    expect(svg).toContain(`<line x1="70.0" y1="${py(8)}" x2="70.0" y2="${py(12)}" stroke="#1f77b4"/>`); // the bar, 8..12
+    for (const y of [8, 12]) expect(svg).toContain(`<line x1="66.0" y1="${py(y)}" x2="74.0" y2="${py(y)}" stroke="#1f77b4"/>`); // its caps
+    expect(svg).not.toMatch(/<line x1="490\.0"/); // no bar where sd is 0
+  });
+});
+
 describe("uniwasm hunt", () => {
   const scenario = join(ROOT, "bench/experiments/tcp-invariants.ts");
   const point = ["--set", "buf=32768", "--set", "partition=0"];
@@ -117,6 +183,43 @@ describe("uniwasm hunt", () => {
     expect(r.status, r.stderr + r.stdout).toBe(0);
     expect(r.stderr).toContain("4 runs, every invariant held");
   }, 600_000);
+
+  it("checks the built-in invariants: a trap, out of memory, a non-zero exit, memory past maxMemory and a kernel stuck at the deadline are each caught", async () => {
+    const dir = scratchDir("hunt-builtin");
+    const file = join(dir, "faults.mjs");
+    const k = (name: string) => JSON.stringify(join(ROOT, "tests/kernels", name));
+    writeFileSync(file, `
+      // one node per point, each with its own way of going wrong (none: exits 0 at once)
+      const nodes = {
+        none: ["exit", "code=0"], exit: ["exit", "code=3"], trap: ["divzero", ""], oom: ["oom", ""],
+        memory: ["grow", ""], // grows 2.5 MiB and exits 0
+        stuck: ["sleeper", ""], // 200 timed sleeps: still running at until
+      };
+      export default {
+        kernels: { exit: ${k("exit-code")}, divzero: ${k("divzero")}, oom: ${k("oom")}, grow: ${k("grow")}, sleeper: ${k("sleep-lateness")} },
+        params: { fault: Object.keys(nodes) },
+        seeds: 1,
+        until: 0.05,
+        maxMemory: 1 << 20,
+        build({ world, kernels, point }) {
+          const [kernel, cmdline] = nodes[point.fault];
+          world.node("n", { kernel: kernels[kernel], cmdline, memory: "8M" });
+        },
+        measure: () => ({}),
+      };
+    `);
+    const r = await huntFailures(file, { seeds: 2, stopAfter: 100, workers: 1 });
+    expect(r.checked).toBe(12);
+    const why = (fault: string) => r.failures.filter((f) => f.point.fault === fault).map((f) => f.violations.join("; "));
+    expect(why("none")).toEqual([]);
+    for (const fault of ["exit", "trap", "oom", "memory", "stuck"]) expect(why(fault), fault).toHaveLength(2); // both seeds
+    expect(why("exit")[0]).toMatch(/^node n exited with code 3: /);
+    expect(why("trap")[0]).toMatch(/^node n exited with code 71 \(wasm trap\): .*integer divide by zero/);
+    expect(why("oom")[0]).toMatch(/node n exited with code 75 \(out of memory\)/);
+    expect(why("memory")[0]).toBe("node n holds 2686976 bytes of linear memory, more than maxMemory 1048576");
+    expect(why("stuck")[0]).toBe("node n is still running at 0.05 s: stuck past the deadline");
+    expect(r.failures.map((f) => f.seed)).toEqual([1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
+  }, 300_000);
 
   it("catches a kernel with an off-by-one in the receive window, prints its seed, and the replay reproduces it with captures", () => {
     const broken = brokenKernel("tests/kernels/tcp-peer", RECEIVE_WINDOW_OFF_BY_ONE);

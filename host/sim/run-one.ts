@@ -88,6 +88,13 @@ function memoryOf(n: SimNode): number {
   }
 }
 
+/**
+ * The end of a kernel's output that says why it ended: from the platform's
+ * last report line ("uniwasm: wasm trap: ...", which the call chain follows)
+ * when there is one, else the last lines.
+ */
 function lastLines(text: string, n: number): string {
-  return text.trimEnd().split("\n").slice(-n).join(" | ");
+  const lines = text.trimEnd().split("\n");
+  const report = lines.findLastIndex((l) => l.startsWith("uniwasm: "));
+  return (report >= 0 ? lines.slice(report, report + n) : lines.slice(-n)).join(" | ");
 }

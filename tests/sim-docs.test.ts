@@ -16,12 +16,12 @@ function blocks(doc: string, lang: string): string[] {
 }
 
 /** Writes `code` one folder below the checkout's root (so "../host/..." resolves) and imports it. */
-async function runModule(name: string, code: string): Promise<void> {
+async function runModule(name: string, code: string): Promise<Record<string, unknown>> {
   const dir = join(ROOT, "build");
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `docs-example-${name}`);
   writeFileSync(file, code);
-  await import(file);
+  return await import(file);
 }
 
 describe("the simulation docs' examples", () => {
@@ -66,8 +66,18 @@ describe("the simulation docs' examples", () => {
     const dir = scratchDir("docs-node");
     const examples = blocks("node-platform.md", "ts").filter((b) => b.startsWith("// From a source checkout"));
     expect(examples.length).toBe(2);
-    let i = 0;
-    for (const e of examples) await runModule(`node-platform-${i++}.ts`, e.replace('"run.pcap"', JSON.stringify(join(dir, "run.pcap"))));
-    expect(existsSync(join(dir, "run.pcap"))).toBe(true);
+    // the World example: both kernels end well, the client having had its answers
+    expect(examples[0]).toContain("const [ra, rb] = world.run(");
+    const world = await runModule("node-platform-0.ts", examples[0] + "\nexport { ra, rb };\n");
+    const [ra, rb] = [world.ra, world.rb] as { exitCode: number; output: string }[];
+    expect(ra.exitCode, ra.output).toBe(0);
+    expect(rb.exitCode, rb.output).toBe(0);
+    // the device model example: the frame reached the driver's buffer as its comment says, and the capture holds it
+    const takeUsed = /^rx\.takeUsed\(\); +\/\/ (.*)$/m;
+    const said = takeUsed.exec(examples[1])![1];
+    const device = await runModule("node-platform-1.ts", examples[1].replace('"run.pcap"', JSON.stringify(join(dir, "run.pcap"))).replace(takeUsed, "export const used = rx.takeUsed();"));
+    expect(said).toBe("[{ id: 0, len: 12 + frame.length }]");
+    expect(device.used).toEqual([{ id: 0, len: 12 + 60 }]);
+    expect(parsePcap(readFileSync(join(dir, "run.pcap"))).records.map((r) => r.data.length)).toEqual([60]);
   }, 300_000);
 });

@@ -123,6 +123,49 @@ describe("link impairments, measured on the capture", () => {
     expect(m.stats.partitioned).toBe(110);
   });
 
+  it("aToB and bToA: each direction has its own impairments", async () => {
+    const world = new World({ seed: 5 });
+    const a = new ScriptedHost(world.network, "a");
+    const b = new ScriptedHost(world.network, "b");
+    world.link(a, b, { delayMs: 1, aToB: { delayMs: 5 }, bToA: { loss: 0.5 } });
+    const atA = new PcapWriter();
+    const atB = new PcapWriter();
+    a.port.tee(atA, "rx");
+    b.port.tee(atB, "rx");
+    for (let i = 0; i < 1000; i++) {
+      a.sendAt(BigInt(i) * MS, frame(i));
+      b.sendAt(BigInt(i) * MS, frame(i));
+    }
+    world.network.runAll();
+    const arrivals = (w: PcapWriter) => parsePcap(w.bytes()).records.map((r) => ({ at: r.atNs, seq: seqOf(r.data) }));
+    const toB = arrivals(atB);
+    const toA = arrivals(atA);
+    // a -> b: the direction's own delay, nothing lost
+    expect(toB.length).toBe(1000);
+    expect(new Set(toB.map((r) => r.at - BigInt(r.seq) * MS))).toEqual(new Set([5n * MS]));
+    // b -> a: the shared delay, and half lost
+    expect(new Set(toA.map((r) => r.at - BigInt(r.seq) * MS))).toEqual(new Set([1n * MS]));
+    expect(toA.length).toBeGreaterThan(430);
+    expect(toA.length).toBeLessThan(570);
+  });
+
+  it("link.set scheduled with world.at changes the impairments from that virtual time on", async () => {
+    const world = new World({ seed: 5 });
+    const src = new ScriptedHost(world.network, "src");
+    const dst = new ScriptedHost(world.network, "dst");
+    const link = world.link(src, dst, { delayMs: 2 });
+    const cap = link.capture();
+    world.at(0.05, () => link.set({ delayMs: 10, loss: 1 }));
+    world.at(0.08, () => link.set({ loss: 0 }));
+    for (let i = 0; i < 100; i++) src.sendAt(BigInt(i) * MS, frame(i));
+    world.network.runAll();
+    const got = parsePcap(cap.bytes()).records.map((r) => ({ seq: seqOf(r.data), delay: r.atNs - BigInt(seqOf(r.data)) * MS }));
+    // sent before 50 ms: 2 ms; from 50 to 80 ms: all lost; from 80 ms: 10 ms (the delay set at 50 ms stays)
+    expect(got.map((r) => r.seq)).toEqual([...Array.from({ length: 50 }, (_, i) => i), ...Array.from({ length: 20 }, (_, i) => 80 + i)]);
+    for (const r of got) expect(r.delay).toBe(r.seq < 50 ? 2n * MS : 10n * MS);
+    expect(link.stats.aToB.lost).toBe(30);
+  });
+
   it("the same seed draws the same impairments; another seed others", async () => {
     const spec = { loss: 0.05, duplicate: 0.05, reorder: 0.05, corrupt: 0.05, jitterMs: 1 };
     const a = await measure(spec, 1000, MS, 9);

@@ -97,6 +97,22 @@ describe("uniwasm node --net sim", () => {
     expect(recs.at(-1)!.atNs).toBeLessThanOrEqual(3_000_000_000n);
   }, 300_000);
 
+  it("SIGTERM (143) and a kernel's trap (71) also write the pcap", async () => {
+    const dir = scratchDir("sim-exits");
+    const pcap = join(dir, "term.pcap");
+    const run = start(["node", "apps/httpd", "--net", "sim", "--pcap", pcap]);
+    await run.ready(/httpd: ready/);
+    run.child.kill("SIGTERM");
+    expect(await run.exit).toBe(143);
+    expect(run.out()).toMatch(/stopped by SIGTERM at [\d.]+ virtual s/);
+    expect(parsePcap(readFileSync(pcap)).records.length).toBeGreaterThanOrEqual(4); // the DHCP exchange at least
+    const trapped = join(dir, "trap.pcap");
+    const r = spawnSync(UNIWASM, ["node", "tests/kernels/divzero", "--net", "sim", "--pcap", trapped], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
+    expect(r.status, r.stderr).toBe(71);
+    expect(r.stderr).toContain(`network traffic written to ${trapped}`);
+    expect(parsePcap(readFileSync(trapped)).records).toEqual([]); // it trapped before sending anything
+  }, 300_000);
+
   it("refuses forwarding it cannot do, saying why", async () => {
     const udp = spawnSync(UNIWASM, ["node", "apps/httpd", "--hostfwd", "udp:127.0.0.1:5353-:53"], { cwd: ROOT, encoding: "utf8" });
     expect(udp.status).not.toBe(0);

@@ -3,7 +3,7 @@
 // pcap per link, counters as objects, the kernels' event trace, and runs
 // that are a pure function of the scenario and the seed.
 import { join } from "node:path";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildSimKernel, diffCounters, parsePcap, World, type SimKernel, type TraceEvent } from "../host/sim/index.ts";
 import { ROOT } from "../tools/paths.ts";
@@ -109,6 +109,42 @@ describe("a simulated world of kernels (uniwasm/sim)", () => {
     expect(d["tcp.txSegments"]).toBe(done.nodes.a.counters["tcp.txSegments"] - before["tcp.txSegments"]);
     expect(() => world.link(a, s)).toThrow(/already running/);
   }, 120_000);
+
+  it("an idle world jumps to the next deadline: a virtual day of hourly sleeps is a few dozen clock moves", async () => {
+    // a kernel that sleeps 24 times an hour on the HAL, adding up how late it woke
+    const app = join(ROOT, "build", "test-src", "sim-sleeper");
+    mkdirSync(app, { recursive: true });
+    writeFileSync(join(app, "main.ts"), [
+      `import { clock_ns, wait } from "uniwasm/kernel/hal";`,
+      `import { print, printU64, println } from "uniwasm";`,
+      `export function main(): i32 {`,
+      `  let late: u64 = 0;`,
+      `  for (let i = 0; i < 24; i++) {`,
+      `    const next = clock_ns() + 3_600_000_000_000;`,
+      `    while (clock_ns() < next) wait(next);`,
+      `    late += clock_ns() - next;`,
+      `  }`,
+      `  print("late_ns="); printU64(late); println("");`,
+      `  return 0;`,
+      `}`,
+    ].join("\n") + "\n");
+    const sleeper = await buildSimKernel(app, { outDir: join(ROOT, "build", "test", "sim-sleeper") });
+    const world = new World();
+    const n = world.node("n", { kernel: sleeper, memory: "4M" });
+    let moves = 0;
+    const clock = world.kernels.clock;
+    const sleepUntil = clock.sleepUntil.bind(clock);
+    clock.sleepUntil = (t) => {
+      if (t > clock.peek()) moves++;
+      sleepUntil(t);
+    };
+    const r = await world.run();
+    expect(r.nodes.n.exitCode, r.nodes.n.output).toBe(0);
+    expect(r.seconds).toBe(86_400);
+    expect(n.counters().late_ns).toBe(0); // each wake-up exactly at its deadline
+    expect(moves).toBeGreaterThanOrEqual(24);
+    expect(moves).toBeLessThanOrEqual(26); // one jump per deadline, no ticking in between
+  }, 300_000);
 
   it("says what is wrong with a bad node", () => {
     const world = new World();

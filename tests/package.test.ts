@@ -158,6 +158,21 @@ describe("uniwasm/sim from the package", () => {
     expect(out.files).toBe(3); // points.csv, runs.csv, one chart
     expect(readFileSync(join(first, "sim-results", "elapsed_us-by-loss.svg"), "utf8")).toMatch(/^<svg/);
   }, 600_000);
+
+  it("gives a TypeScript user of uniwasm/sim its types", () => {
+    writeFileSync(join(first, "use-sim.mts"), [
+      `import { buildSimKernel, diffCounters, World, type LinkSpec, type RunReport } from "uniwasm/sim";`,
+      `const world = new World({ seed: 1 });`,
+      `const a = world.node("a", { kernel: await buildSimKernel("node_modules/uniwasm/apps/httpd"), cmdline: "ip=10.0.0.1/24" });`,
+      `const r: RunReport = await world.run({ until: 1 });`,
+      `const d: Record<string, number> = diffCounters(a.counters(), r.nodes.a.counters);`,
+      `const spec: LinkSpec = { delayMs: "5" };`,
+      `void d; void spec;`,
+    ].join("\n") + "\n");
+    const tsc = run(process.execPath, [TSC, "--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--skipLibCheck", "--typeRoots", join(ROOT, "node_modules/@types"), "--types", "node", "use-sim.mts"], first);
+    expect(tsc.out).toMatch(/^use-sim\.mts\(6,26\): error TS2322: Type 'string' is not assignable to type 'number'/);
+    expect(tsc.out.split("\n").filter(Boolean)).toHaveLength(1);
+  });
 });
 
 describe("uniwasm new", () => {

@@ -184,6 +184,9 @@ describe("link impairments, measured on the capture", () => {
     expect(() => world.link(a, b, { delay: 5 } as never)).toThrow(/unknown impairment "delay"/);
     expect(() => world.link(a, b, { delayMs: -1 })).toThrow(/delayMs -1: a non-negative number/);
     expect(() => world.link(a, b, { queue: 2.5 })).toThrow(/whole number/);
+    expect(() => world.link(a, b, { queue: 5, aToB: { bandwidth: 1e6 } })).toThrow(/^link a-b: queue 5 \(bToA\) without a bandwidth/);
+    const ok = world.link(a, b, { bandwidth: 1e6, queue: 5 });
+    expect(() => ok.set({ bandwidth: 0 })).toThrow(/queueLimit 5 without a bandwidthBps/);
     expect(() => world.link(a, b, { partitions: [{ start: 2, heal: 1 }] })).toThrow(/heals at/);
     expect(() => new World({ seed: -1 })).toThrow(/seed/);
   });

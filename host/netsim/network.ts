@@ -320,6 +320,8 @@ function mergeImpairments(base: Impairments, o: LinkOptions): Impairments {
     if (!(r[k] >= 0 && r[k] <= 1)) throw new Error(`link ${k} ${r[k]}: a probability in [0, 1]`);
   }
   if (r.latencyNs < 0n || r.jitterNs < 0n || r.reorderDelayNs < 0n) throw new Error("link delays must not be negative");
+  // without serialization no frame ever waits, so a queue limit would silently do nothing
+  if (r.queueLimit !== undefined && !(r.bandwidthBps! > 0)) throw new Error(`link queueLimit ${r.queueLimit} without a bandwidthBps: frames wait in the queue only while the link serializes others`);
   return r;
 }
 

@@ -297,6 +297,10 @@ export class World {
         throw new Error(`link ${linkName}: partition heals at ${p.heal} s, not after it starts at ${p.start} s`);
       }
     }
+    for (const [dir, own] of [["aToB", rest.aToB], ["bToA", rest.bToA]] as const) {
+      const queue = own?.queue ?? rest.queue;
+      if (queue !== undefined && !((own?.bandwidth ?? rest.bandwidth)! > 0)) throw new Error(`link ${linkName}: queue ${queue} (${dir}) without a bandwidth: frames wait in the queue only while the link serializes others`);
+    }
     const link = new SimLink(this, linkName, this.network.connect(this.portOf(a), this.portOf(b), opts));
     for (const p of partitions ?? []) link.partition(p.start, p.heal);
     this.links.push(link);

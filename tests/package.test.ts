@@ -135,6 +135,9 @@ describe("uniwasm/sim from the package", () => {
     const r = await node("sim-experiment.mjs");
     expect(r.code, r.err).toBe(0);
     expect(r.err).toContain(`${COMPILER_LOADED}assemblyscript`); // the first buildSimKernel builds
+    // the workers ran the package's built dist/sim-worker.js: nothing was bundled into the installed package's folder
+    expect(existsSync(join(first, "node_modules/uniwasm/dist/sim-worker.js"))).toBe(true);
+    expect(existsSync(join(first, "node_modules/uniwasm/node_modules/.cache/uniwasm/sim-worker"))).toBe(false);
     // a run that needs no build never loads the compiler
     writeFileSync(join(first, "sim-cached.mjs"), `
       import { buildSimKernel, World } from "uniwasm/sim";

@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { ROOT } from "./paths.ts";
-import { PUBLIC_ENTRIES } from "./api/entries.ts";
+import { INTERNAL_ENTRIES, PUBLIC_ENTRIES } from "./api/entries.ts";
 
 const DIST = join(ROOT, "dist");
 
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const exportsMap = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).exports ?? {};
   for (const name of Object.keys(entries)) if (!exportsMap[`./${name}`]) throw new Error(`package.json "exports" lacks ./${name}`);
   await build({
-    entryPoints: Object.fromEntries(Object.entries(entries).map(([name, src]) => [name, join(ROOT, src)])),
+    entryPoints: Object.fromEntries(Object.entries({ ...entries, ...INTERNAL_ENTRIES }).map(([name, src]) => [name, join(ROOT, src)])),
     outdir: DIST,
     bundle: true,
     splitting: true,

@@ -90,10 +90,10 @@ export async function runJobs(loaded: LoadedScenario, kernels: Record<string, Si
 
 let bundled: string | undefined;
 
-/** The worker's JavaScript: next to this file when uniwasm is installed built, else bundled once from worker.ts. */
+/** The worker's JavaScript: next to this file in an installed package (dist/sim-worker.js, tools/api/entries.ts), else bundled once from worker.ts. */
 function workerScript(): string {
   const here = import.meta.url;
-  const sibling = new URL("./worker.js", here);
+  const sibling = new URL("./sim-worker.js", here);
   if (here.endsWith(".js") && existsSync(fileURLToPath(sibling))) return sibling.href;
   if (!bundled) {
     const dir = join(ROOT, "node_modules", ".cache", "uniwasm", "sim-worker");

@@ -6,3 +6,14 @@ export const PUBLIC_ENTRIES: Record<string, string> = {
   qemu: "tools/api/qemu.ts",
   sim: "host/sim/index.ts",
 };
+
+/**
+ * Modules the package runs but nobody imports: built into dist/ beside the
+ * public entries, with no export and no declarations. The experiment
+ * runner's worker thread (host/sim/pool.ts looks for it next to itself), so
+ * an installed package starts its workers without bundling at run time,
+ * which would write into the package's folder.
+ */
+export const INTERNAL_ENTRIES: Record<string, string> = {
+  "sim-worker": "host/sim/worker.ts",
+};

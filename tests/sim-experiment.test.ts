@@ -156,6 +156,9 @@ describe("uniwasm experiment", () => {
     expect(uniwasm(["experiment", join(dir, "bad.json")]).stderr).toMatch(/not valid JSON/);
     expect(uniwasm(["experiment", join(dir, "missing.json")]).stderr).toMatch(/no scenario file at/);
     expect(uniwasm(["hunt", join(ROOT, "bench/experiments/tcp-invariants.ts"), "--pcap", "x"]).stderr).toMatch(/--pcap goes with --replay/);
+    const vague = uniwasm(["hunt", join(ROOT, "bench/experiments/tcp-invariants.ts"), "--replay", "3"], dir);
+    expect(vague.status).toBe(1);
+    expect(vague.stderr).toContain("a replay needs one point, but 4 match: choose with --set buf=... --set partition=...");
   }, 120_000);
 });
 

@@ -347,7 +347,7 @@ export const VERBS: VerbSpec[] = [
     ],
     examples: [
       ["uniwasm hunt bench/experiments/tcp-invariants.ts --seeds 5000", "5000 seeds of lossy TCP transfers, checked"],
-      ["uniwasm hunt bench/experiments/tcp-invariants.ts --replay 1234", "one seed again, with pcaps and the trace"],
+      ["uniwasm hunt bench/experiments/tcp-invariants.ts --replay 1234 --set buf=4096 --set partition=0", "one seed of one point again, with pcaps and the trace"],
     ],
     run: cmdHunt,
   },

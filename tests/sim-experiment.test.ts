@@ -123,6 +123,8 @@ describe("uniwasm experiment", () => {
     });
     child.kill("SIGINT"); // both workers are now held on a seed-3 run
     await exited;
+    expect(child.exitCode).toBe(130);
+    expect(err).toContain("uniwasm: stopped by SIGINT after 2 of 8 runs; the finished ones are kept in runs.jsonl, and the same command resumes from there");
     expect(readFileSync(join(out, "runs.jsonl"), "utf8").trimEnd().split("\n")).toHaveLength(2);
     rmSync(hold);
     const again = uniwasm(["experiment", file, "--out", out, "--workers", "2"]);

@@ -65,10 +65,34 @@ function scenarioErrors<T>(f: () => Promise<T>): Promise<T> {
   });
 }
 
+/**
+ * Ctrl-C (or SIGTERM) in the middle of a sweep: says how far it got and what
+ * becomes of the finished runs, then exits 130 (143). Returns the progress
+ * callback that keeps the count, drawing `bar` as well.
+ */
+function stoppable(bar: (done: number, total: number, o?: RunOutcome) => void, after: (failing: RunOutcome[]) => string): (done: number, total: number, o?: RunOutcome) => void {
+  let done = 0;
+  let total = 0;
+  const failing: RunOutcome[] = [];
+  const stop = (sig: NodeJS.Signals) => {
+    process.stderr.write(`\nuniwasm: stopped by ${sig} after ${done} of ${total} runs; ${after(failing)}\n`);
+    process.exit(sig === "SIGTERM" ? 143 : 130);
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  return (d, t, o) => {
+    done = d;
+    total = t;
+    if (o?.violations.length) failing.push(o);
+    bar(d, t, o);
+  };
+}
+
 export async function cmdExperiment(p: Parsed): Promise<number> {
   const file = p.positional[0];
+  const onProgress = stoppable(progressBar("experiment"), () => "the finished ones are kept in runs.jsonl, and the same command resumes from there");
   const r = await scenarioErrors(() =>
-    runExperiment(file, { outDir: one(p, "--out"), workers: workersOf(p), kernels: pairs(p, "--kernel"), onProgress: progressBar("experiment"), log: buildLog }),
+    runExperiment(file, { outDir: one(p, "--out"), workers: workersOf(p), kernels: pairs(p, "--kernel"), onProgress, log: buildLog }),
   );
   const failing = r.points.reduce((n, x) => n + x.failures, 0);
   process.stderr.write(`uniwasm: ${r.runs.length} runs (${r.reused} reused from an earlier sweep) of ${r.points.length} points${failing ? `, ${failing} broke an invariant (see runs.csv)` : ""}\n`);
@@ -100,7 +124,8 @@ export async function cmdHunt(p: Parsed): Promise<number> {
       workers: workersOf(p),
       kernels,
       stopAfter: Number(one(p, "--stop-after") ?? 1),
-      onProgress: progressBar("hunt"),
+      onProgress: stoppable(progressBar("hunt"), (failing) =>
+        failing.length ? `failing so far: ${failing.map((f) => `seed ${f.seed} at ${pointText(f.point)}`).join(", ")}` : "none of them broke an invariant"),
       log: buildLog,
     }),
   );

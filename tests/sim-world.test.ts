@@ -110,6 +110,30 @@ describe("a simulated world of kernels (uniwasm/sim)", () => {
     expect(() => world.link(a, s)).toThrow(/already running/);
   }, 120_000);
 
+  it("joins switches by links: a transfer between nodes on two switches crosses the trunk, whose delay it pays", async () => {
+    const world = new World({ seed: 4 });
+    const [left, right] = [world.switch("left"), world.switch("right")];
+    const a = world.node("a", { kernel: peer, cmdline: "ip=10.0.0.1/24 role=client peer=10.0.0.2 bytes=100000 modes=up linger_ms=10" });
+    const s = world.node("s", { kernel: peer, cmdline: "ip=10.0.0.2/24 role=server expect=1" });
+    const idle = world.node("idle", { kernel: peer, cmdline: "ip=10.0.0.3/24 role=server expect=1" });
+    world.link(a, left);
+    world.link(s, right);
+    const quiet = world.link(idle, left);
+    const trunk = world.link(left, right, { delayMs: 20 });
+    const cap = trunk.capture();
+    const r = await world.run({ until: 10 });
+    expect(r.nodes.a.exitCode, r.nodes.a.output.slice(-1000)).toBe(0);
+    expect(r.nodes.s.exitCode).toBe(0);
+    const frames = parsePcap(cap.bytes()).records;
+    expect(frames.length).toBe(trunk.stats.aToB.delivered + trunk.stats.bToA.delivered);
+    expect(frames.length).toBeGreaterThan(70); // 100 KB of segments and their ACKs
+    // every round trip pays the trunk's 20 ms each way: the handshake, slow start's rounds (100 KB from a
+    // 10-segment window: three), the server's count at the end; on the switches alone it would take a few ms
+    expect(r.nodes.a.counters.cli_elapsed_us).toBeGreaterThanOrEqual(4 * 40_000);
+    // the switch learned where s is: after the first broadcasts, nothing of the transfer reached the node on the other port
+    expect(quiet.stats.bToA.delivered).toBeLessThan(5);
+  }, 120_000);
+
   it("an idle world jumps to the next deadline: a virtual day of hourly sleeps is a few dozen clock moves", async () => {
     // a kernel that sleeps 24 times an hour on the HAL, adding up how late it woke
     const app = join(ROOT, "build", "test-src", "sim-sleeper");

@@ -266,10 +266,8 @@ export class Machine {
     // AssemblyScript's allocator ends in `unreachable` when memory.grow is
     // refused: that is out of memory (as boot/runtime/runtime.c reports it).
     const oom = kind === "unreachable executed" && (frames[0] ?? "").startsWith("~lib/rt/");
-    let text = oom ? this.oomReport() : `\nuniwasm: wasm trap: ${kind}\n`;
-    text += `  in ${frames[0] ?? "?"}\n  call chain:\n`;
-    for (const f of frames) text += `    ${f}\n`;
-    this.write(text);
+    const text = oom ? this.oomReport() : `\nuniwasm: wasm trap: ${kind}\n`;
+    this.write(text + `  in ${frames[0] ?? "?"}\n` + callChain(frames));
     return oom ? EXIT_OOM : EXIT_TRAP;
   }
 
@@ -525,7 +523,9 @@ export class Machine {
       abort: (msg: number, file: number, line: number, col: number) => {
         let text = `\nuniwasm: abort: ${msg ? this.asString(msg) : "(no message)"}`;
         if (file) text += ` at ${this.asString(file)}:${line >>> 0}:${col >>> 0}`;
-        this.write(text + "\n");
+        // the location is where the runtime threw (often ~lib/array.ts); the
+        // chain names the app's functions and lines that led there
+        this.write(text + "\n" + callChain(this.wasmFrames(stackHere())));
         throw new MachineExit(EXIT_ABORT);
       },
       trace: (msg: number, n: number, ...args: number[]) => {
@@ -568,4 +568,18 @@ function trapKind(e: Error): string {
   if (/float unrepresentable|invalid conversion/.test(m)) return "invalid conversion to integer";
   if (/signature|null function|table index/.test(m)) return "indirect call signature mismatch";
   return m;
+}
+
+/** The "call chain:" lines of a report (as boot/runtime/runtime.c prints them), innermost first. */
+function callChain(frames: string[]): string {
+  return `  call chain:\n${frames.map((f) => `    ${f}\n`).join("")}`;
+}
+
+/** The stack of the current call, deep enough for a kernel's chain (V8 keeps 10 frames by default). */
+function stackHere(): Error {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 64;
+  const e = new Error();
+  Error.stackTraceLimit = limit;
+  return e;
 }

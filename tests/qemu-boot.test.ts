@@ -119,18 +119,33 @@ describe.each(TEST_ARCHES)("$arch images on QEMU", (a) => {
   });
 
   describe("failures end in a report and a non-zero exit, never a hang", () => {
-    it("out-of-bounds read: trap report naming the function", async () => {
+    it("out-of-bounds read and index: reports naming the app's functions, source file and line, on QEMU and in Node", async () => {
+      // the line of each function's first statement in the kernel's source
+      const source = readFileSync(join(ROOT, "tests/kernels/oob/main.ts"), "utf8").split("\n");
+      const lineOf = (text: string) => `tests/kernels/oob/main.ts:${source.findIndex((l) => l.includes(text)) + 1}`;
+      const at = { checksum: lineOf("return n == 0 ? load"), pick: lineOf("return n <= 0 ? xs[i]"), main: lineOf('if (cmdlineArg("what"') };
       const img = await image(join(ROOT, "tests/kernels/oob"));
       const r = await bootQuiet(img.image);
       expect(r.exitCode).toBe(71);
       expect(r.output).toContain("uniwasm: wasm trap: out of bounds memory access");
-      expect(r.output).toMatch(/in .*checksum\+0x[0-9a-f]+/);
-      expect(r.output).toMatch(/in tests\/kernels\/oob\/main\/checksum\+0x[0-9a-f]+ at tests\/kernels\/oob\/main\.ts:\d+\n/); // the app's source file and line
+      expect(r.output).toContain(`\n  in tests/kernels/oob/main/checksum+0x`);
+      expect(r.output).toMatch(new RegExp(`in tests/kernels/oob/main/checksum\\+0x[0-9a-f]+ at ${at.checksum}\n`));
       expect(r.output).toMatch(/call chain:\n(\s+0x[0-9a-f]+ .*\n)+/);
+      expect(r.output).toMatch(new RegExp(` tests/kernels/oob/main/main\\+0x[0-9a-f]+ at ${at.main}\n`));
       const n = await runWasm(wasmOf("oob"));
       expect(n.exitCode).toBe(71);
-      expect(n.output).toMatch(/in .*checksum/);
-      expect(n.output).toMatch(/in tests\/kernels\/oob\/main\/checksum at tests\/kernels\/oob\/main\.ts:\d+\n/); // the app's source file and line
+      expect(n.output).toContain(`\n  in tests/kernels/oob/main/checksum at ${at.checksum}\n`);
+      expect(n.output).toContain(`\n    tests/kernels/oob/main/main at ${at.main}\n`);
+      // an abort in the runtime (~lib/array.ts) called by the app: the chain names the app's lines
+      const q = await bootQuiet(img.image, { cmdline: "what=index" });
+      expect(q.exitCode).toBe(70);
+      expect(q.output).toMatch(/uniwasm: abort: Index out of range at ~lib\/array\.ts:\d+:\d+\n  call chain:\n/);
+      expect(q.output).toMatch(new RegExp(` tests/kernels/oob/main/pick\\+0x[0-9a-f]+ at ${at.pick}\n`));
+      expect(q.output).toMatch(new RegExp(` tests/kernels/oob/main/main\\+0x[0-9a-f]+ at ${at.main}\n`));
+      const m = await runWasm(wasmOf("oob"), { cmdline: "what=index" });
+      expect(m.exitCode).toBe(70);
+      expect(m.output).toContain(`uniwasm: abort: Index out of range at ~lib/array.ts:`);
+      expect(m.output).toMatch(new RegExp(`\n  call chain:\n    tests/kernels/oob/main/pick at ${at.pick}\n(    .*\n)*    tests/kernels/oob/main/main at ${at.main}\n`));
     });
 
     it("the same report with explicit bounds checks instead of guard pages", async () => {

@@ -136,6 +136,9 @@ describe("level-1 bring-up failures", () => {
     const d = await runWasm(echoPlain, { cmdline: "long_task_us=5ms" });
     expect(d.output).toContain("error: argument long_task_us=5ms: expected a whole number of microseconds 1..999999999");
     expect(d.exitCode).toBe(2);
+    const e = await runWasm(echoPlain, { cmdline: "long_task_report_ms=often" });
+    expect(e.output).toContain("error: argument long_task_report_ms=often: expected a whole number of milliseconds 0..999999999");
+    expect(e.exitCode).toBe(2);
   });
 });
 

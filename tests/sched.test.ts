@@ -505,6 +505,7 @@ describe("scheduler: long tasks and counters", () => {
     const r = await run("long", `
       export function main(): i32 {
         const s = new Scheduler();
+        s.longTaskReport.intervalNs = 0; // a line for every long run
         s.spawn(new Spin("quick", 2 * MS));
         s.spawn(new Spin("slow", 15 * MS));
         s.run();
@@ -518,6 +519,40 @@ describe("scheduler: long tasks and counters", () => {
     `, { clock: new VirtualClock(1000n) });
     expect(r.exitCode).toBe(0);
     expect(r.output).toMatch(/^sched: long task 'slow' ran 1500\d\.000 us\nsched: long task 'quick' ran 200\d\.000 us\nlong 2 longest slow runs 3 $/);
+  });
+
+  it("prints the first long run at once, then at most a line a second saying how many it did not print", async () => {
+    // 120 runs of 20 ms, a 31 ms one among them: 2.4 s of long runs
+    const r = await run("long-sparse", `
+      export function main(): i32 {
+        const s = new Scheduler();
+        for (let i = 0; i < 120; i++) s.spawn(new Spin(i == 70 ? "slower" : "busy", i == 70 ? 31 * MS : 20 * MS));
+        s.run();
+        out("long"); num(s.stats.longTasks);
+        return 0;
+      }
+    `, { clock: new VirtualClock(1000n) });
+    expect(r.exitCode).toBe(0);
+    const lines = r.output.trim().split("\n");
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/^sched: long task 'busy' ran 2000\d\.000 us$/);
+    // 1 s after the first line: the 50th run, with the 49 between
+    expect(lines[1]).toMatch(/^sched: long task 'busy' ran 2000\d\.000 us \(49 more since the last report, the longest 'busy' ran 2000\d\.000 us\)$/);
+    expect(lines[2]).toMatch(/^sched: long task 'busy' ran 2000\d\.000 us \(49 more since the last report, the longest 'slower' ran 3100\d\.000 us\)$/);
+    expect(lines[3]).toBe("long 120"); // every run counted
+    // one threshold-crossing run a second is printed as it comes
+    const slow = await run("long-apart", `
+      export function main(): i32 {
+        const s = new Scheduler();
+        s.spawn(new Spin("a", 12 * MS));
+        s.run();
+        const t = new Spin("b", 12 * MS);
+        s.sleepFor(t, 2 * SEC);
+        s.run();
+        return 0;
+      }
+    `, { clock: new VirtualClock(1000n) });
+    expect(slow.output).toMatch(/^sched: long task 'a' ran 1200\d\.000 us\nsched: long task 'b' ran 1200\d\.000 us\n$/);
   });
 
   it("times each run from its own start: a slow long-task report is not charged to the next task", async () => {

@@ -93,14 +93,23 @@ export class Kernel {
 }
 
 /**
- * `long_task_us=<n>` on the command line: the scheduler reports every task
- * run longer than n microseconds (`sched: long task ...`; default 10 ms), so
- * a load test can look for shorter stalls.
+ * `long_task_us=<n>` on the command line: the scheduler reports task runs
+ * longer than n microseconds (`sched: long task ...`; default 10 ms), so a
+ * load test can look for shorter stalls. `long_task_report_ms=<n>`: at most
+ * one such line per n ms (default 1000; 0: a line for every long run, which
+ * is what a load test counting them wants).
  */
 function longTaskThreshold(s: Scheduler): void {
   const v = cmdlineValue("long_task_us");
-  if (v == null) return;
-  const n = parseWhole(v);
-  if (n > 0 && n < 1_000_000_000) s.longTaskNs = n * 1000;
-  else Kernel.fail("argument long_task_us=" + v + ": expected a whole number of microseconds 1..999999999", 2);
+  if (v != null) {
+    const n = parseWhole(v);
+    if (n > 0 && n < 1_000_000_000) s.longTaskNs = n * 1000;
+    else Kernel.fail("argument long_task_us=" + v + ": expected a whole number of microseconds 1..999999999", 2);
+  }
+  const r = cmdlineValue("long_task_report_ms");
+  if (r != null) {
+    const n = parseWhole(r);
+    if (n < 1_000_000_000) s.longTaskReport.intervalNs = n * 1_000_000;
+    else Kernel.fail("argument long_task_report_ms=" + r + ": expected a whole number of milliseconds 0..999999999", 2);
+  }
 }

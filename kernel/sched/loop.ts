@@ -17,7 +17,7 @@
 // object a task, timer or interrupt handler can reach is marked from it.
 
 import { clock_ns, wait, irq_unmask, stop_line, NO_DEADLINE } from "../hal";
-import { print, println, printFixed } from "../console";
+import { LongTaskReport } from "./long-tasks";
 import { traceEvent, TRACE_TIMER } from "../trace";
 import { Task, TaskState, WakeReason, TaskScheduler } from "./task";
 import { SchedPolicy, FifoPolicy } from "./policy";
@@ -53,6 +53,8 @@ export class Scheduler extends TaskScheduler {
   longTaskNs: u64 = 10 * MS;
   /** Whether long runs are printed (they are counted either way). */
   reportLongTasks: bool = true;
+  /** How long runs are printed: the first at once, then at most a line a second (long-tasks.ts). */
+  readonly longTaskReport: LongTaskReport = new LongTaskReport();
   /** The task whose `run` is on the stack, if any. */
   current: Task | null = null;
   private stopping: bool = false;
@@ -343,20 +345,15 @@ export class Scheduler extends TaskScheduler {
         st.longestName = t.name;
       }
       if (took > this.longTaskNs) {
-        this.longTask(t, took);
+        this.longTask(t, took, end);
         now = clock_ns();
       }
     }
     return now;
   }
 
-  private longTask(t: Task, took: u64): void {
+  private longTask(t: Task, took: u64, end: u64): void {
     this.stats.longTasks++;
-    if (!this.reportLongTasks) return;
-    print("sched: long task '");
-    print(t.name);
-    print("' ran ");
-    printFixed(took, 1000, 3);
-    println(" us");
+    if (this.reportLongTasks) this.longTaskReport.note(t.name, took, end);
   }
 }

@@ -11,6 +11,8 @@ base="${1:-main}"
 runs="${2:-3}"
 work="$(mktemp -d /tmp/uniwasm-build-time.XXXXXX)"
 OUT="${OUT:-$work}"
+# the exported trees and their builds are large: gone at the end unless the tables are in there
+[ "$OUT" != "$work" ] && trap 'rm -rf "$work"' EXIT
 for side in base head; do
   rev="$base"; [ "$side" = head ] && rev=HEAD
   mkdir -p "$work/$side"

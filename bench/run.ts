@@ -10,6 +10,7 @@ import { simBench } from "./sim.ts";
 import { appsBench } from "./apps.ts";
 import { lowmemBench } from "./lowmem.ts";
 import { codegenBench } from "./codegen.ts";
+import { buildTimeBench } from "./build-time.ts";
 
 /**
  * An option a benchmark reads: `n` a number, `list` numbers separated by
@@ -26,12 +27,13 @@ const BENCHES: Record<string, Bench> = {
   sched: { run: schedBench, options: { "no-qemu": { kind: "flag" }, kvm: { kind: "flag" } } },
   tcp: { run: tcpBench, options: { runs: n, bytes: n, kvm: { kind: "flag" }, "no-qemu": { kind: "flag" }, "no-sim": { kind: "flag" }, app: { kind: "text" } } },
   bounds: { run: boundsBench, options: { runs: n } },
-  // `peers` and `apps` boot a Linux guest and take minutes, `codegen` compares build variants, `lowmem` runs minutes of wrk: only when named.
+  // `peers` and `apps` boot a Linux guest and take minutes, `codegen` compares build variants, `lowmem` runs minutes of wrk, `build` builds apps/httpd 18 times: only when named.
   peers: { run: peersBench, options: { runs: n, duration: n, mem: n, "no-memory": { kind: "flag" }, "memory-duration": n, "bulk-only": { kind: "flag" } }, byName: true },
   sim: { run: simBench, options: { runs: n, bytes: n } },
   apps: { run: appsBench, options: { runs: n, duration: n, requests: n, mem: n, only: { kind: "http|redis" } }, byName: true },
   lowmem: { run: lowmemBench, options: { mems: { kind: "list" }, runs: n, duration: n }, byName: true },
   codegen: { run: codegenBench, options: { arch, runs: n, bytes: n, variant: { kind: "text", repeat: true } }, byName: true },
+  build: { run: buildTimeBench, options: { base: { kind: "text" }, runs: n }, byName: true },
 };
 
 const usage = (name: string) =>

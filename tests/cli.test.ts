@@ -8,9 +8,9 @@ import { ROOT } from "../tools/paths.ts";
 import { scratchDir } from "./helpers/kernel.ts";
 
 /** Runs the CLI without blocking the test worker (a build can take minutes on a loaded machine). */
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
+function cli(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, "tools/cli.js"), ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [join(ROOT, "tools/cli.js"), ...args], { cwd, env: { ...process.env, ...env } });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
@@ -99,9 +99,10 @@ describe("uniwasm CLI errors", () => {
     expect((await cli(["boot", "apps/hello", "--timeout", "1", "--timeout", "2"])).out).toBe("uniwasm: --timeout given more than once; see uniwasm boot --help\n");
   });
 
-  it("refuses an option of another verb instead of ignoring it (node --timeout)", async () => {
+  it("refuses an option of another verb instead of ignoring it, naming the verb's own where it has one (node --timeout)", async () => {
     const r = await cli(["node", "apps/hello", "--net", "sim", "--timeout", "5"]);
-    expect(r).toEqual({ code: 2, out: "uniwasm: node: unknown option --timeout (--timeout is an option of boot, not of node); see uniwasm node --help\n" });
+    expect(r).toEqual({ code: 2, out: "uniwasm: node: unknown option --timeout (--timeout is an option of boot; node's is --until <s>); see uniwasm node --help\n" });
+    expect(await cli(["node", "apps/hello", "--accel", "tcg"])).toEqual({ code: 2, out: "uniwasm: node: unknown option --accel (--accel is an option of boot, not of node); see uniwasm node --help\n" });
   });
 
   it("refuses an option that needs another one, or implies it", async () => {
@@ -145,6 +146,47 @@ describe("uniwasm CLI errors", () => {
   it("prints its version", async () => {
     const v = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
     expect(await cli(["--version"])).toEqual({ code: 0, out: `uniwasm ${v}\n` });
+  });
+});
+
+describe("the edit loop", () => {
+  it("shares one wasm build between image and node, and rebuilds only what an edit changed", async () => {
+    // a copy of apps/hello built from a folder of its own (build/ is relative to where the CLI runs)
+    const work = scratchDir("edit-loop");
+    const app = join(work, "hello");
+    mkdirSync(app);
+    const source = readFileSync(join(ROOT, "apps/hello/main.ts"), "utf8"); // imports "uniwasm", which the CLI resolves anywhere
+    writeFileSync(join(app, "main.ts"), source);
+    const stages = (out: string) => Object.fromEntries(out.split("\n").map((l) => /^  (\S+) +(.*)$/.exec(l)).filter((m) => m).map((m) => [m![1], m![2]]));
+    const first = await cli(["image", "hello"], {}, work);
+    expect(first.code, first.out).toBe(0);
+    const parts = Number(/-> (\d+) C files/.exec(stages(first.out).wasm2c)![1]);
+    expect(parts).toBeGreaterThan(1); // wasm2c's output is split for clang to compile side by side
+    expect(stages(first.out).clang).toMatch(/^(\d+) objects, \1 compiled \(\d+ ms\)$/);
+    // node starts from the wasm image built
+    const node = await cli(["node", "hello"], {}, work);
+    expect(node.code, node.out).toBe(0);
+    expect(stages(node.out)).toMatchObject({ asc: expect.stringMatching(/build\/hello\/wasm\/hello\.asc\.wasm {2}\(unchanged, reused\)$/), binaryen: expect.stringMatching(/\(unchanged, reused\)$/) });
+    // a comment: asc runs again, the wasm is the same, nothing after it is redone
+    writeFileSync(join(app, "main.ts"), source + "// a comment\n");
+    const comment = stages((await cli(["image", "hello"], {}, work)).out);
+    expect(comment.asc).not.toContain("reused");
+    expect(comment.wasm2c).toMatch(/\(unchanged, reused\)$/);
+    expect(comment.clang).toMatch(/objects {2}\(unchanged, reused\)$/);
+    // a change in one function: one generated C file is compiled again, the rest reused
+    writeFileSync(join(app, "main.ts"), source.replace('println("goodbye")', 'println("farewell")'));
+    const edit = await cli(["image", "hello"], {}, work);
+    expect(edit.code, edit.out).toBe(0);
+    expect(stages(edit.out).wasm2c).not.toContain("reused");
+    const [, total, compiled] = /^(\d+) objects, (\d+) compiled/.exec(stages(edit.out).clang)!.map(Number);
+    expect(compiled).toBeGreaterThanOrEqual(1);
+    expect(compiled).toBeLessThan(parts);
+    expect(total).toBeGreaterThan(parts);
+    // the dev profile builds beside release, in folders of its own
+    const dev = await cli(["image", "hello", "--profile", "dev"], {}, work);
+    expect(dev.code, dev.out).toBe(0);
+    expect(dev.out).toContain("uniwasm: image build/hello/x86_64-dev/hello.img");
+    expect(stages(dev.out).asc).toMatch(/build\/hello\/wasm-dev\/hello\.asc\.wasm$/);
   });
 });
 

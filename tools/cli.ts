@@ -37,7 +37,7 @@ const OPT = {
   bounds: { name: "--bounds", value: "<mode>", choices: BOUNDS_CHECKS, default: "guard", help: "how wasm memory accesses are bounds-checked (docs/architecture.md)" },
   mem: { name: "--mem", value: "<size>", check: sizeCheck, help: "RAM of the machine, e.g. 16M, 512M, 2G", default: "the app's uniwasm.json, else 16M" },
   append: { name: "--append", value: "<cmdline>", help: "the kernel command line (ip=, gw=, dns=, the app's own arguments)" },
-  profile: { name: "--profile", value: "<name>", choices: PROFILES, default: "release", help: "dev: a faster build of slower code (asc -O0: every function kept for gdb; wasm2c's C at -O0), in build/<app>/<arch>-dev" },
+  profile: { name: "--profile", value: "<name>", choices: PROFILES, default: "release", help: "dev: a faster build of slower code (asc -O0: every function kept for gdb; wasm2c's C at -O0), in build/<app>/<arch>-dev and build/<app>/wasm-dev" },
   files: { name: "--files", value: "<dir>", help: "bake a folder into the kernel as read-only files (kernel/files.ts)", default: "the app's uniwasm.json \"files\", else none" },
 } satisfies Record<string, OptionSpec>;
 
@@ -299,7 +299,7 @@ export const VERBS: VerbSpec[] = [
       { name: "--clock", value: "<kind>", choices: ["virtual", "real"], default: "virtual", help: "virtual time (deterministic, jumps over idle waits) or the wall clock" },
       { name: "--net", value: "<kind>", choices: ["none", "sim"], default: "none", help: "a simulated NIC on a network shaped like QEMU's user networking (gateway 10.0.2.2, DHCP, DNS)" },
       { name: "--hostfwd", value: "<rule>", repeat: true, check: hostfwdCheck, needs: { option: "--net", values: ["sim"], implies: true }, help: "forward a host port into the simulated network, e.g. tcp:127.0.0.1:8080-:80 (implies --net sim and the real clock)" },
-      { name: "--until", value: "<s>", check: secondsCheck, help: "stop at this virtual second (exit 124 if the kernel is still running)" },
+      { name: "--until", value: "<s>", check: secondsCheck, insteadOf: ["--timeout"], help: "stop at this virtual second (exit 124 if the kernel is still running)" },
       { name: "--pcap", value: "<file>", needs: { option: "--net", values: ["sim"] }, help: "write the simulated network's frames to a pcap file (on any exit, Ctrl-C included)" },
       { name: "--out", value: "<dir>", help: "where the wasm goes", default: "build/<app>/wasm" },
       OPT.files,

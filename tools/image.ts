@@ -147,6 +147,7 @@ async function buildImageLocked(app: App, opts: ImageOptions, log: Log): Promise
   const clangVer = toolVersion(clang);
   const objDir = join(out, "obj");
   mkdirSync(objDir, { recursive: true });
+  let reused = 0;
   const compile = async (src: string, generated: boolean): Promise<string> => {
     // named after their folder too: boot/x86_64/entry.S and the generated entry.c must not collide
     const obj = join(objDir, `${generated ? "gen" : basename(dirname(src))}-${basename(src).replace(/\.[cS]$/, ".o")}`);
@@ -154,7 +155,10 @@ async function buildImageLocked(app: App, opts: ImageOptions, log: Log): Promise
     const shim = !generated && (dirname(src) === archDir || dirname(src) === join(BOOT, "common"));
     const flags = [...settings.cflags, ...(shim ? settings.shimCflags : []), ...(generated ? [...GENERATED_FLAGS, ...profile.generated] : OWN_FLAGS), `-DWASM_RT_MEMCHECK_GUARD_PAGES=${bounds === "guard" ? 1 : 0}`, ...(opts.cflags ?? []), ...includes];
     const key = hashOf("cc", readFileSync(src), JSON.stringify(flags), headers, clangVer, generated ? readFileSync(kernelH) : "", generated ? readFileSync(implH) : "");
-    if (cache.fresh(`cc:${obj}`, key, [obj])) return obj;
+    if (cache.fresh(`cc:${obj}`, key, [obj])) {
+      reused++;
+      return obj;
+    }
     try {
       await run(clang, [...flags, "-c", src, "-o", obj], { maxBuffer: 64 << 20 });
     } catch (e: any) {
@@ -168,7 +172,9 @@ async function buildImageLocked(app: App, opts: ImageOptions, log: Log): Promise
   const bySize = [...sources].sort((a, b) => statSync(b.src).size - statSync(a.src).size);
   const compiled = await parallel(bySize.map((s) => () => compile(s.src, s.generated)), availableParallelism());
   const objects = sources.map((s) => compiled[bySize.indexOf(s)]);
-  log.stage("clang", `${objects.length} objects (${Date.now() - before} ms)`, false);
+  // how many were compiled says what an edit cost: the C files of functions it did not touch are reused
+  if (reused === objects.length) log.stage("clang", `${objects.length} objects`, true);
+  else log.stage("clang", `${objects.length} objects, ${objects.length - reused} compiled (${Date.now() - before} ms)`, false);
 
   // link twice: the second time with the function-name table in .uwsyms
   const linkerScript = join(archDir, "linker.ld");

@@ -30,6 +30,12 @@ export interface OptionSpec {
    * combination is refused.
    */
   needs?: { option: string; values: readonly string[]; implies?: boolean };
+  /**
+   * Options of other verbs that this one stands in for (node's `--until`
+   * for boot's `--timeout`): given to this verb, they are refused with a
+   * pointer here rather than a bare "unknown option".
+   */
+  insteadOf?: readonly string[];
 }
 
 export interface VerbSpec {
@@ -86,7 +92,11 @@ export function parseArgs(verb: VerbSpec, argv: string[], all: readonly VerbSpec
       if (!o) {
         const hint = suggest(k, verb.options.map((x) => x.name));
         const elsewhere = all.filter((v) => v !== verb && v.options.some((x) => x.name === k)).map((v) => v.name);
-        const why = hint ? ` (did you mean ${hint}?)` : elsewhere.length ? ` (${k} is an option of ${elsewhere.join(", ")}, not of ${verb.name})` : "";
+        const own = verb.options.find((x) => x.insteadOf?.includes(k));
+        const of = `${k} is an option of ${elsewhere.join(", ")}`;
+        const why = hint ? ` (did you mean ${hint}?)`
+          : own ? ` (${elsewhere.length ? `${of}; ` : ""}${verb.name}'s is ${own.name}${own.value ? ` ${own.value}` : ""})`
+          : elsewhere.length ? ` (${of}, not of ${verb.name})` : "";
         throw usageError(verb, `${verb.name}: unknown option ${k}${why}`);
       }
       let v: string;

@@ -216,6 +216,18 @@ describe("uniwasm new", () => {
       const r = await runAsync("npm", ["test"], dir);
       expect(r.code, r.out + r.err).toBe(0);
       expect(r.out).toMatch(/^# pass 1$/m);
+      if (name === "echo") {
+        // the project's test fails, with the guest's console, when the app stops before answering
+        const settings = join(dir, "uniwasm.json");
+        const good = readFileSync(settings, "utf8");
+        writeFileSync(settings, JSON.stringify({ ...JSON.parse(good), cmdline: "ip=10.0.2.300/24" }));
+        const bad = await runAsync("npm", ["test"], dir);
+        writeFileSync(settings, good);
+        expect(bad.code).not.toBe(0);
+        expect(bad.out).toContain("the guest exited with code 3 before it answered");
+        expect(bad.out).toContain("bad address in ip=10.0.2.300/24");
+        expect(bad.out).toMatch(/^# fail 1$/m);
+      }
     });
   }
 });

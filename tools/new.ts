@@ -131,24 +131,33 @@ function testSource(t: Template): string {
   assert.equal(r.exitCode, 0, r.output);
   assert.ok(r.output.includes(${JSON.stringify(t.probe.console)}), r.output);`
     : `  try {
-    const answer = await talk(${t.hostPort}, ${JSON.stringify(t.probe.send)}, ${JSON.stringify(t.probe.expect)});
-    assert.ok(answer.includes(${JSON.stringify(t.probe.expect)}), answer);
+    // the answer, or the guest's end if it stops first (then with its console)
+    const answer = await Promise.race([
+      talk(port, ${JSON.stringify(t.probe.send)}, ${JSON.stringify(t.probe.expect)}, stop.signal),
+      running.then((r) => \`the guest exited with code \${r.exitCode} before it answered\`),
+    ]);
+    assert.ok(answer.includes(${JSON.stringify(t.probe.expect)}), \`\${answer}\\n--- the guest's console:\\n\${output}\`);
   } finally {
     stop.abort();
     await running;
   }`;
-  return `// Builds this app into an image, boots it under QEMU${t.guestPort ? ` with port ${t.hostPort} forwarded to the guest's ${t.guestPort}` : ""}, and checks its answer.
+  const net = t.guestPort
+    ? `  // a free port, not the boot script's ${t.hostPort}: a boot of this app may be running and hold it
+  const port = await freePort();
+`
+    : "";
+  return `// Builds this app into an image, boots it under QEMU${t.guestPort ? ` with a loopback port forwarded to the guest's ${t.guestPort}` : ""}, and checks its answer.
 // Run it with \`npm test\` (uniwasm test runs the files in test/ with node --test).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { buildImage, loadApp } from "uniwasm/build";
 import { boot } from "uniwasm/qemu";
 
 const quiet = { stage() {}, info() {} };
 
-/** Sends \`data\` and collects the answer until it contains \`expect\`; retried while the guest is still booting. */
-async function talk(port, data, expect, deadline = Date.now() + 120_000) {
+/** Sends \`data\` and collects the answer until it contains \`expect\`; retried while the guest is still booting, until \`signal\` says stop. */
+async function talk(port, data, expect, signal, deadline = Date.now() + 120_000) {
   for (;;) {
     const answer = await new Promise((resolve) => {
       let got = "";
@@ -159,19 +168,29 @@ async function talk(port, data, expect, deadline = Date.now() + 120_000) {
       s.on("close", () => resolve(got));
       s.on("error", () => {});
     });
-    if (answer.includes(expect) || Date.now() > deadline) return answer;
+    if (answer.includes(expect) || signal.aborted || Date.now() > deadline) return answer;
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/** A TCP port on loopback that nothing holds now. */
+async function freePort() {
+  const s = createServer();
+  await new Promise((resolve) => s.listen(0, "127.0.0.1", resolve));
+  const { port } = s.address();
+  await new Promise((resolve) => s.close(resolve));
+  return port;
 }
 
 test(${JSON.stringify(`the ${t.name} app boots and answers`)}, { timeout: 600_000 }, async () => {
   const app = loadApp(".");
   const { image } = await buildImage(app, { arch: "x86_64", outDir: "build/test" }, quiet);
-  const stop = new AbortController();
+${net}  const stop = new AbortController();
+  let output = "";
   const running = boot({
     arch: "x86_64", image, memory: app.config.memory, cmdline: app.config.cmdline,
-    net: "user", hostfwd: [${t.guestPort ? JSON.stringify(`tcp:127.0.0.1:${t.hostPort}-:${t.guestPort}`) : ""}],
-    timeout: 300, signal: stop.signal, onOutput: () => {},
+    net: "user", hostfwd: [${t.guestPort ? `\`tcp:127.0.0.1:\${port}-:${t.guestPort}\`` : ""}],
+    timeout: 300, signal: stop.signal, onOutput: (text) => { output += text; },
   });
 ${probe}
 });

@@ -12,10 +12,15 @@
 // requests from spoofed senders pushes out entries we never sent to before
 // any we use. ARP_PENDING packets wait per unresolved address (more are
 // dropped), ARP_RETRIES requests one ARP_RETRY_NS apart are sent before the
-// waiting packets are dropped, and a resolved entry is forgotten after its
-// lifetime (looked up again on next use). Only requests for our own address
-// create entries, so other traffic cannot churn the cache. Nothing here
-// allocates after construction.
+// waiting packets are dropped. A resolved entry lives ARP_LIFETIME_NS; one
+// still in use then is confirmed, not dropped (RFC 1122 2.3.2.1, as Linux's
+// STALE/PROBE states do): packets keep going to its MAC while up to
+// ARP_RETRIES unicast requests ask that MAC again, and only if none is
+// answered is the entry forgotten. Dropping it instead would park a busy
+// server's packets behind a resolution every lifetime (at most ARP_PENDING
+// of them; the rest lost and retransmitted). Only requests for our own
+// address create entries, so other traffic cannot churn the cache. Nothing
+// here allocates after construction.
 
 import { ArpCounters } from "./counters";
 import { SEC } from "../sched/time";
@@ -32,13 +37,18 @@ const ROWS: i32 = ARP_ENTRIES + ARP_INCOMPLETE;
 const FREE: u8 = 0;
 const INCOMPLETE: u8 = 1;
 const REACHABLE: u8 = 2;
+/** Lifetime over while in use: still sent to, its MAC being asked again. */
+const CONFIRMING: u8 = 3;
 
-/** What the cache asks of its owner: transmit, send a request, free a buffer. */
+/** What the cache asks of its owner: transmit, send a request, free a buffer, call poll later. */
 export abstract class ArpOwner {
   /** Sends the frame of `len` bytes in `buf` (consumes it) after writing `mac` as its destination. */
   abstract sendResolved(buf: usize, len: u32, mac: u64): void;
-  abstract sendRequest(ip: u32): void;
+  /** Asks who has `ip`: broadcast when `mac` is 0, else unicast to `mac` (confirming an entry). */
+  abstract sendRequest(ip: u32, mac: u64): void;
   abstract dropBuffer(buf: usize): void;
+  /** Calls poll at `at` (ns) or sooner: a request will be due then. */
+  abstract pollBy(at: u64): void;
 }
 
 export class ArpCache {
@@ -49,7 +59,7 @@ export class ArpCache {
   private known: StaticArray<bool> = new StaticArray<bool>(ROWS);
   /** Looked up for sending since it was learned. */
   private used: StaticArray<bool> = new StaticArray<bool>(ROWS);
-  /** REACHABLE: when it expires; INCOMPLETE: when the next request is due. */
+  /** REACHABLE: when it expires; INCOMPLETE, CONFIRMING: when the next request is due. */
   private deadline: StaticArray<u64> = new StaticArray<u64>(ROWS);
   /** When the row was taken (which pending resolution is the oldest). */
   private since: StaticArray<u64> = new StaticArray<u64>(ROWS);
@@ -68,14 +78,32 @@ export class ArpCache {
     return -1;
   }
 
-  /** The MAC of `ip` if resolved and fresh, else -1 (as u64: all ones is never a unicast MAC we store). */
+  /**
+   * The MAC of `ip` if resolved, else -1 (as u64: all ones is never a
+   * unicast MAC we store). An entry past its lifetime is still answered,
+   * and its confirmation begins: a unicast request now, poll for the rest.
+   */
   lookup(ip: u32, now: u64): u64 {
     const i = this.find(ip);
-    if (i >= 0 && unchecked(this.state[i]) == REACHABLE && unchecked(this.deadline[i]) > now) {
-      unchecked((this.used[i] = true));
-      return unchecked(this.mac[i]);
+    if (i < 0) return u64.MAX_VALUE;
+    const st = unchecked(this.state[i]);
+    if (st == REACHABLE && unchecked(this.deadline[i]) <= now) {
+      unchecked((this.state[i] = CONFIRMING));
+      this.ask(i, now, 1);
+    } else if (st != REACHABLE && st != CONFIRMING) {
+      return u64.MAX_VALUE;
     }
-    return u64.MAX_VALUE;
+    unchecked((this.used[i] = true));
+    return unchecked(this.mac[i]);
+  }
+
+  /** Sends row `i`'s request number `tries` (unicast when confirming) and has poll called when the next is due. */
+  private ask(i: i32, now: u64, tries: u8): void {
+    unchecked((this.tries[i] = tries));
+    const d = now + ARP_RETRY_NS;
+    unchecked((this.deadline[i] = d));
+    this.owner.sendRequest(unchecked(this.ip[i]), unchecked(this.state[i]) == CONFIRMING ? unchecked(this.mac[i]) : 0);
+    this.owner.pollBy(d);
   }
 
   /** Number of entries in use, both classes (tests and apps). */
@@ -88,10 +116,12 @@ export class ArpCache {
     return this.newRows;
   }
 
-  /** Whether `ip` has a fresh resolved entry (tests, diagnostics). */
-  has(ip: u32, now: u64): bool {
+  /** Whether `ip` has a resolved entry that lookup would answer with its MAC (one past its lifetime too). */
+  has(ip: u32): bool {
     const i = this.find(ip);
-    return i >= 0 && unchecked(this.state[i]) == REACHABLE && unchecked(this.deadline[i]) > now;
+    if (i < 0) return false;
+    const st = unchecked(this.state[i]);
+    return st == REACHABLE || st == CONFIRMING;
   }
 
   private freeRow(): i32 {
@@ -102,19 +132,20 @@ export class ArpCache {
   /**
    * A row for a resolved entry, never taken from the pending class: a free
    * one while the class has room, else the stalest resolved entry emptied
-   * (expired, then never used, then the soonest to expire), or -1 when every
-   * row of the class is a known address being resolved again. `keep` is a
-   * row that must not be chosen (the one being promoted).
+   * (expired, then never used, then the soonest to expire), or -1 when the
+   * class has no other row to give. `keep` is a row that must not be chosen
+   * (the one being promoted).
    */
   private resolvedRow(now: u64, keep: i32): i32 {
     if (this.knownRows < ARP_ENTRIES) return this.freeRow();
     let victim = -1;
     let best = u64.MAX_VALUE;
     for (let i = 0; i < ROWS; i++) {
-      if (i == keep || unchecked(this.state[i]) != REACHABLE) continue;
+      const st = unchecked(this.state[i]);
+      if (i == keep || (st != REACHABLE && st != CONFIRMING)) continue;
       const d = unchecked(this.deadline[i]);
-      // expired < unused < used; within a rank, the soonest to expire
-      const rank: u64 = d <= now ? 0 : unchecked(this.used[i]) ? 2 : 1;
+      // expired < unused < used (a confirming entry is in use); within a rank, the soonest to expire
+      const rank: u64 = st == CONFIRMING ? 2 : d <= now ? 0 : unchecked(this.used[i]) ? 2 : 1;
       const key = (rank << 62) | min<u64>(d, (<u64>1 << 62) - 1);
       if (key < best) {
         best = key;
@@ -122,7 +153,7 @@ export class ArpCache {
       }
     }
     if (victim >= 0) {
-      if (unchecked(this.deadline[victim]) > now) this.c.evictions++;
+      if (unchecked(this.state[victim]) == CONFIRMING || unchecked(this.deadline[victim]) > now) this.c.evictions++;
       this.release(victim, false);
       return this.freeRow();
     }
@@ -202,27 +233,22 @@ export class ArpCache {
   }
 
   /**
-   * Parks the frame in `buf` until `ip` resolves, sending a request if none
-   * is outstanding. Returns the time of the next retry if a timer is needed,
-   * 0 otherwise. The buffer is always consumed (queued or dropped).
+   * Parks the frame in `buf` until `ip` resolves (for an address lookup had
+   * no MAC for), sending a request if none is outstanding. The buffer is
+   * always consumed (queued or dropped).
    */
-  enqueue(ip: u32, buf: usize, len: u32, now: u64): u64 {
+  enqueue(ip: u32, buf: usize, len: u32, now: u64): void {
     let i = this.find(ip);
     let fresh = false;
-    if (i < 0 || unchecked(this.state[i]) == REACHABLE) {
-      // A known address (its entry expired) is resolved again in its own row; a new one takes a pending row.
+    if (i < 0) {
+      i = this.pendingRow();
       if (i < 0) {
-        i = this.pendingRow();
-        if (i < 0) {
-          this.c.dropNoEntry++;
-          this.owner.dropBuffer(buf);
-          return 0;
-        }
-        this.take(i, ip, false, now);
+        this.c.dropNoEntry++;
+        this.owner.dropBuffer(buf);
+        return;
       }
+      this.take(i, ip, false, now);
       unchecked((this.state[i] = INCOMPLETE));
-      unchecked((this.tries[i] = 1));
-      unchecked((this.deadline[i] = now + ARP_RETRY_NS));
       fresh = true;
     }
     const n = <i32>unchecked(this.pendCount[i]);
@@ -234,28 +260,29 @@ export class ArpCache {
       unchecked((this.pendLen[i * ARP_PENDING + n] = len));
       unchecked((this.pendCount[i] = <u8>(n + 1)));
     }
-    if (fresh) {
-      this.owner.sendRequest(ip);
-      return unchecked(this.deadline[i]);
-    }
-    return 0;
+    if (fresh) this.ask(i, now, 1);
   }
 
-  /** Retries and gives up on incomplete entries; returns the next deadline (u64.MAX_VALUE: none). */
+  /**
+   * Retries incomplete and confirming entries, and gives up on those that
+   * had ARP_RETRIES requests unanswered (a confirming one is forgotten: the
+   * next packet to it starts a resolution). Returns the next deadline
+   * (u64.MAX_VALUE: none).
+   */
   poll(now: u64): u64 {
     let next = u64.MAX_VALUE;
     for (let i = 0; i < ROWS; i++) {
-      if (unchecked(this.state[i]) != INCOMPLETE) continue;
+      const st = unchecked(this.state[i]);
+      if (st != INCOMPLETE && st != CONFIRMING) continue;
       let d = unchecked(this.deadline[i]);
       if (d <= now) {
         if (<i32>unchecked(this.tries[i]) >= ARP_RETRIES) {
+          if (st == CONFIRMING) this.c.unconfirmed++;
           this.release(i, true);
           continue;
         }
-        unchecked((this.tries[i] = unchecked(this.tries[i]) + 1));
-        d = now + ARP_RETRY_NS;
-        unchecked((this.deadline[i] = d));
-        this.owner.sendRequest(unchecked(this.ip[i]));
+        this.ask(i, now, unchecked(this.tries[i]) + 1);
+        d = unchecked(this.deadline[i]);
       }
       if (d < next) next = d;
     }

@@ -46,9 +46,11 @@ export class ArpCounters extends CounterSet {
   dropNoEntry: u64 = 0;
   /** ARP messages not sent: the packet pool was empty. */
   dropNoBuffer: u64 = 0;
+  /** Entries in use past their lifetime whose MAC did not answer again (forgotten). */
+  unconfirmed: u64 = 0;
   constructor() {
     super("arp", ["rx_req", "rx_rep", "tx_req", "tx_rep", "tx_garp", "drop_malformed", "drop_bogus", "drop_not_for_us", "evictions",
-      "pending_evictions", "drop_pending_full", "drop_unresolved", "drop_no_entry", "drop_no_buffer"], 5, offsetof<ArpCounters>());
+      "pending_evictions", "drop_pending_full", "drop_unresolved", "drop_no_entry", "drop_no_buffer", "unconfirmed"], 5, offsetof<ArpCounters>());
   }
 }
 

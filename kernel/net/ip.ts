@@ -139,7 +139,7 @@ export class Ipv4 extends IpService {
   largeBegin(dst: u32): usize {
     if (this.largeMax(dst) == 0 || !this.link.dev.linkUp()) return 0;
     // A large frame cannot wait in the ARP queue (it holds packet buffers): only to a resolved hop.
-    if (!this.link.arp.has(this.routes.nextHop(dst), clock_ns())) return 0;
+    if (!this.link.arp.has(this.routes.nextHop(dst))) return 0;
     assert(this.largeBuf == 0, "ip: largeBegin twice without largeSend");
     const b = this.link.dev.largeBuffer();
     this.largeBuf = b;

@@ -44,11 +44,14 @@ class LinkArp extends ArpOwner {
   sendResolved(buf: usize, len: u32, mac: u64): void {
     this.link.sendFramed(buf, len, mac);
   }
-  sendRequest(ip: u32): void {
-    this.link.sendArp(ARP_REQUEST, 0, ip, MAC_BROADCAST);
+  sendRequest(ip: u32, mac: u64): void {
+    this.link.sendArp(ARP_REQUEST, 0, ip, mac ? mac : MAC_BROADCAST);
   }
   dropBuffer(buf: usize): void {
     this.link.pool.free(buf);
+  }
+  pollBy(at: u64): void {
+    this.link.arpPollBy(at);
   }
 }
 
@@ -123,8 +126,7 @@ export class EthernetLink extends NetReceiver {
     }
     // The header goes on now (destination unknown: zero), the resolved MAC when the answer comes.
     this.frame(buf, 0, ETHERTYPE_IPV4);
-    const t = this.arp.enqueue(hop, buf, frameLen, now);
-    if (t) this.timer.armBy(t);
+    this.arp.enqueue(hop, buf, frameLen, now);
   }
 
   /**
@@ -205,6 +207,11 @@ export class EthernetLink extends NetReceiver {
       if (senderIp != targetIp) this.arpCounters.txRequests++;
     } else this.arpCounters.txReplies++;
     this.transmit(buf, ETH_HEADER_LEN + ARP_LEN);
+  }
+
+  /** Has the timer task run ARP's poll by `at` (ns). */
+  arpPollBy(at: u64): void {
+    this.timer.armBy(at);
   }
 
   /** ARP retries (the timer task). */

@@ -77,6 +77,16 @@ describe("boot refuses what cannot boot, before QEMU starts", () => {
     }
   });
 
+  it("refuses build options with an image already built, and a network namespace that does not exist", async () => {
+    for (const [verb, option, value] of [["boot", "--files", "apps/http/site"], ["boot", "--profile", "dev"], ["boot", "--out", "x"], ["export", "--bounds", "explicit"]]) {
+      const r = await cli([verb, img, option, value, ...(verb === "export" ? ["--libvirt"] : [])]);
+      expect(r.code, option).toBe(2);
+      expect(r.err).toBe(`uniwasm: ${option} applies to building an app, and ${img} is an image already built (give the app's folder with ${option}); see uniwasm ${verb} --help\n`);
+    }
+    const ns = `uniwasm-none-${process.pid}`;
+    expect(await cli(["boot", img, "--netns", ns])).toMatchObject({ code: 1, out: "", err: `uniwasm: --netns ${ns}: no such network namespace (ip netns list shows them; ip netns add ${ns} makes one)\n` });
+  });
+
   it("refuses less RAM than the image needs, naming the minimum, and boots with the minimum", async () => {
     const r = await cli(["boot", img, "--mem", "1M"]);
     expect(r.code).toBe(1);

@@ -92,6 +92,7 @@ async function cmdBoot(p: Parsed): Promise<number> {
   const timeout = one(p, "--timeout");
   const mem = one(p, "--mem");
   const isImage = existsSync(target) && statSync(target).isFile();
+  if (isImage) refuseBuildOptions(p, target);
   const app = isImage ? undefined : loadApp(target);
   const arch = app ? archOf(p, app) : imageArchOf(p, target);
   const built = app ? await buildImage(app, imageOptions(p, app, arch), consoleLog) : undefined;
@@ -119,6 +120,15 @@ async function cmdBoot(p: Parsed): Promise<number> {
   return r.exitCode;
 }
 
+/** The options of the build, which an image given instead of an app folder has had already. */
+const BUILD_OPTIONS: OptionSpec[] = [OPT.out, OPT.bounds, OPT.files, OPT.profile];
+
+/** An image was built with its own settings: a build option given with one would be ignored, so it is refused. */
+function refuseBuildOptions(p: Parsed, image: string): void {
+  const o = p.verb.options.filter((spec) => BUILD_OPTIONS.includes(spec)).map((spec) => spec.name).find((name) => p.given.has(name));
+  if (o) throw usageError(p.verb, `${o} applies to building an app, and ${image} is an image already built (give the app's folder with ${o})`);
+}
+
 /** The first of `file` (others may not read it) and its folders (others may not enter them), or undefined. */
 function unreadableByOthers(file: string): string | undefined {
   if (!(statSync(file).mode & 0o004)) return `${file} is not readable by other users`;
@@ -133,6 +143,7 @@ async function cmdExport(p: Parsed): Promise<number> {
   if (!p.flags.has("--libvirt")) throw new UserError("export: say which format: --libvirt (the only one so far)");
   const target = p.positional[0];
   const isImage = existsSync(target) && statSync(target).isFile();
+  if (isImage) refuseBuildOptions(p, target);
   const app = isImage ? undefined : loadApp(target);
   const arch = app ? archOf(p, app) : imageArchOf(p, target);
   const name = checkName("--name", one(p, "--name") ?? (app ? app.name : basename(target).replace(/\.[^.]*$/, "")));

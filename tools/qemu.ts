@@ -118,8 +118,19 @@ export function checkBootable(image: string, arch: Arch, memory: string): Checke
 }
 
 /**
+ * `ip netns exec` finds a namespace by its file in /run/netns. Without the
+ * check, a missing one (or no root) ends `ip` with 255 before QEMU starts,
+ * which would read as the guest's exit code 127.
+ */
+function checkNetns(ns: string): void {
+  if (!existsSync(`/run/netns/${ns}`)) throw new UserError(`--netns ${ns}: no such network namespace (ip netns list shows them; ip netns add ${ns} makes one)`);
+  if (process.getuid?.() !== 0) throw new UserError(`--netns ${ns}: running QEMU in a network namespace (ip netns exec) needs root`);
+}
+
+/**
  * Runs the image under QEMU. Everything that can be checked first is: the
- * image's format, the RAM it needs, the accelerator, the forwarded ports.
+ * image's format, the RAM it needs, the network namespace, the accelerator,
+ * the forwarded ports.
  * QEMU's own errors reject with a UserError (never a guest exit code);
  * SIGINT/SIGTERM to this process are forwarded to QEMU and waited for.
  */
@@ -127,6 +138,7 @@ export async function boot(o: BootOptions): Promise<BootResult> {
   const qemu = requireTool(ARCH[o.arch].qemu);
   const memory = o.memory ?? "16M";
   checkBootable(o.image, o.arch, memory);
+  if (o.netns !== undefined) checkNetns(o.netns);
   const accel = chooseAccel(o.accel ?? "auto", o.arch);
   if (accel.note) (o.onNotice ?? ((t) => process.stderr.write(`uniwasm: ${t}\n`)))(accel.note);
   const rules = (o.hostfwd ?? []).map(parseHostfwd);

@@ -28,7 +28,6 @@ SHIM_CODE_BEGIN
 #define D_XN (3ull << 53)         /* PXN | UXN */
 #define D_ADDR 0x0000fffffffff000ull
 #define SZ_4K 0x1000ull
-#define SZ_2M 0x200000ull
 #define POOL_PAGES 64
 
 #define NORMAL_RW (D_ATTR_NORMAL | D_ISH | D_AF | D_XN)
@@ -45,9 +44,8 @@ static void pt_sync(void) { __asm__ volatile("dsb ishst; isb" ::: "memory"); }
 static const struct pt_format arm_pt = {D_VALID, D_VALID | D_TABLE, D_VALID | D_TABLE, D_VALID | D_TABLE, D_VALID, D_VALID | D_TABLE, D_ADDR, pt_sync, "POOL_PAGES in boot/aarch64/mm.c"};
 static struct pt pt = {&arm_pt, 0, pool, POOL_PAGES, 0};
 
-static int map_range_to(uint64_t a, uint64_t e, uint64_t pa, uint64_t f) { return pt_map(&pt, a, e, pa, f); }
-
-static int map_range(uint64_t a, uint64_t e, uint64_t f) { return map_range_to(a, e, a, f); }
+/* Identity mapping: virtual = physical. */
+static int map_range(uint64_t a, uint64_t e, uint64_t f) { return pt_map(&pt, a, e, a, f); }
 
 void mm_init(void) {
   static const uint64_t pa_bits[] = {32, 36, 40, 42, 44, 48, 52};
@@ -82,29 +80,15 @@ void mm_init(void) {
 
 /* ---- linear memory's window ----
  * At 128 TiB (level-0 slot 256, far from RAM and from virt's PCIe windows at
- * 256 and 512 GiB) plus the region's offset within 2 MiB, so blocks line up.
- * Only [0, current size) is mapped; the rest of the 8 GiB a wasm address
- * (u32 base + u32 offset) can reach stays unmapped, so an access beyond the
- * memory faults: with wasm2c's guard-page mode that fault *is* the bounds
- * check (trap.c turns it into a trap). */
-#define LINEAR_WINDOW 0x800000000000ull
-#define LINEAR_WINDOW_SPAN ((8ull << 30) + SZ_2M)
-static uint64_t window_base, window_mapped;
+ * 256 and 512 GiB): boot/common/pt.h. */
+static struct linear_window window = {0x800000000000ull, 0, 0};
 
 uint8_t *plat_linear_map(uint64_t bytes) {
   struct plat_region r = plat_linear_region();
-  if (!window_base) window_base = LINEAR_WINDOW + (r.base & (SZ_2M - 1));
-  if (bytes > r.size) return 0;
-  if (bytes > window_mapped) {
-    if (map_range_to(window_base + window_mapped, window_base + bytes, r.base + window_mapped, NORMAL_RW)) return 0;
-    window_mapped = bytes;
-  }
-  return (uint8_t *)(uintptr_t)window_base;
+  return pt_linear_map(&pt, &window, r.base, r.size, bytes, NORMAL_RW);
 }
 
-bool mm_in_linear_window(uint64_t addr) {
-  return window_base && addr >= window_base && addr - window_base < LINEAR_WINDOW_SPAN;
-}
+bool mm_in_linear_window(uint64_t addr) { return pt_in_linear_window(&window, addr); }
 
 int plat_mmio_map(uint64_t phys, uint64_t len) {
   uint64_t e = phys + len;

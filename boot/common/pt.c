@@ -61,4 +61,18 @@ int pt_map(struct pt *t, uint64_t a, uint64_t e, uint64_t pa, uint64_t flags) {
   return 0;
 }
 
+uint8_t *pt_linear_map(struct pt *t, struct linear_window *w, uint64_t region_base, uint64_t size, uint64_t bytes, uint64_t f) {
+  if (!w->base) w->base = w->at + (region_base & (SZ_2M - 1));
+  if (bytes > size) return 0;
+  if (bytes > w->mapped) {
+    if (pt_map(t, w->base + w->mapped, w->base + bytes, region_base + w->mapped, f)) return 0;
+    w->mapped = bytes;
+  }
+  return (uint8_t *)(uintptr_t)w->base;
+}
+
+int pt_in_linear_window(const struct linear_window *w, uint64_t addr) {
+  return w->base && addr >= w->base && addr - w->base < LINEAR_WINDOW_SPAN;
+}
+
 SHIM_CODE_END

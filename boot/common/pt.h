@@ -38,4 +38,25 @@ uint64_t *pt_alloc(struct pt *t);
  * runs out. */
 int pt_map(struct pt *t, uint64_t a, uint64_t e, uint64_t pa, uint64_t f);
 
+/* Linear memory's own virtual window (plat_linear_map): `at` (a 1 GiB
+ * aligned address where nothing else is mapped) plus the region's offset
+ * within 2 MiB, so 2 MiB blocks line up. Only [0, what is mapped) is; the
+ * rest of LINEAR_WINDOW_SPAN, the 8 GiB a wasm address (u32 base + u32
+ * offset) can reach, stays unmapped, so an access beyond the memory faults:
+ * with wasm2c's guard-page mode that fault *is* the bounds check. */
+#define LINEAR_WINDOW_SPAN ((8ull << 30) + 0x200000ull)
+
+struct linear_window {
+  uint64_t at;          /* where the architecture puts it */
+  uint64_t base, mapped; /* the window's start (0 until first mapped) and its mapped bytes */
+};
+
+/* Maps the first `bytes` of physical [region_base, region_base + size) at
+ * the window, growing only (no TLB entry goes stale), with leaf flags `f`;
+ * the window's base, or 0 when bytes exceed the region or tables run out. */
+uint8_t *pt_linear_map(struct pt *t, struct linear_window *w, uint64_t region_base, uint64_t size, uint64_t bytes, uint64_t f);
+
+/* Whether `addr` lies in the window's span (a fault there is a wasm bounds check). */
+int pt_in_linear_window(const struct linear_window *w, uint64_t addr);
+
 #endif

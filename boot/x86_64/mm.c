@@ -24,7 +24,6 @@ SHIM_CODE_BEGIN
 #define PTE_PS 0x80ull
 #define PTE_ADDR 0x000ffffffffff000ull
 #define SZ_4K 0x1000ull
-#define SZ_2M 0x200000ull
 #define POOL_PAGES 64
 
 static uint64_t pool[POOL_PAGES][512] __attribute__((aligned(4096), section(".bss.noinit.ptpool")));
@@ -34,10 +33,8 @@ static uint64_t nx, phys_limit;
 static const struct pt_format x86_pt = {PTE_P, PTE_P | PTE_PS, PTE_P, PTE_P | PTE_W, PTE_PS, 0, PTE_ADDR, 0, "POOL_PAGES in boot/x86_64/mm.c"};
 static struct pt pt = {&x86_pt, 0, pool, POOL_PAGES, 0};
 
-static int map_range_to(uint64_t a, uint64_t e, uint64_t pa, uint64_t f) { return pt_map(&pt, a, e, pa, f); }
-
 /* Identity mapping: virtual = physical. */
-static int map_range(uint64_t a, uint64_t e, uint64_t f) { return map_range_to(a, e, a, f); }
+static int map_range(uint64_t a, uint64_t e, uint64_t f) { return pt_map(&pt, a, e, a, f); }
 
 void mm_init(void) {
   nx = boot_has_nx ? 1ull << 63 : 0;
@@ -60,30 +57,15 @@ void mm_init(void) {
 }
 
 /* ---- linear memory's window ----
- * Linear memory is also mapped at its own virtual window, which starts at
- * 512 GiB (PML4 slot 1, where nothing else lives) plus the region's offset
- * within 2 MiB, so large pages line up. Only [0, current size) is mapped; the
- * rest of the 8 GiB a wasm address (u32 base + u32 offset) can reach stays
- * unmapped, so an access beyond the memory faults: with wasm2c's guard-page
- * mode that page fault *is* the bounds check (trap.c turns it into a trap). */
-#define LINEAR_WINDOW 0x8000000000ull
-#define LINEAR_WINDOW_SPAN ((8ull << 30) + SZ_2M)
-static uint64_t window_base, window_mapped;
+ * At 512 GiB (PML4 slot 1, where nothing else lives): boot/common/pt.h. */
+static struct linear_window window = {0x8000000000ull, 0, 0};
 
 uint8_t *plat_linear_map(uint64_t bytes) {
   struct plat_region r = plat_linear_region();
-  if (!window_base) window_base = LINEAR_WINDOW + (r.base & (SZ_2M - 1));
-  if (bytes > r.size) return 0;
-  if (bytes > window_mapped) {
-    if (map_range_to(window_base + window_mapped, window_base + bytes, r.base + window_mapped, PTE_P | PTE_W | nx)) return 0;
-    window_mapped = bytes; /* growing only adds mappings: no TLB entry to flush */
-  }
-  return (uint8_t *)(uintptr_t)window_base;
+  return pt_linear_map(&pt, &window, r.base, r.size, bytes, PTE_P | PTE_W | nx);
 }
 
-bool mm_in_linear_window(uint64_t addr) {
-  return window_base && addr >= window_base && addr - window_base < LINEAR_WINDOW_SPAN;
-}
+bool mm_in_linear_window(uint64_t addr) { return pt_in_linear_window(&window, addr); }
 
 int plat_mmio_map(uint64_t phys, uint64_t len) {
   if (!phys_limit) {

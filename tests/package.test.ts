@@ -77,10 +77,13 @@ describe("the npm package", () => {
     expect(tsc.out.split("\n").filter(Boolean)).toHaveLength(1);
   });
 
-  it("its CLI answers in a project: --version, checkout-only verbs say so, test without tests says what it runs", () => {
+  it("its CLI answers in a project: --version, checkout-only verbs and examples say so, test without tests says what it runs", () => {
     const version = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
     expect(run("npx", ["uniwasm", "--version"], first)).toMatchObject({ code: 0, out: `uniwasm ${version}\n` });
     expect(run("npx", ["uniwasm", "bench"], first)).toMatchObject({ code: 2, err: "uniwasm: bench works only from a source checkout of uniwasm: the benchmarks are not part of the installed package (git clone the repository to run them)\n" });
+    // the help's example scenarios are the checkout's
+    expect(run("npx", ["uniwasm", "experiment", "bench/experiments/cc-loss-rtt.ts"], first)).toMatchObject({ code: 1, err: "uniwasm: no scenario file at bench/experiments/cc-loss-rtt.ts: the scenarios under bench/experiments/ come with a source checkout of uniwasm, not the installed package (git clone the repository for them, or write your own: docs/simulation.md)\n" });
+    expect(run("npx", ["uniwasm", "hunt", "bench/experiments/tcp-invariants.ts"], first).err).toContain("come with a source checkout of uniwasm");
     const empty = join(first, "build", "empty");
     mkdirSync(empty, { recursive: true });
     const t = run("npx", ["uniwasm", "test"], empty);

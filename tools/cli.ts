@@ -216,6 +216,19 @@ async function cmdNode(p: Parsed): Promise<number> {
 const NATIVE: ToolName[] = ["clang", "lld", "objcopy", ...ARCHES.map((a) => ARCH[a].qemu)];
 const log = (s: string) => process.stderr.write(`uniwasm: ${s}\n`);
 
+/**
+ * The scenarios the help's examples name (bench/experiments/) come with a
+ * source checkout only: asked for in a project, that is what is said,
+ * rather than only that there is no such file.
+ */
+function checkedScenario(p: Parsed, run: (p: Parsed) => Promise<number>): Promise<number> {
+  const file = p.positional[0];
+  if (!existsSync(file) && /^(\.\/)?bench\//.test(file) && !isCheckout()) {
+    throw new UserError(`no scenario file at ${file}: the scenarios under bench/experiments/ come with a source checkout of uniwasm, not the installed package (git clone the repository for them, or write your own: docs/simulation.md)`);
+  }
+  return run(p);
+}
+
 /** True when uniwasm runs from a source checkout (tests and benchmarks present), not an installed package. */
 export function isCheckout(): boolean {
   return existsSync(join(ROOT, "tests")) && existsSync(join(ROOT, "vitest.config.ts"));
@@ -336,7 +349,7 @@ export const VERBS: VerbSpec[] = [
       ["uniwasm experiment bench/experiments/cc-loss-rtt.ts", "NewReno vs CUBIC goodput over loss and RTT"],
       ["uniwasm experiment my.json --out results/my --workers 1", "a JSON scenario, in this thread only"],
     ],
-    run: cmdExperiment,
+    run: (p) => checkedScenario(p, cmdExperiment),
   },
   {
     name: "hunt",
@@ -360,7 +373,7 @@ export const VERBS: VerbSpec[] = [
       ["uniwasm hunt bench/experiments/tcp-invariants.ts --seeds 5000", "5000 seeds of lossy TCP transfers, checked"],
       ["uniwasm hunt bench/experiments/tcp-invariants.ts --replay 1234 --set buf=4096 --set partition=0", "one seed of one point again, with pcaps and the trace"],
     ],
-    run: cmdHunt,
+    run: (p) => checkedScenario(p, cmdHunt),
   },
   {
     name: "start",

@@ -196,6 +196,21 @@ describe("uniwasm new", () => {
     expect(tsc.out).not.toContain("types-check.ts");
   });
 
+  it("from a source checkout, packs the checkout into the project as its dependency (uniwasm is not on npm's registry)", async () => {
+    const version = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
+    const dir = join(tmp, "from-checkout");
+    const made = run(process.execPath, [CLI, "new", dir, "--template", templates[0]], tmp);
+    expect(made.code, made.err).toBe(0);
+    expect(made.err).toContain(`uniwasm: it depends on uniwasm-${version}.tgz, this checkout packed as npm would install it`);
+    expect(JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).dependencies).toEqual({ uniwasm: `file:uniwasm-${version}.tgz` });
+    const install = await runAsync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], dir);
+    expect(install.code, install.err).toBe(0);
+    expect(run("npx", ["uniwasm", "--version"], dir)).toMatchObject({ code: 0, out: `uniwasm ${version}\n` });
+    // what the project's tsconfig.json extends and its test imports are there
+    expect(existsSync(join(dir, "node_modules/assemblyscript/std/assembly.json"))).toBe(true);
+    expect(existsSync(join(dir, "node_modules/uniwasm/dist/build.js"))).toBe(true);
+  });
+
   it("refuses a folder that is not empty, and a template that does not exist", () => {
     expect(run(process.execPath, [CLI, "new", first], tmp)).toMatchObject({ code: 1, err: `uniwasm: ${first} already exists and is not an empty folder; uniwasm new makes a new project\n` });
     const r = run(process.execPath, [CLI, "new", join(tmp, "x"), "--template", "nope"], tmp);

@@ -216,6 +216,12 @@ async function cmdNode(p: Parsed): Promise<number> {
 const NATIVE: ToolName[] = ["clang", "lld", "objcopy", ...ARCHES.map((a) => ARCH[a].qemu)];
 const log = (s: string) => process.stderr.write(`uniwasm: ${s}\n`);
 
+/** `npm pack` of this checkout into `dir` (dist/ is built on the way: npm's prepack). */
+function packInto(dir: string, name: string): void {
+  const r = spawnSync("npm", ["pack", ROOT, "--pack-destination", dir, "--silent"], { encoding: "utf8", cwd: dir });
+  if (r.status !== 0 || !existsSync(join(dir, name))) throw new UserError(`npm pack of ${ROOT} failed: ${(r.stderr || r.error?.message || "").trim()}`);
+}
+
 /**
  * The scenarios the help's examples name (bench/experiments/) come with a
  * source checkout only: asked for in a project, that is what is said,
@@ -408,7 +414,7 @@ export const VERBS: VerbSpec[] = [
     description: "Makes <dir> (new or empty) a project that depends on the uniwasm package: package.json (scripts image, boot, sim, test), main.ts importing the kernel from \"uniwasm\", uniwasm.json, tsconfig.json for the editor (AssemblyScript's types), test/boot.test.mjs (builds, boots and talks to it) and a README. The templates are the apps shipped in apps/.",
     options: [
       { name: "--template", value: "<name>", default: "hello", help: `the app to start from: ${TEMPLATES.map((t) => `${t.name} (${t.summary})`).join(", ")}` },
-      { name: "--dependency", value: "<spec>", help: "how package.json names uniwasm (an npm version range, a tarball or a folder)", default: "^<this version>" },
+      { name: "--dependency", value: "<spec>", help: "how package.json names uniwasm (an npm version range, a tarball or a folder)", default: "from a source checkout, file:uniwasm-<version>.tgz, the checkout packed into the project; else ^<this version>" },
     ],
     examples: [
       ["uniwasm new myapp --template echo", "an echo server in myapp/; then: cd myapp && npm install && npm run boot"],
@@ -416,9 +422,13 @@ export const VERBS: VerbSpec[] = [
     ],
     run: async (p) => {
       const t = findTemplate(one(p, "--template") ?? "hello");
-      const project = createProject(p.positional[0], t, one(p, "--dependency"));
+      // uniwasm is not on npm's registry: from a checkout the project gets the package packed from it
+      const packed = !p.given.has("--dependency") && isCheckout() ? `uniwasm-${packageVersion()}.tgz` : undefined;
+      const project = createProject(p.positional[0], t, packed ? `file:${packed}` : one(p, "--dependency"));
+      if (packed) packInto(project.dir, packed);
       const rel = relative(process.cwd(), project.dir).startsWith("..") ? project.dir : relative(process.cwd(), project.dir) || ".";
-      log(`new project ${project.name} in ${rel} from the ${t.name} template: ${project.files.join(", ")}`);
+      log(`new project ${project.name} in ${rel} from the ${t.name} template: ${[...project.files, ...(packed ? [packed] : [])].join(", ")}`);
+      if (packed) log(`it depends on ${packed}, this checkout packed as npm would install it (pack again after changing uniwasm: npm pack ${ROOT} --pack-destination ${rel})`);
       process.stdout.write(`next:\n  cd ${rel}\n  npm install\n  npm run boot${t.client ? `\n  ${t.client}      # from another terminal` : ""}\n`);
       return 0;
     },

@@ -2,7 +2,7 @@
 // QEMU's own failures are failures, signals stop QEMU and free its ports, and
 // every capture the CLI writes reads back in tcpdump.
 import { execFileSync, spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { cpSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
@@ -105,6 +105,12 @@ describe("boot refuses what cannot boot, before QEMU starts", () => {
       const r = await cli(["boot", img, "--hostfwd", `tcp:127.0.0.1:${port}-:80`]);
       expect(r.code).toBe(1);
       expect(errorLine(r.err)).toBe(`uniwasm: --hostfwd tcp:127.0.0.1:${port}-:80: host port tcp 127.0.0.1:${port} is already in use (another program, or a boot still running, holds it)`);
+      // an app folder: said before it is built (a build would print its stages first)
+      const app = join(scratchDir("cli-boot-app"), "hello");
+      cpSync(join(ROOT, "apps/hello"), app, { recursive: true });
+      const before = await cli(["boot", app, "--hostfwd", `tcp:127.0.0.1:${port}-:80`, "--out", join(out, "never")]);
+      expect(before).toMatchObject({ code: 1, out: "", err: `uniwasm: --hostfwd tcp:127.0.0.1:${port}-:80: host port tcp 127.0.0.1:${port} is already in use (another program, or a boot still running, holds it)\n` });
+      expect((await cli(["boot", app, "--gdb", String(port)])).err).toBe(`uniwasm: --gdb ${port}: host port tcp 127.0.0.1:${port} is already in use (another program, or a boot still running, holds it)\n`);
     } finally {
       blocker.close();
     }

@@ -13,7 +13,7 @@ import { BOUNDS_CHECKS, buildImage, PROFILES, profileAscLevel, type BoundsChecks
 import { ARCH, ARCHES, MACHINES, type Arch } from "./arch.ts";
 import { imageArch } from "./image-format.ts";
 import { packageVersion, ROOT } from "./paths.ts";
-import { ACCELS, boot, checkBootable, hostfwdProblem, parseMemory, sizeBytes, type Accel, type BootOptions } from "./qemu.ts";
+import { ACCELS, boot, checkBootable, checkHost, hostfwdProblem, parseMemory, sizeBytes, type Accel, type BootOptions } from "./qemu.ts";
 import { createProject, findTemplate, TEMPLATES } from "./new.ts";
 import { checkName, domainXml, networkXml } from "./libvirt.ts";
 import { ensureTools, type ToolName } from "./toolchain.ts";
@@ -95,12 +95,13 @@ async function cmdBoot(p: Parsed): Promise<number> {
   if (isImage) refuseBuildOptions(p, target);
   const app = isImage ? undefined : loadApp(target);
   const arch = app ? archOf(p, app) : imageArchOf(p, target);
+  const gdb = one(p, "--gdb");
+  const host = { arch, netns: one(p, "--netns"), accel: one(p, "--accel") as Accel | undefined, hostfwd: p.flags.get("--hostfwd"), gdb: gdb !== undefined ? Number(gdb) : undefined };
+  if (app) await checkHost(host); // before a build that may take a while (boot checks again)
   const built = app ? await buildImage(app, imageOptions(p, app, arch), consoleLog) : undefined;
   const image = built?.image ?? target;
-  const gdb = one(p, "--gdb");
   if (gdb !== undefined) printGdbCommand(Number(gdb), built?.gdbElf ?? join(dirname(resolve(target)), "kernel.gdb.elf"));
   const r = await boot({
-    arch,
     image,
     machine: one(p, "--machine"),
     transport: one(p, "--transport") as BootOptions["transport"],
@@ -108,13 +109,10 @@ async function cmdBoot(p: Parsed): Promise<number> {
     cmdline: one(p, "--append") ?? app?.config.cmdline,
     net: one(p, "--net") as BootOptions["net"],
     tap: one(p, "--tap"),
-    netns: one(p, "--netns"),
-    hostfwd: p.flags.get("--hostfwd"),
     pcap: one(p, "--pcap"),
-    accel: one(p, "--accel") as Accel | undefined,
     timeout: timeout ? Number(timeout) : 0,
     extraArgs: p.rest,
-    gdb: gdb !== undefined ? Number(gdb) : undefined,
+    ...host,
   });
   process.stderr.write(r.reason ? `uniwasm: ${r.reason} (exit ${r.exitCode})\n` : `uniwasm: guest exited with code ${r.exitCode}\n`);
   return r.exitCode;

@@ -128,9 +128,21 @@ function checkNetns(ns: string): void {
 }
 
 /**
+ * What boot checks of the host, the image aside: the network namespace, the
+ * accelerator, the forwarded ports and gdb's. `uniwasm boot <app>` asks
+ * before it builds, so a taken port is said at once, not after the build.
+ */
+export async function checkHost(o: Pick<BootOptions, "arch" | "netns" | "accel" | "hostfwd" | "gdb">): Promise<ReturnType<typeof chooseAccel>> {
+  if (o.netns !== undefined) checkNetns(o.netns);
+  const accel = chooseAccel(o.accel ?? "auto", o.arch);
+  for (const r of (o.hostfwd ?? []).map(parseHostfwd)) await checkPortFree(r);
+  if (o.gdb !== undefined) await checkPortFree({ rule: String(o.gdb), proto: "tcp", hostAddr: "127.0.0.1", hostPort: o.gdb }, "--gdb");
+  return accel;
+}
+
+/**
  * Runs the image under QEMU. Everything that can be checked first is: the
- * image's format, the RAM it needs, the network namespace, the accelerator,
- * the forwarded ports.
+ * image's format and the RAM it needs, then the host (checkHost).
  * QEMU's own errors reject with a UserError (never a guest exit code);
  * SIGINT/SIGTERM to this process are forwarded to QEMU and waited for.
  */
@@ -138,12 +150,9 @@ export async function boot(o: BootOptions): Promise<BootResult> {
   const qemu = requireTool(ARCH[o.arch].qemu);
   const memory = o.memory ?? "16M";
   checkBootable(o.image, o.arch, memory);
-  if (o.netns !== undefined) checkNetns(o.netns);
-  const accel = chooseAccel(o.accel ?? "auto", o.arch);
-  if (accel.note) (o.onNotice ?? ((t) => process.stderr.write(`uniwasm: ${t}\n`)))(accel.note);
+  const accel = await checkHost(o);
   const rules = (o.hostfwd ?? []).map(parseHostfwd);
-  for (const r of rules) await checkPortFree(r);
-  if (o.gdb !== undefined) await checkPortFree({ rule: String(o.gdb), proto: "tcp", hostAddr: "127.0.0.1", hostPort: o.gdb }, "--gdb");
+  if (accel.note) (o.onNotice ?? ((t) => process.stderr.write(`uniwasm: ${t}\n`)))(accel.note);
   const args = qemuArgs({ ...o, memory, accel: accel.accel });
   return new Promise((resolve, reject) => {
     const [cmd, argv] = o.netns ? ["ip", ["netns", "exec", o.netns, qemu, ...args]] : [qemu, args];

@@ -165,6 +165,31 @@ describe("uniwasm/sim from the package", () => {
     expect(readFileSync(join(first, "sim-results", "elapsed_us-by-loss.svg"), "utf8")).toMatch(/^<svg/);
   }, 600_000);
 
+  it("runs a TypeScript scenario with uniwasm experiment in the project, bundled into the project's cache, not the installed package", async () => {
+    writeFileSync(join(first, "sweep.ts"), `
+      import type { Scenario } from "uniwasm/sim";
+      const until: number = 30;
+      const scenario: Scenario = {
+        kernels: { httpd: "node_modules/uniwasm/apps/httpd" },
+        params: { delay: [1, 4] },
+        seeds: 1,
+        until,
+        nodes: [
+          { name: "server", kernel: "httpd", cmdline: "ip=10.0.0.2/24", daemon: true },
+          { name: "client", kernel: "httpd", cmdline: "ip=10.0.0.1/24 connect=10.0.0.2:9 bytes=20000 mode=up" },
+        ],
+        links: [{ a: "client", b: "server", delayMs: "\${delay}" }],
+        metrics: { ok: "client.cli_ok" },
+      };
+      export default scenario;
+    `);
+    const r = await runAsync("npx", ["uniwasm", "experiment", "sweep.ts", "--out", "sweep-results", "--workers", "1"], first);
+    expect(r.code, r.err + r.out).toBe(0);
+    expect(readFileSync(join(first, "sweep-results", "points.csv"), "utf8").trim().split("\n")).toHaveLength(3); // a header and two points
+    expect(readdirSync(join(first, "node_modules", ".cache", "uniwasm", "scenarios")).length).toBeGreaterThan(0);
+    expect(existsSync(join(first, "node_modules/uniwasm/node_modules/.cache/uniwasm/scenarios"))).toBe(false);
+  });
+
   it("gives a TypeScript user of uniwasm/sim its types", () => {
     writeFileSync(join(first, "use-sim.mts"), [
       `import { buildSimKernel, diffCounters, World, type LinkSpec, type RunReport } from "uniwasm/sim";`,

@@ -217,7 +217,13 @@ export function measureDeclared(s: Scenario, report: RunReport): Record<string, 
   return out;
 }
 
-/** A TypeScript scenario as one ES module (esbuild, which is a dependency), next to the file so its imports resolve alike. */
+/**
+ * A TypeScript scenario as one ES module (esbuild, which is a dependency).
+ * Its packages stay imports, so the bundle goes where they resolve as they
+ * do for the file: the cache folder of the nearest node_modules above it
+ * (the user's project; in a checkout, the checkout's own), never inside an
+ * installed package, which may be read-only.
+ */
 async function bundleModule(path: string): Promise<string> {
   const { buildSync } = await import("esbuild");
   const { createHash } = await import("node:crypto");
@@ -227,7 +233,10 @@ async function bundleModule(path: string): Promise<string> {
   // the bundle's own copy of tools/paths.ts must find the package, not the cache folder
   (globalThis as any).UNIWASM_ROOT ??= ROOT;
   const key = createHash("sha256").update(path).update(readFileSync(path)).digest("hex").slice(0, 12);
-  const dir = join(ROOT, "node_modules", ".cache", "uniwasm", "scenarios", key);
+  let project = dirname(path);
+  while (!existsSync(join(project, "node_modules")) && dirname(project) !== project) project = dirname(project);
+  if (!existsSync(join(project, "node_modules"))) project = ROOT;
+  const dir = join(project, "node_modules", ".cache", "uniwasm", "scenarios", key);
   mkdirSync(dir, { recursive: true });
   const outfile = join(dir, "scenario.mjs");
   buildSync({ entryPoints: [path], bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", outfile, logLevel: "error" });

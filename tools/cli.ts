@@ -270,7 +270,7 @@ export const VERBS: VerbSpec[] = [
       { name: "--netns", value: "<ns>", help: "run QEMU inside this network namespace (where the TAP device lives)" },
       { name: "--pcap", value: "<file>", needs: { option: "--net", values: ["user", "tap"] }, help: "write the guest's Ethernet frames to a pcap file" },
       OPT.append,
-      { name: "--timeout", value: "<s>", check: secondsCheck, help: "stop QEMU after this many seconds and exit 124" },
+      { name: "--timeout", value: "<s>", check: secondsCheck, help: "stop QEMU after this many seconds and exit 124 (0: no limit, as without it)" },
       OPT.out,
       OPT.bounds,
       OPT.files,

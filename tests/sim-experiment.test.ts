@@ -140,6 +140,36 @@ describe("uniwasm experiment", () => {
     } else expect(threads.has(0)).toBe(true); // one core: the resumed runs stay in the main thread
   }, 300_000);
 
+  it("a TypeScript scenario's cached runs are those of its imports too: an edit to a module it imports runs the sweep afresh", async () => {
+    const dir = scratchDir("experiment-ts");
+    const sizes = (bytes: number) => writeFileSync(join(dir, "sizes.ts"), `export const BYTES: number = ${bytes};\n`);
+    sizes(20000);
+    writeFileSync(join(dir, "upload.ts"), `
+      import { BYTES } from "./sizes.ts";
+      export default {
+        kernels: { peer: ${JSON.stringify(join(ROOT, "tests/kernels/tcp-peer"))} },
+        params: { delay: [1, 3] },
+        seeds: 1,
+        until: 30,
+        nodes: [
+          { name: "client", kernel: "peer", cmdline: "ip=10.0.0.1/24 role=client peer=10.0.0.2 bytes=" + BYTES + " modes=up linger_ms=10" },
+          { name: "server", kernel: "peer", cmdline: "ip=10.0.0.2/24 role=server expect=1" },
+        ],
+        links: [{ a: "client", b: "server", delayMs: "\${delay}" }],
+        metrics: { sent: "client.cli_bytes_sent" },
+      };
+    `);
+    const out = join(dir, "out");
+    const first = await runExperiment(join(dir, "upload.ts"), { outDir: out, workers: 1 });
+    expect(first.reused).toBe(0);
+    expect((await runExperiment(join(dir, "upload.ts"), { outDir: out, workers: 1 })).reused).toBe(2);
+    sizes(30000); // the scenario file itself is unchanged
+    const edited = await runExperiment(join(dir, "upload.ts"), { outDir: out, workers: 1 });
+    expect(edited.reused).toBe(0);
+    const sent = (e: typeof first) => e.points.map((p) => p.metrics.sent.mean);
+    for (const [a, b] of sent(first).map((v, i) => [v, sent(edited)[i]])) expect(b - a).toBe(10000);
+  });
+
   it("refuses a bad scenario with a message that says what is wrong", () => {
     const dir = scratchDir("experiment-bad");
     const cases: [object, RegExp][] = [

@@ -2,9 +2,10 @@
 // several seeds, on worker threads; a CSV of the points (mean, sd, min, max
 // of each metric over the seeds), a CSV of every run, and an SVG chart with
 // error bars per chart spec. Finished runs are appended to runs.jsonl as they
-// come in, keyed by the scenario's bytes, the kernels' bytes, the point and
-// the seed, so an interrupted sweep resumes where it stopped and a changed
-// scenario or kernel is run afresh.
+// come in, keyed by the scenario's bytes (a TypeScript scenario's bundle:
+// with the modules it imports), the kernels' bytes, the point and the seed,
+// so an interrupted sweep resumes where it stopped and a changed scenario,
+// helper module or kernel is run afresh.
 
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
@@ -99,7 +100,9 @@ export async function runExperiment(file: string, opts: ExperimentOptions = {}):
 
 /** A run's cache key: what it is a pure function of. */
 export function runKeyer(loaded: LoadedScenario, kernels: Record<string, SimKernel>): (point: Point, seed: number) => string {
-  const base = hashOf(loaded.source, ...Object.entries(kernels).flatMap(([k, v]) => [k, v.wasm]));
+  // a bundle holds what the scenario imports too (a .js/.mjs scenario is imported as it is: its own bytes only)
+  const scenario = loaded.module && loaded.module !== loaded.file ? readFileSync(loaded.module) : loaded.source;
+  const base = hashOf(scenario, ...Object.entries(kernels).flatMap(([k, v]) => [k, v.wasm]));
   return (point, seed) => hashOf(base, JSON.stringify(point), String(seed));
 }
 

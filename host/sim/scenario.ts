@@ -227,18 +227,23 @@ export function measureDeclared(s: Scenario, report: RunReport): Record<string, 
 async function bundleModule(path: string): Promise<string> {
   const { buildSync } = await import("esbuild");
   const { createHash } = await import("node:crypto");
-  const { mkdirSync } = await import("node:fs");
+  const { mkdirSync, writeFileSync } = await import("node:fs");
   const { join } = await import("node:path");
   const { ROOT } = await import("../../tools/paths.ts");
   // the bundle's own copy of tools/paths.ts must find the package, not the cache folder
   (globalThis as any).UNIWASM_ROOT ??= ROOT;
-  const key = createHash("sha256").update(path).update(readFileSync(path)).digest("hex").slice(0, 12);
   let project = dirname(path);
   while (!existsSync(join(project, "node_modules")) && dirname(project) !== project) project = dirname(project);
   if (!existsSync(join(project, "node_modules"))) project = ROOT;
-  const dir = join(project, "node_modules", ".cache", "uniwasm", "scenarios", key);
-  mkdirSync(dir, { recursive: true });
-  const outfile = join(dir, "scenario.mjs");
-  buildSync({ entryPoints: [path], bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", outfile, logLevel: "error" });
+  const dir = join(project, "node_modules", ".cache", "uniwasm", "scenarios", createHash("sha256").update(path).digest("hex").slice(0, 12));
+  const built = buildSync({ entryPoints: [path], bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", write: false, outdir: dir, logLevel: "error" });
+  const code = built.outputFiles[0].contents;
+  // named by its contents: an edit to the scenario or a module it imports is a new
+  // file, which this process imports afresh (it keeps every URL it imported)
+  const outfile = join(dir, `${createHash("sha256").update(code).digest("hex").slice(0, 16)}.mjs`);
+  if (!existsSync(outfile)) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(outfile, code);
+  }
   return outfile;
 }

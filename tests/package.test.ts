@@ -3,11 +3,13 @@
 // (build, boot under QEMU, talk to it) run by `npm test`, for every template.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { availableTemplates } from "../tools/new.ts";
 import { ROOT } from "../tools/paths.ts";
 import { scratchDir } from "./helpers/kernel.ts";
+import { freePort } from "./helpers/ports.ts";
 import { COMPILER_LOADED, watchCompiler } from "./helpers/compiler-watch.ts";
 
 // builds and boots under TCG on a shared 2-core machine: minutes, not seconds
@@ -30,6 +32,24 @@ function runAsync(cmd: string, args: string[], cwd: string): Promise<{ code: num
       resolve({ code, out, err });
     });
   });
+}
+
+/** Sends `text` to 127.0.0.1:port until an answer comes (the kernel may still be starting); the answer. */
+async function echoOnce(port: number, text: string): Promise<string> {
+  for (let i = 0; i < 240; i++) {
+    const got = await new Promise<string>((resolve) => {
+      let answer = "";
+      const s = connect(port, "127.0.0.1", () => s.write(text));
+      s.setEncoding("utf8");
+      s.setTimeout(3000, () => s.destroy());
+      s.on("data", (d) => { answer += d; if (answer.length >= text.length) s.end(); });
+      s.on("close", () => resolve(answer));
+      s.on("error", () => {});
+    });
+    if (got) return got;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return "";
 }
 
 function run(cmd: string, args: string[], cwd: string) {
@@ -270,6 +290,21 @@ describe("uniwasm new", () => {
         expect(bad.out).toContain("the guest exited with code 3 before it answered");
         expect(bad.out).toContain("bad address in ip=10.0.2.300/24");
         expect(bad.out).toMatch(/^# fail 1$/m);
+        // npm run sim: the same kernel in Node, reached through the same kind of port forward
+        const sim = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).scripts.sim as string;
+        expect(sim).toBe("uniwasm node . --hostfwd tcp:127.0.0.1:7007-:7");
+        const port = await freePort();
+        const node = spawn("npx", sim.replace("127.0.0.1:7007", `127.0.0.1:${port}`).split(" "), { cwd: dir, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+        let log = "";
+        node.stdout!.on("data", (d) => (log += d));
+        node.stderr!.on("data", (d) => (log += d));
+        const ended = new Promise((r) => node.on("exit", r));
+        try {
+          expect(await echoOnce(port, "hello, simulation\n"), log).toBe("hello, simulation\n");
+        } finally {
+          process.kill(-node.pid!, "SIGTERM"); // npx and the CLI under it: its own process group
+          await ended;
+        }
       }
     });
   }

@@ -77,7 +77,8 @@ export function createProject(dirArg: string, template: Template, dependency = `
   if (template.guestPort && !config.cmdline) config.cmdline = "ip=dhcp";
   write("uniwasm.json", JSON.stringify(config, null, 2) + "\n");
 
-  const fwd = template.guestPort ? ` --hostfwd tcp:127.0.0.1:${template.hostPort}-:${template.guestPort}` : " --net user";
+  const rule = template.guestPort ? `tcp:127.0.0.1:${template.hostPort}-:${template.guestPort}` : undefined;
+  const fwd = rule ? ` --hostfwd ${rule}` : " --net user";
   const pkg = {
     name,
     version: "0.1.0",
@@ -87,7 +88,10 @@ export function createProject(dirArg: string, template: Template, dependency = `
     scripts: {
       image: "uniwasm image .",
       boot: `uniwasm boot .${fwd}`,
-      sim: "uniwasm node . --net sim",
+      // a server in simulation is reached the same way as under QEMU (the simulated
+      // network's gateway forwards the port, on the real clock); alone it would
+      // run through virtual time with nobody to answer
+      sim: rule ? `uniwasm node . --hostfwd ${rule}` : "uniwasm node . --net sim",
       test: "uniwasm test",
     },
     dependencies: { uniwasm: dependency },
@@ -218,7 +222,7 @@ ${talk}
 Other scripts:
 
     npm run image        # only build: build/${name}/x86_64/${name}.img
-    npm run sim          # run the same kernel in Node, on a simulated network
+    npm run sim          # ${t.client ? `the same kernel in Node, on a simulated network with the same port forward: ${t.client} reaches it too` : "the same kernel in Node, on a simulated network"}
     npm test             # build, boot under QEMU and check the answer (test/boot.test.mjs)
 
 Every command has its own help: \`npx uniwasm boot --help\`.

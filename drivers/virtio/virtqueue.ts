@@ -342,6 +342,11 @@ export class Virtqueue {
 
   // ---- interrupt suppression ----
 
+  /** Where the driver writes used_event (EVENT_IDX): the word after the avail ring's entries. */
+  @inline private get usedEventAt(): usize {
+    return this.avail + 4 + (<usize>this.size << 1);
+  }
+
   /**
    * Asks for an interrupt at the next completion, then re-checks: returns
    * true if completions arrived meanwhile (the caller polls again rather
@@ -349,7 +354,7 @@ export class Virtqueue {
    * the request).
    */
   enableInterrupts(): bool {
-    if (this.eventIdx) store<u16>(this.avail + 4 + (<usize>this.size << 1), this.lastUsed);
+    if (this.eventIdx) store<u16>(this.usedEventAt, this.lastUsed);
     else store<u16>(this.avail, 0);
     fence();
     return this.hasUsed();
@@ -363,7 +368,7 @@ export class Virtqueue {
   enableInterruptsDelayed(): bool {
     if (!this.eventIdx) return this.enableInterrupts();
     const delta = <u16>((this.inFlight * 3) >> 2);
-    store<u16>(this.avail + 4 + (<usize>this.size << 1), this.lastUsed + delta);
+    store<u16>(this.usedEventAt, this.lastUsed + delta);
     fence();
     return <u32>(<u16>(this.deviceUsedIdx() - this.lastUsed)) > <u32>delta;
   }
@@ -372,7 +377,7 @@ export class Virtqueue {
   disableInterrupts(): void {
     if (this.eventIdx) {
       // An event index just behind the one we read is crossed only after a full wrap.
-      store<u16>(this.avail + 4 + (<usize>this.size << 1), this.lastUsed - 1);
+      store<u16>(this.usedEventAt, this.lastUsed - 1);
     } else store<u16>(this.avail, AVAIL_F_NO_INTERRUPT);
   }
 }

@@ -294,7 +294,8 @@ describe("uniwasm new", () => {
         const sim = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).scripts.sim as string;
         expect(sim).toBe("uniwasm node . --hostfwd tcp:127.0.0.1:7007-:7");
         const port = await freePort();
-        const node = spawn("npx", sim.replace("127.0.0.1:7007", `127.0.0.1:${port}`).split(" "), { cwd: dir, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+        const pcap = join(dir, "sim.pcap");
+        const node = spawn("npx", [...sim.replace("127.0.0.1:7007", `127.0.0.1:${port}`).split(" "), "--pcap", pcap], { cwd: dir, detached: true, stdio: ["ignore", "pipe", "pipe"] });
         let log = "";
         node.stdout!.on("data", (d) => (log += d));
         node.stderr!.on("data", (d) => (log += d));
@@ -305,6 +306,11 @@ describe("uniwasm new", () => {
           process.kill(-node.pid!, "SIGTERM"); // npx and the CLI under it: its own process group
           await ended;
         }
+        // the capture, written as the run ended by the signal, holds the forwarded connection's bytes
+        const frames = execFileSync("tcpdump", ["-n", "-A", "-r", pcap], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+        expect(frames).toMatch(/IP 10\.0\.2\.2\.\d+ > 10\.0\.2\.15\.7: Flags \[S\]/);
+        expect(frames).toMatch(/IP 10\.0\.2\.15\.7 > 10\.0\.2\.2\.\d+: Flags \[P\.\], .*length 18/);
+        expect(frames).toContain("hello, simulation");
       }
     });
   }

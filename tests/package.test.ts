@@ -109,6 +109,9 @@ describe("the npm package", () => {
     const t = run("npx", ["uniwasm", "test"], empty);
     expect(t.code).toBe(1);
     expect(t.err).toBe("uniwasm: no tests here: uniwasm test runs a project's test/*.test.mjs (uniwasm new makes one), or uniwasm's own suite from a source checkout\n");
+    // a project made from the installed package depends on the uniwasm its neighbour was installed from
+    expect(run("npx", ["uniwasm", "new", "build/sub"], first)).toMatchObject({ code: 0 });
+    expect(JSON.parse(readFileSync(join(first, "build/sub/package.json"), "utf8")).dependencies).toEqual({ uniwasm: `file:${tarball}` });
   });
 });
 

@@ -14,7 +14,7 @@ import { ARCH, ARCHES, MACHINES, type Arch } from "./arch.ts";
 import { imageArch } from "./image-format.ts";
 import { packageVersion, ROOT } from "./paths.ts";
 import { ACCELS, boot, checkBootable, checkHost, hostfwdProblem, parseMemory, sizeBytes, type Accel, type BootOptions } from "./qemu.ts";
-import { createProject, findTemplate, TEMPLATES } from "./new.ts";
+import { createProject, dependencyNear, findTemplate, TEMPLATES } from "./new.ts";
 import { checkName, domainXml, networkXml } from "./libvirt.ts";
 import { ensureTools, type ToolName } from "./toolchain.ts";
 import { buildWasm, type Log } from "./wasm-build.ts";
@@ -412,7 +412,7 @@ export const VERBS: VerbSpec[] = [
     description: "Makes <dir> (new or empty) a project that depends on the uniwasm package: package.json (scripts image, boot, sim, test), main.ts importing the kernel from \"uniwasm\", uniwasm.json, tsconfig.json for the editor (AssemblyScript's types), test/boot.test.mjs (builds, boots and talks to it) and a README. The templates are the apps shipped in apps/.",
     options: [
       { name: "--template", value: "<name>", default: "hello", help: `the app to start from: ${TEMPLATES.map((t) => `${t.name} (${t.summary})`).join(", ")}` },
-      { name: "--dependency", value: "<spec>", help: "how package.json names uniwasm (an npm version range, a tarball or a folder)", default: "from a source checkout, file:uniwasm-<version>.tgz, the checkout packed into the project; else ^<this version>" },
+      { name: "--dependency", value: "<spec>", help: "how package.json names uniwasm (an npm version range, a tarball or a folder)", default: "from a source checkout, file:uniwasm-<version>.tgz, the checkout packed into the project; else as the nearest package.json above depends on uniwasm, else ^<this version>" },
     ],
     examples: [
       ["uniwasm new myapp --template echo", "an echo server in myapp/; then: cd myapp && npm install && npm run boot"],
@@ -422,7 +422,7 @@ export const VERBS: VerbSpec[] = [
       const t = findTemplate(one(p, "--template") ?? "hello");
       // uniwasm is not on npm's registry: from a checkout the project gets the package packed from it
       const packed = !p.given.has("--dependency") && isCheckout() ? `uniwasm-${packageVersion()}.tgz` : undefined;
-      const project = createProject(p.positional[0], t, packed ? `file:${packed}` : one(p, "--dependency"));
+      const project = createProject(p.positional[0], t, packed ? `file:${packed}` : one(p, "--dependency") ?? dependencyNear(process.cwd()));
       if (packed) packInto(project.dir, packed);
       const rel = relative(process.cwd(), project.dir).startsWith("..") ? project.dir : relative(process.cwd(), project.dir) || ".";
       log(`new project ${project.name} in ${rel} from the ${t.name} template: ${[...project.files, ...(packed ? [packed] : [])].join(", ")}`);

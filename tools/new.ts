@@ -5,7 +5,7 @@
 // project's test sends and expects).
 
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { basename, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { UserError } from "./errors.ts";
 import { packageVersion, ROOT } from "./paths.ts";
 
@@ -46,6 +46,27 @@ export interface NewProject {
   dir: string;
   name: string;
   files: string[];
+}
+
+/**
+ * How the nearest project above `dir` depends on uniwasm (a relative `file:`
+ * made absolute), so that a project made from an installed package gets the
+ * uniwasm its neighbour was installed from; undefined if none does.
+ */
+export function dependencyNear(dir: string): string | undefined {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    const file = join(d, "package.json");
+    if (existsSync(file)) {
+      let spec: unknown;
+      try {
+        spec = JSON.parse(readFileSync(file, "utf8")).dependencies?.uniwasm;
+      } catch {
+        spec = undefined; // not ours to judge: keep looking
+      }
+      if (typeof spec === "string") return spec.startsWith("file:") ? `file:${resolve(d, spec.slice(5))}` : spec;
+    }
+    if (dirname(d) === d) return undefined;
+  }
 }
 
 /** Writes the project; refuses a folder that exists and is not empty. */

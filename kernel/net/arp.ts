@@ -1,8 +1,8 @@
 // The ARP cache: a fixed table of IPv4 -> MAC entries, with the packets that
 // wait for an address to resolve. Bounded on every axis, with two classes of
 // rows that never take each other's place:
-//  - resolved entries (and known addresses being resolved again after their
-//    lifetime): at most ARP_ENTRIES; when full, the stalest is pushed out
+//  - resolved entries (those being confirmed past their lifetime among
+//    them): at most ARP_ENTRIES; when full, the stalest is pushed out
 //    (expired first, then ones we never sent to, then the oldest);
 //  - pending resolutions of new addresses: at most ARP_INCOMPLETE at once;
 //    when full, the oldest pending one is given up for the new one.
@@ -55,7 +55,7 @@ export class ArpCache {
   private ip: StaticArray<u32> = new StaticArray<u32>(ROWS);
   private mac: StaticArray<u64> = new StaticArray<u64>(ROWS);
   private state: StaticArray<u8> = new StaticArray<u8>(ROWS);
-  /** In the resolved class: resolved, or a known address being resolved again. Else a new address pending. */
+  /** In the resolved class: resolved (REACHABLE or CONFIRMING). Else a new address pending. */
   private known: StaticArray<bool> = new StaticArray<bool>(ROWS);
   /** Looked up for sending since it was learned. */
   private used: StaticArray<bool> = new StaticArray<bool>(ROWS);

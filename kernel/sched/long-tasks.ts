@@ -4,8 +4,9 @@
 // host core) many runs cross 10 ms, and a line for each drowned the app's
 // own output. The first long run is printed at once; after it, at most one
 // line per `intervalNs` of the kernel's clock, which also says how many long
-// runs were not printed since the line before and names the longest of them.
-// Every run is counted in SchedStats.longTasks either way.
+// runs were not printed since the line before and names the longest of them;
+// when the loop ends, a last line covers the runs held since then. Every run
+// is counted in SchedStats.longTasks either way.
 
 import { print, println, printFixed, printU64 } from "../console";
 import { SEC } from "./time";
@@ -48,6 +49,21 @@ export class LongTaskReport {
     println("");
     this.printedAny = true;
     this.printedAt = now;
+    this.held = 0;
+    this.heldLongestNs = 0;
+  }
+
+  /** The loop ended: one line for the long runs held since the last line, if any (none is left unsaid). */
+  flush(): void {
+    if (this.held == 0) return;
+    print("sched: ");
+    printU64(this.held);
+    print(this.held == 1 ? " more long task run" : " more long task runs");
+    print(" since the last report, the longest '");
+    print(this.heldLongestName);
+    print("' ran ");
+    printFixed(this.heldLongestNs, 1000, 3);
+    println(" us");
     this.held = 0;
     this.heldLongestNs = 0;
   }

@@ -292,6 +292,7 @@ export class Scheduler extends TaskScheduler {
     }
     st.timerOverruns = timers.overruns;
     st.loopNs += now - start;
+    this.longTaskReport.flush();
     __unpin(changetype<usize>(this));
     this.running = false;
   }

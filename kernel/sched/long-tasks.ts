@@ -39,31 +39,31 @@ export class LongTaskReport {
     print(" us");
     if (this.held > 0) {
       print(" (");
-      printU64(this.held);
-      print(" more since the last report, the longest '");
-      print(this.heldLongestName);
-      print("' ran ");
-      printFixed(this.heldLongestNs, 1000, 3);
-      print(" us)");
+      this.printHeld(" more");
+      print(")");
     }
     println("");
     this.printedAny = true;
     this.printedAt = now;
-    this.held = 0;
-    this.heldLongestNs = 0;
   }
 
   /** The loop ended: one line for the long runs held since the last line, if any (none is left unsaid). */
   flush(): void {
     if (this.held == 0) return;
     print("sched: ");
+    this.printHeld(this.held == 1 ? " more long task run" : " more long task runs");
+    println("");
+  }
+
+  /** "<held><what> since the last report, the longest '<name>' ran <t> us", and forgets them. */
+  private printHeld(what: string): void {
     printU64(this.held);
-    print(this.held == 1 ? " more long task run" : " more long task runs");
+    print(what);
     print(" since the last report, the longest '");
     print(this.heldLongestName);
     print("' ran ");
     printFixed(this.heldLongestNs, 1000, 3);
-    println(" us");
+    print(" us");
     this.held = 0;
     this.heldLongestNs = 0;
   }

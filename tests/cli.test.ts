@@ -102,7 +102,7 @@ describe("uniwasm CLI errors", () => {
   it("refuses an option of another verb instead of ignoring it, naming the verb's own where it has one (node --timeout)", async () => {
     const r = await cli(["node", "apps/hello", "--net", "sim", "--timeout", "5"]);
     expect(r).toEqual({ code: 2, out: "uniwasm: node: unknown option --timeout (--timeout is an option of boot; node's is --until <s>); see uniwasm node --help\n" });
-    expect(await cli(["node", "apps/hello", "--accel", "tcg"])).toEqual({ code: 2, out: "uniwasm: node: unknown option --accel (--accel is an option of boot, not of node); see uniwasm node --help\n" });
+    expect(await cli(["node", "apps/hello", "--accel", "tcg"])).toEqual({ code: 2, out: "uniwasm: node: unknown option --accel (--accel is an option of boot and export, not of node); see uniwasm node --help\n" });
   });
 
   it("refuses an option that needs another one, or implies it", async () => {

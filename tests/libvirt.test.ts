@@ -10,7 +10,7 @@
 // `exit code N` line in each console file. aarch64 (when its QEMU is there):
 // an httpd domain on its own network, curled and shut down, and a failure.
 import { execFile, execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -91,6 +91,15 @@ describe("uniwasm export --libvirt: the XML and its errors (no libvirt needed)",
     for (const w of ["<type arch='aarch64' machine='virt'>hvm</type>", "<gic version='2'/>", "<model fallback='forbid'>cortex-a72</model>", "<source network='lan'/>", "<on_crash>destroy</on_crash>"]) expect(arm).toContain(w);
     expect(arm).not.toContain("<acpi/>");
     expect(arm).not.toContain("<panic");
+    // for a host with KVM: type kvm and the host's CPU, the rest alike
+    for (const arch of ["x86_64", "aarch64"] as const) {
+      const k = domainXml({ ...base, arch, accel: "kvm" });
+      expect(k).toMatch(/^<domain type='kvm'>/);
+      expect(k).toContain("<cpu mode='host-passthrough' check='none'/>");
+      expect(k).not.toContain("cortex-a72");
+      const rest = (x: string) => x.replace(/^<domain type='\w+'>/, "").replace(/\n  <cpu[^]*?(\/>|<\/cpu>)/, "");
+      expect(rest(k)).toBe(rest(domainXml({ ...base, arch })));
+    }
   });
   it("refuses what libvirt would refuse, naming the option", () => {
     expect(() => domainXml({ ...base, name: "a b" })).toThrow(/--name "a b": expected 1-64 letters/);
@@ -185,6 +194,9 @@ describe.skipIf(!!why)(`libvirt domains from uniwasm export --libvirt${why ? ` (
     if (has("virt-xml-validate")) {
       execFileSync("virt-xml-validate", [join(dir, `${webs[0]}.xml`), "domain"]);
       execFileSync("virt-xml-validate", [join(dir, `${net}.network.xml`), "network"]);
+      // the KVM variant, which this host cannot run, is at least valid
+      writeFileSync(join(dir, "kvm.xml"), domainXml({ name: "kvm", arch: "x86_64", image: images.httpd, memory: "64M", console: join(dir, "kvm.console"), network: net, accel: "kvm" }));
+      execFileSync("virt-xml-validate", [join(dir, "kvm.xml"), "domain"]);
     }
     expect(xml).toContain("<acpi/>");
     expect(xml).toContain("<seclabel type='none' model='dac'/>");

@@ -162,7 +162,7 @@ async function cmdExport(p: Parsed): Promise<number> {
   }
   const closed = unreadableByOthers(image);
   if (closed) log(`warning: ${closed}: libvirt's QEMU runs as its own user (libvirt-qemu on Debian) and the domain turns relabelling off, so QEMU will not be able to read the kernel; chmod o+r the image and o+x its folders, or export with --out to a folder that is`);
-  const xml = domainXml({ name, arch, image, memory, cmdline: one(p, "--append") ?? app?.config.cmdline, network, bridge: one(p, "--bridge"), console: cons });
+  const xml = domainXml({ name, arch, image, memory, cmdline: one(p, "--append") ?? app?.config.cmdline, network, bridge: one(p, "--bridge"), console: cons, accel: one(p, "--accel") as "tcg" | "kvm" | undefined });
   if (!out) {
     process.stdout.write(xml);
     return 0;
@@ -304,6 +304,7 @@ export const VERBS: VerbSpec[] = [
       { name: "--isolated-network", value: "<addr/prefix>", help: "also write an isolated network (no forwarding, DHCP, dnsmasq no-ping) with the host at this address, e.g. 10.79.0.1/24 (needs --out)" },
       OPT.append,
       { name: "--console", value: "<file>", help: "the console file", default: "<out>/<name>.console, else /var/log/libvirt/qemu/<name>.console" },
+      { name: "--accel", value: "<kind>", choices: ["tcg", "kvm"], default: "tcg", help: "the domain's accelerator: tcg (type qemu, QEMU's emulator) or kvm (type kvm, the host's CPU passed through), for the host that will run it" },
       { name: "--out", value: "<dir>", help: "write <name>.xml (and <network>.network.xml) there, with a copy of the image as <name>.img" },
       OPT.arch,
       OPT.bounds,

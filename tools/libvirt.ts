@@ -2,8 +2,9 @@
 // isolated libvirt network for it (docs/deploying.md).
 //
 // The domain is what libvirt accepts as it is, with nothing it would have to
-// guess: QEMU under TCG (type qemu: KVM users change one word), direct kernel
-// boot (<kernel> + <cmdline>, no firmware, disk or initrd), ACPI on (the
+// guess: QEMU under TCG (type qemu), or KVM with the host's CPU passed
+// through (--accel kvm), direct kernel boot (<kernel> + <cmdline>, no
+// firmware, disk or initrd), ACPI on (the
 // power button and soft-off: boot/x86_64/README.md "Exit"), no USB, balloon,
 // graphics or video, the serial console to a file (where `exit code N` is
 // read back), pvpanic (libvirt reports a failed guest as crashed), the
@@ -40,6 +41,8 @@ export interface DomainOptions {
   console: string;
   /** Virtual CPUs (the kernel uses one). */
   vcpus?: number;
+  /** "tcg" (domain type qemu, the default) or "kvm" (type kvm, the host's CPU passed through). */
+  accel?: "tcg" | "kvm";
 }
 
 export interface NetworkOptions {
@@ -76,7 +79,7 @@ const ARCH_DOMAIN: Record<Arch, ArchDomain> = {
   aarch64: {
     machine: "virt",
     features: "    <gic version='2'/>\n",
-    // the CPU uniwasm boot gives TCG (tools/arch.ts); KVM users write host-passthrough
+    // the CPU uniwasm boot gives TCG (tools/arch.ts); under KVM the host's own
     cpu: "<cpu mode='custom' match='exact' check='none'>\n    <model fallback='forbid'>cortex-a72</model>\n  </cpu>",
     panic: "",
   },
@@ -85,6 +88,7 @@ const ARCH_DOMAIN: Record<Arch, ArchDomain> = {
 export function domainXml(o: DomainOptions): string {
   checkName("--name", o.name);
   const a = ARCH_DOMAIN[o.arch];
+  const kvm = o.accel === "kvm";
   if (o.network && o.bridge) throw new UserError("--network and --bridge: give one (a libvirt network, or a host bridge)");
   const kib = Math.ceil(sizeBytes(o.memory) / 1024);
   const nic = o.network
@@ -92,7 +96,7 @@ export function domainXml(o: DomainOptions): string {
     : o.bridge
       ? `    <interface type='bridge'>\n      <source bridge='${esc(o.bridge)}'/>\n      <model type='virtio-non-transitional'/>\n    </interface>\n`
       : "";
-  return `<domain type='qemu'>
+  return `<domain type='${kvm ? "kvm" : "qemu"}'>
   <name>${esc(o.name)}</name>
   <memory unit='KiB'>${kib}</memory>
   <currentMemory unit='KiB'>${kib}</currentMemory>
@@ -104,7 +108,7 @@ export function domainXml(o: DomainOptions): string {
   </os>
   <features>
 ${a.features}  </features>
-  ${a.cpu}
+  ${kvm ? "<cpu mode='host-passthrough' check='none'/>" : a.cpu}
   <clock offset='utc'/>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>destroy</on_reboot>

@@ -93,7 +93,7 @@ export function parseArgs(verb: VerbSpec, argv: string[], all: readonly VerbSpec
         const hint = suggest(k, verb.options.map((x) => x.name));
         const elsewhere = all.filter((v) => v !== verb && v.options.some((x) => x.name === k)).map((v) => v.name);
         const own = verb.options.find((x) => x.insteadOf?.includes(k));
-        const of = `${k} is an option of ${elsewhere.join(", ")}`;
+        const of = `${k} is an option of ${elsewhere.length > 1 ? `${elsewhere.slice(0, -1).join(", ")} and ${elsewhere[elsewhere.length - 1]}` : elsewhere[0]}`;
         const why = hint ? ` (did you mean ${hint}?)`
           : own ? ` (${elsewhere.length ? `${of}; ` : ""}${verb.name}'s is ${own.name}${own.value ? ` ${own.value}` : ""})`
           : elsewhere.length ? ` (${of}, not of ${verb.name})` : "";

@@ -55,8 +55,6 @@ export class ArpCache {
   private ip: StaticArray<u32> = new StaticArray<u32>(ROWS);
   private mac: StaticArray<u64> = new StaticArray<u64>(ROWS);
   private state: StaticArray<u8> = new StaticArray<u8>(ROWS);
-  /** In the resolved class: resolved (REACHABLE or CONFIRMING). Else a new address pending. */
-  private known: StaticArray<bool> = new StaticArray<bool>(ROWS);
   /** Looked up for sending since it was learned. */
   private used: StaticArray<bool> = new StaticArray<bool>(ROWS);
   /** REACHABLE: when it expires; INCOMPLETE, CONFIRMING: when the next request is due. */
@@ -166,7 +164,7 @@ export class ArpCache {
     let victim = -1;
     let oldest = u64.MAX_VALUE;
     for (let i = 0; i < ROWS; i++) {
-      if (unchecked(this.state[i]) == INCOMPLETE && !unchecked(this.known[i]) && unchecked(this.since[i]) < oldest) {
+      if (unchecked(this.state[i]) == INCOMPLETE && unchecked(this.since[i]) < oldest) {
         oldest = unchecked(this.since[i]);
         victim = i;
       }
@@ -186,19 +184,21 @@ export class ArpCache {
       else this.c.dropNoEntry++;
     }
     unchecked((this.pendCount[i] = 0));
-    if (unchecked(this.known[i])) this.knownRows--;
-    else this.newRows--;
+    // a row's class is its state: pending while INCOMPLETE, resolved after
+    if (unchecked(this.state[i]) == INCOMPLETE) this.newRows--;
+    else this.knownRows--;
     unchecked((this.state[i] = FREE));
   }
 
-  private take(i: i32, ip: u32, known: bool, now: u64): void {
+  /** Takes free row `i` for `ip` in state `st`: INCOMPLETE (the pending class) or REACHABLE (the resolved one). */
+  private take(i: i32, ip: u32, st: u8, now: u64): void {
     unchecked((this.ip[i] = ip));
-    unchecked((this.known[i] = known));
+    unchecked((this.state[i] = st));
     unchecked((this.used[i] = false));
     unchecked((this.pendCount[i] = 0));
     unchecked((this.since[i] = now));
-    if (known) this.knownRows++;
-    else this.newRows++;
+    if (st == INCOMPLETE) this.newRows++;
+    else this.knownRows++;
   }
 
   /**
@@ -212,14 +212,13 @@ export class ArpCache {
       if (!create) return;
       i = this.resolvedRow(now, -1);
       if (i < 0) return;
-      this.take(i, ip, true, now);
-    } else if (!unchecked(this.known[i])) {
+      this.take(i, ip, REACHABLE, now);
+    } else if (unchecked(this.state[i]) == INCOMPLETE) {
       // A pending resolution answered: it joins the resolved class (making room there if it must).
       if (this.knownRows >= ARP_ENTRIES && this.resolvedRow(now, i) < 0) {
         this.release(i, false);
         return;
       }
-      unchecked((this.known[i] = true));
       this.newRows--;
       this.knownRows++;
     }
@@ -247,8 +246,7 @@ export class ArpCache {
         this.owner.dropBuffer(buf);
         return;
       }
-      this.take(i, ip, false, now);
-      unchecked((this.state[i] = INCOMPLETE));
+      this.take(i, ip, INCOMPLETE, now);
       fresh = true;
     }
     const n = <i32>unchecked(this.pendCount[i]);

@@ -172,7 +172,7 @@ describe("boot reports QEMU's failures and stops on signals", () => {
       const child = spawn(process.execPath, [CLI, "boot", img, "--accel", "tcg", "--hostfwd", `tcp:127.0.0.1:${port}-:80`, "--", "-S"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
       let err = "";
       child.stderr.on("data", (d) => (err += d));
-      const exited = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+      const exited = new Promise<number | null>((r) => child.on("close", (c) => r(c)));
       // taken three times in a row: QEMU holds it (the CLI's own check binds it only for a moment)
       for (let i = 0, taken = 0; i < 1200 && taken < 3; i++) {
         taken = (await canListen(port)) ? 0 : taken + 1;

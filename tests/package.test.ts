@@ -156,7 +156,7 @@ describe("uniwasm/sim from the package", () => {
       let err = "";
       c.stdout.on("data", (d) => (out += d));
       c.stderr.on("data", (d) => (err += d));
-      c.on("exit", (code) => resolve({ code, out, err }));
+      c.on("close", (code) => resolve({ code, out, err }));
     });
     const r = await node("sim-experiment.mjs");
     expect(r.code, r.err).toBe(0);
@@ -305,7 +305,7 @@ describe("uniwasm new", () => {
         let log = "";
         node.stdout!.on("data", (d) => (log += d));
         node.stderr!.on("data", (d) => (log += d));
-        const ended = new Promise((r) => node.on("exit", r));
+        const ended = new Promise((r) => node.on("close", r));
         try {
           expect(await echoOnce(port, "hello, simulation\n"), log).toBe("hello, simulation\n");
         } finally {

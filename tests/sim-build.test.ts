@@ -48,7 +48,7 @@ describe("buildSimKernel", () => {
       const c = spawn(process.execPath, [...watch, join(ROOT, "tools/cli.js"), "node", app, ...args], { cwd: ROOT });
       let err = "";
       c.stderr.on("data", (d) => (err += d));
-      c.on("exit", (code) => resolve({ code, err }));
+      c.on("close", (code) => resolve({ code, err }));
     });
     for (const args of [[], ["--until", "5"]]) { // the plain build, then the simulation build
       // a new kernel each time, so the first run must build it

@@ -114,7 +114,7 @@ describe("uniwasm experiment", () => {
     const out = join(dir, "out");
     const child = spawn(join(ROOT, "uniwasm"), ["experiment", file, "--out", out, "--workers", "2"], { cwd: ROOT });
     let err = "";
-    const exited = new Promise<void>((r) => child.on("exit", () => r()));
+    const exited = new Promise<void>((r) => child.on("close", () => r()));
     await new Promise<void>((resolve, reject) => {
       child.stderr.on("data", (d) => {
         err += d;

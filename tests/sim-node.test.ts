@@ -26,7 +26,7 @@ function start(args: string[]): { child: ChildProcess; out: () => string; ready:
   };
   child.stdout!.on("data", feed);
   child.stderr!.on("data", feed);
-  const exit = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+  const exit = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
   return {
     child,
     out: () => text,
@@ -71,7 +71,7 @@ describe("uniwasm node --net sim", () => {
       const c = spawn("curl", ["-s", "-m", "30", "-o", "/dev/null", "-w", "%{size_download}", `http://127.0.0.1:${port}/50000`]);
       let o = "";
       c.stdout.on("data", (d) => (o += d));
-      c.on("exit", () => resolve(Number(o)));
+      c.on("close", () => resolve(Number(o)));
     })));
     expect(many).toEqual([50000, 50000, 50000, 50000]);
     run.child.kill("SIGINT");

@@ -296,12 +296,17 @@ export class VirtioNet extends NetDevice {
 
   /**
    * For the pool, when it is empty: publishes what is queued (the device may
-   * finish some of it while we look) and collects what the device is done with.
+   * finish some of it while we look) and collects what the device is done
+   * with. If that frees nothing, the next completion interrupts: whoever
+   * held output back for want of a buffer (PoolWaiter) must hear of the
+   * first one to return even when nothing is being received.
    */
   reclaimForPool(): void {
     if (!this.running) return;
     this.flush();
     this.reclaimTx();
+    const tx = this.tx!;
+    if (this.pool.available == 0 && tx.inFlight > 0 && tx.enableInterrupts()) this.reclaimTx();
   }
 
   /** Returns completed transmit buffers to their pools (packet or large). */
@@ -458,15 +463,19 @@ export class VirtioNet extends NetDevice {
    * that found the pool empty (every spare buffer a frame being sent or held
    * by the stack) leaves the ring short, and a ring that runs dry brings no
    * frame, so no interrupt and no poll, even once the buffers come back.
-   * Transmit completions alone are left out: their interrupts are off, or
-   * asked for only once most of a full ring has drained, so used entries
-   * there wait by design, and the next transmit reclaims them.
+   * Transmit completions alone are left out while the pool has buffers:
+   * their interrupts are off, or asked for only once most of a full ring
+   * has drained, so used entries there wait by design, and the next
+   * transmit reclaims them. With the pool empty they are the buffers a
+   * sender holding output back waits for (reclaimForPool asked for their
+   * interrupt), so they count.
    */
   completionsWaiting(): bool {
     if (!this.running || this.polling) return false;
     const rx = this.rx!;
     if (rx.hasUsed()) return true;
-    return rx.numFree > 0 && (this.pool.available > 0 || this.tx!.hasUsed());
+    if (this.pool.available == 0) return this.tx!.hasUsed();
+    return rx.numFree > 0;
   }
 
   /**

@@ -36,6 +36,17 @@ export abstract class PoolReclaimer {
   abstract reclaim(): void;
 }
 
+/**
+ * Someone that had to hold output back because the pool was empty (the IPv4
+ * layer, for the protocols above it). `buffersBack` is called once, from
+ * inside `free`, when a buffer returns after `ready` or `alloc` found none:
+ * that can be deep in a driver's reclaim, so it must only schedule work
+ * (wake a task), never allocate or send.
+ */
+export abstract class PoolWaiter {
+  abstract buffersBack(): void;
+}
+
 export class PacketPool {
   /** First byte of buffer 0; buffers are contiguous and PKT_BUF_SIZE apart. */
   readonly base: usize;
@@ -44,15 +55,19 @@ export class PacketPool {
   inUse: u32 = 0;
   /** The most buffers ever in use at once. */
   highWater: u32 = 0;
-  /** `alloc` calls that found the pool empty (the caller sees 0). */
+  /** Times the pool was found empty, the reclaimer asked in vain: by `alloc` (which returned 0) or `ready` (which said no). */
   allocFailures: u64 = 0;
   /** `free` calls with an address that is not a buffer in use (double free, stray pointer): ignored. */
   badFrees: u64 = 0;
   allocs: u64 = 0;
   /** Asked for buffers when the pool is empty (the driver that sends from it). */
   reclaimer: PoolReclaimer | null = null;
-  /** Empty-pool `alloc` calls that the reclaimer satisfied. */
+  /** Times the pool was found empty and the reclaimer refilled it (`alloc` or `ready`). */
   reclaims: u64 = 0;
+  /** Told when buffers return after the pool was found empty. */
+  private readonly waiters: Array<PoolWaiter> = new Array<PoolWaiter>();
+  /** `ready` or `alloc` found no buffer, and none has returned since. */
+  private starved: bool = false;
 
   // A stack of free buffer indices (u32 each) and one state byte per buffer,
   // both outside the buffers themselves, so a device scribbling on a buffer
@@ -76,17 +91,8 @@ export class PacketPool {
 
   /** A free buffer's address (its first byte), or 0 when the pool is empty (counted). */
   alloc(): usize {
-    let top = this.top;
-    if (top == 0) {
-      const r = this.reclaimer;
-      if (r != null) r.reclaim();
-      top = this.top;
-      if (top == 0) {
-        this.allocFailures++;
-        return 0;
-      }
-      this.reclaims++;
-    }
+    if (this.top == 0 && !this.ready()) return 0;
+    const top = this.top;
     const i = load<u32>(this.stack + (<usize>(top - 1) << 2));
     this.top = top - 1;
     store<u8>(this.state + i, USED);
@@ -94,6 +100,30 @@ export class PacketPool {
     const n = ++this.inUse;
     if (n > this.highWater) this.highWater = n;
     return this.base + (<usize>i) * PKT_BUF_SIZE;
+  }
+
+  /**
+   * Whether `alloc` would return a buffer now, asking the reclaimer first if
+   * the pool is empty; allocates nothing. When it says no, the waiters hear
+   * `buffersBack` as soon as one returns: a sender that holds its output
+   * back instead of losing it learns when to try again.
+   */
+  ready(): bool {
+    if (this.top > 0) return true;
+    const r = this.reclaimer;
+    if (r != null) r.reclaim();
+    if (this.top > 0) {
+      this.reclaims++;
+      return true;
+    }
+    this.allocFailures++;
+    this.starved = true;
+    return false;
+  }
+
+  /** Adds `w` to those told when buffers return to an empty pool (see PoolWaiter). */
+  addWaiter(w: PoolWaiter): void {
+    this.waiters.push(w);
   }
 
   /** Returns a buffer from `alloc`. Anything else is counted in `badFrees` and ignored. */
@@ -107,6 +137,11 @@ export class PacketPool {
     store<u32>(this.stack + (<usize>this.top << 2), <u32>i);
     this.top++;
     this.inUse--;
+    if (this.starved) {
+      this.starved = false;
+      const w = this.waiters;
+      for (let k = 0, n = w.length; k < n; k++) unchecked(w[k]).buffersBack();
+    }
   }
 
   /** Buffers available now. */

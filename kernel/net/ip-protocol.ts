@@ -108,6 +108,12 @@ export abstract class IpProtocol {
   abstract input(p: IpPacket): void;
   /** An ICMP error quotes a datagram this protocol sent; returns whether it concerned something it has. */
   abstract icmpError(e: IcmpErrorReport): bool;
+  /**
+   * Packets can go again after `IpService.canSend` said none could: output
+   * held back may be sent now. Called from inside a driver's reclaim, so it
+   * only schedules the work. Protocols that never hold output back keep this.
+   */
+  sendable(): void {}
 }
 
 /** What the IPv4 layer offers the protocols above it. */
@@ -130,6 +136,17 @@ export abstract class IpService {
   abstract output(protocol: u32, src: u32, dst: u32, hdr: usize, hdrLen: u32, data: usize, dataLen: u32, dontFrag: bool): i32;
   /** The largest payload (transport header included) a datagram to `dst` carries unfragmented. */
   abstract mtuFor(dst: u32): u32;
+  /**
+   * Whether a datagram of one packet can be sent now: false when every
+   * packet buffer is in use (being sent, or received and not yet handled),
+   * so `output` would fail with NoBuffer. After a false, every registered
+   * protocol hears `sendable` once buffers come back: a protocol that keeps
+   * what it would have sent (TCP) sends it then, and loses nothing. Layers
+   * whose output never runs short keep this default.
+   */
+  canSend(): bool {
+    return true;
+  }
 
   // ---- TCP segmentation offload (TSO): one large segment, cut into MTU-sized ones by the device ----
 

@@ -16,10 +16,21 @@ import { NetCaps } from "./device";
 import { ICMP_UNREACH_PROTOCOL } from "./wire/icmp";
 import { Ipv4Counters } from "./counters";
 import { EthernetLink, LinkReceiver, LINK_PAYLOAD } from "./link";
+import { PoolWaiter } from "../mem/pktbuf";
 import { RouteTable } from "./route";
 import { Reassembler, REASM_TIMEOUT_NS } from "./reassembly";
 import { EphemeralPorts } from "./ports";
 import { IpService, IpProtocol, IpPacket, IpErrorSender, IpError } from "./ip-protocol";
+
+/** The pool tells the IPv4 layer when buffers return after it found none; the protocols hear it from there. */
+class Ipv4PoolWaiter extends PoolWaiter {
+  constructor(readonly ip: Ipv4) {
+    super();
+  }
+  buffersBack(): void {
+    this.ip.buffersBack();
+  }
+}
 
 class Ipv4Input extends LinkReceiver {
   constructor(readonly ip: Ipv4) {
@@ -46,6 +57,8 @@ export class Ipv4 extends IpService {
   /** The large buffer `largeBegin` handed out, until `largeSend` (0: none). */
   private largeBuf: usize = 0;
   private readonly protocols: StaticArray<IpProtocol | null> = new StaticArray<IpProtocol | null>(256);
+  /** The same receivers in the order they registered (what `buffersBack` tells). */
+  private readonly registered: Array<IpProtocol> = new Array<IpProtocol>();
   private errors: IpErrorSender | null = null;
   private timer!: TimerTask<Ipv4>;
   // Reused for every packet: parsing allocates nothing.
@@ -65,6 +78,7 @@ export class Ipv4 extends IpService {
     this.ident = load<u32>(seed) & 0xffff;
     this.ports = new EphemeralPorts(load<u32>(seed) >>> 16);
     link.setReceiver(new Ipv4Input(this));
+    link.pool.addWaiter(new Ipv4PoolWaiter(this));
   }
 
   // ---- configuration ----
@@ -101,6 +115,17 @@ export class Ipv4 extends IpService {
   register(protocol: u32, p: IpProtocol): void {
     if (protocol > 255 || this.protocols[protocol] != null) throw new Error("IP protocol " + protocol.toString() + " already has a receiver");
     this.protocols[protocol] = p;
+    this.registered.push(p);
+  }
+
+  canSend(): bool {
+    return this.link.pool.ready();
+  }
+
+  /** Buffers came back to the pool after `canSend` (or an output) found none: every protocol may send again. */
+  buffersBack(): void {
+    const r = this.registered;
+    for (let i = 0, n = r.length; i < n; i++) unchecked(r[i]).sendable();
   }
 
   /** The receiver registered for `protocol`, or null. */

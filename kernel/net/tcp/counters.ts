@@ -10,6 +10,7 @@ const NAMES: StaticArray<string> = [
   "rxSegments",
   "rcvDropNoMemory",
   "sndMemoryWaits",
+  "sndBufferWaits",
   "txSegments",
   "rxBytes",
   "txBytes",
@@ -74,6 +75,8 @@ export class TcpCounters extends CounterSet {
   rcvDropNoMemory: u64 = 0;
   /** Sends cut short because the pool had no memory to grow the send ring. */
   sndMemoryWaits: u64 = 0;
+  /** Times a connection held its output back because no packet buffer was free: it sent it when one came back (not a loss). */
+  sndBufferWaits: u64 = 0;
   txSegments: u64 = 0;
   rxBytes: u64 = 0;
   txBytes: u64 = 0;

@@ -27,6 +27,11 @@ export class TcpOutput {
     return this.ip.output(IP_PROTO_TCP, src, dst, ptr, len, 0, 0, true) == 0;
   }
 
+  /** Whether a segment can go now (a packet buffer is free); after a false, TcpInput.sendable says when one can (IpService.canSend). */
+  canSend(): bool {
+    return this.ip.canSend();
+  }
+
   /** Segmentation offload: the largest segment (header included) `largeBegin` takes toward `dst`, 0 without (IpService.largeMax). */
   largeMax(dst: u32): u32 {
     return this.ip.largeMax(dst);
@@ -59,6 +64,8 @@ export abstract class TcpInput {
   abstract input(src: u32, dst: u32, ptr: usize, len: u32): void;
   /** An ICMP error quoting a segment lip:lport -> rip:rport with sequence number `seq`; whether it concerned a connection. */
   abstract icmpError(lip: u32, lport: u32, rip: u32, rport: u32, seq: u32, hard: bool, mtu: u32): bool;
+  /** Segments can go again after `TcpOutput.canSend` said none could (from inside a driver's reclaim: schedule, do not send). */
+  abstract sendable(): void;
 }
 
 /** TCP's receiving side of the IP seam: registered for protocol 6. */
@@ -81,5 +88,9 @@ export class TcpReceiver extends IpProtocol {
     if (e.quoteLen < 8) return false;
     const seq = bswap<u32>(load<u32>(e.quote + 4));
     return this.tcp.icmpError(e.src, e.quote16(0), e.dst, e.quote16(2), seq, e.hard, e.mtu);
+  }
+
+  sendable(): void {
+    this.tcp.sendable();
   }
 }

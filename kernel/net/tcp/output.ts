@@ -4,6 +4,10 @@
 // Segments are built in the context's one transmit buffer and handed to the
 // IP layer with a single copy of the payload out of the send queue (the
 // ring, or the immutable memory a reference points to: sendq.ts readAt).
+// When no packet buffer is free (a small machine's pool, all of it in the
+// device's transmit ring), a segment is held back rather than lost: nothing
+// advances, the connection waits (TcpContext.waitForPacket), and this
+// output runs again as soon as a buffer returns.
 // Toward a device with segmentation offload (TSO), new data goes in large
 // segments of many MSS-sized pieces, built straight in the device's buffer
 // (one copy out of the queue, no checksum pass) and cut into pieces by the device;
@@ -28,7 +32,7 @@ export function output(t: Tcb): void {
   const s = t.state;
   if (s == TcpState.Closed || s == TcpState.Listen || s == TcpState.SynSent) return;
   if (s == TcpState.SynReceived) {
-    if (t.ackNow) transmit(t, t.iss, 0, TCP_SYN | TCP_ACK);
+    if (t.ackNow && packetFor(t)) transmit(t, t.iss, 0, TCP_SYN | TCP_ACK);
     return;
   }
   const now = clock_ns();
@@ -40,14 +44,14 @@ export function output(t: Tcb): void {
     }
     sent = t.inRecovery && t.sackOk ? sendSackRecovery(t, now) : sendNormal(t, now);
     // A FIN alone (no data left to carry it).
-    if (t.finQueued && !t.finSent() && t.sndNxt == t.finSeq && !t.inRecovery) {
+    if (t.finQueued && !t.finSent() && t.sndNxt == t.finSeq && !t.inRecovery && packetFor(t)) {
       transmit(t, t.sndNxt, 0, TCP_FIN | TCP_ACK);
       advance(t, t.sndNxt + 1, now);
       sent = true;
     }
     checkPersist(t, now);
   }
-  if (!sent && (t.ackNow || t.ackPendingBytes >= 2 * t.advMss)) transmit(t, ackSeq(t), 0, TCP_ACK);
+  if (!sent && (t.ackNow || t.ackPendingBytes >= 2 * t.advMss) && packetFor(t)) transmit(t, ackSeq(t), 0, TCP_ACK);
   // Called from app calls too, outside segment processing: deadlines set here must be armed here.
   t.timers.arm();
 }
@@ -98,6 +102,7 @@ export function sendNormal(t: Tcb, now: u64): bool {
       if (!(all && nagleOk) && len < t.maxSndWnd / 2 && !t.sendShort) break;
       if (len == 0) break;
     }
+    if (large == 0 && !packetFor(t)) break;
     let flags = TCP_ACK;
     if (t.sndNxt + len == end) flags |= TCP_PSH;
     if (t.finQueued && t.sndNxt + len == t.finSeq) flags |= TCP_FIN;
@@ -120,6 +125,7 @@ function sendSackRecovery(t: Tcb, now: u64): bool {
   for (let guard = 0; guard < 1024; guard++) {
     const lostEdge = sk.lostEdge(t.sndUna, t.mss);
     if (sk.pipe(t.sndUna, t.sndMax, lostEdge) + t.mss > t.cc.cwnd) break;
+    if (!packetFor(t)) break;
     // Rule 1: the first lost, unsacked byte at or above HighRxt.
     if (sk.nextLost(t.sndUna, t.sndMax, lostEdge, mss)) {
       const seq = sk.nextSeq;
@@ -163,8 +169,13 @@ function sendSackRecovery(t: Tcb, now: u64): bool {
   return sent;
 }
 
-/** Sends one segment from sndUna (fast retransmit, partial ACK, RTO without room); returns its data bytes. */
+/**
+ * Sends one segment from sndUna (fast retransmit, partial ACK, RTO without
+ * room); returns its data bytes: 0 when nothing went, a held segment
+ * (packetFor) included, which later output or the RTO sends again.
+ */
 export function retransmitUna(t: Tcb): u32 {
+  if (!packetFor(t)) return 0;
   let len = min<u32>(segmentRoom(t), t.dataEnd() - t.sndUna);
   if (t.sackOk) len = min<u32>(len, t.sack.holeEnd(t.sndUna, t.sndMax) - t.sndUna);
   let flags = TCP_ACK;
@@ -275,6 +286,17 @@ export function sendSyn(t: Tcb): void {
   t.sndMax = seqMax(t.sndMax, t.sndNxt);
   if (t.timers.rtoAt == NEVER) t.timers.rtoAt = now + t.rtt.rtoNs;
   t.timers.arm();
+}
+
+/**
+ * Whether a packet buffer is free for `t`'s next segment. If not, `t` waits
+ * for one (its output runs again when one returns) and the caller sends
+ * nothing and moves no state, so the segment is held, not lost.
+ */
+export function packetFor(t: Tcb): bool {
+  if (t.ctx.canSend()) return true;
+  t.ctx.waitForPacket(t);
+  return false;
 }
 
 /** Builds and sends one segment: `len` bytes from the send queue at `seq`. */

@@ -23,7 +23,8 @@ import { Tcb, TcpState, TcpError, tcpStateName, EV_WRITABLE } from "./tcb";
 import { TcpSocket, TcpSocketHandler } from "./socket";
 import { TcpListener, TcpHandler, ListenContext } from "./listener";
 import { segmentArrives, icmpErrorArrives } from "./input";
-import { ackSeq } from "./output";
+import { ackSeq, output } from "./output";
+import { Task } from "../../sched/task";
 import { TimeWaitTable, TimeWaitOwner, TIME_WAIT_RECORD_BYTES } from "./timewait";
 
 const TX_BUF: u32 = 65536 + 256;
@@ -64,6 +65,11 @@ export class TcpStack extends TcpInput {
   private challengeWindow: u64 = 0;
   private challengeCount: u32 = 0;
   private memWaitHead: Tcb | null = null;
+  /** Connections whose output waits for a packet buffer, first come first served (pktNext links them). */
+  private pktWaitHead: Tcb | null = null;
+  private pktWaitTail: Tcb | null = null;
+  /** Runs their output once buffers come back (woken from `sendable`, which may be deep in a driver). */
+  private readonly pktTask!: ResumeHeld;
   /**
    * Connections in TIME-WAIT, as compact records (timewait.ts: about 100
    * bytes each, no TCB, socket or timer of their own), for TIME-WAIT's whole
@@ -93,6 +99,7 @@ export class TcpStack extends TcpInput {
     this.ports = ip.ports;
     this.ctx = new StackContext(this, heap.alloc(TX_BUF));
     this.timeWait = new TimeWaitTable(new StackTimeWait(this), this.counters, sched, defaultTimeWaitMax());
+    this.pktTask = new ResumeHeld(this);
     ip.register(IP_PROTO_TCP, new TcpReceiver(this, this.counters));
   }
 
@@ -463,6 +470,42 @@ export class TcpStack extends TcpInput {
     }
   }
 
+  // ---- packet buffers ----
+
+  /** `t` held a segment back: no packet buffer was free. It sends once `sendable` says one is. */
+  waitForPacket(t: Tcb): void {
+    if (t.pktWaiting) return;
+    this.counters.sndBufferWaits++;
+    t.pktWaiting = true;
+    t.pktNext = null;
+    if (this.pktWaitTail) this.pktWaitTail!.pktNext = t;
+    else this.pktWaitHead = t;
+    this.pktWaitTail = t;
+  }
+
+  /** Packet buffers came back (TcpInput.sendable): the held output goes from the stack's task. */
+  sendable(): void {
+    if (this.pktWaitHead) this.sched.wake(this.pktTask);
+  }
+
+  /**
+   * The held output goes, in the order it was held, as far as the buffers
+   * reach: a connection that runs short again waits again (at the back).
+   */
+  resumeHeld(): void {
+    let t = this.pktWaitHead;
+    this.pktWaitHead = null;
+    this.pktWaitTail = null;
+    while (t) {
+      const next = t.pktNext;
+      t.pktNext = null;
+      t.pktWaiting = false;
+      if (!t.retired && t.state != TcpState.Closed) output(t);
+      t = next;
+    }
+    this.dispatch();
+  }
+
   // ---- events ----
 
   post(t: Tcb): void {
@@ -490,6 +533,16 @@ export class TcpStack extends TcpInput {
       t.endpoint.deliver(ev);
     }
     this.dispatching = false;
+  }
+}
+
+/** The stack's task for output held back for want of a packet buffer. */
+class ResumeHeld extends Task {
+  constructor(private readonly stack: TcpStack) {
+    super("tcp-held");
+  }
+  run(): void {
+    this.stack.resumeHeld();
   }
 }
 
@@ -525,6 +578,12 @@ class StackContext extends ListenContext {
   }
   send(src: u32, dst: u32, len: u32): void {
     this.stack.out.send(src, dst, this.txBuf, len);
+  }
+  canSend(): bool {
+    return this.stack.out.canSend();
+  }
+  waitForPacket(t: Tcb): void {
+    this.stack.waitForPacket(t);
   }
   largeMax(dst: u32): u32 {
     return this.stack.out.largeMax(dst);

@@ -124,6 +124,10 @@ export abstract class TcpContext {
   abstract takeChallengeAck(): bool;
   /** Hands the segment built at txBuf (`len` bytes) to the IP layer. */
   abstract send(src: u32, dst: u32, len: u32): void;
+  /** Whether a segment can go now: a packet buffer is free (TcpOutput.canSend). */
+  abstract canSend(): bool;
+  /** `t` held a segment back because none could go: its output runs again once one can. */
+  abstract waitForPacket(t: Tcb): void;
   /**
    * Segmentation offload (TcpOutput.largeMax): the largest segment, header
    * included, that may go to `dst` as one for the device to cut into
@@ -299,6 +303,9 @@ export class Tcb {
   /** In the stack's list of connections waiting for memory (memNext links it). */
   memWaiting: bool = false;
   memNext: Tcb | null = null;
+  /** In the stack's list of connections whose output waits for a packet buffer (pktNext links it). */
+  pktWaiting: bool = false;
+  pktNext: Tcb | null = null;
   /** Counted in its listener's SYN backlog (listener.ts). */
   halfOpen: bool = false;
 

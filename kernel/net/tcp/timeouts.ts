@@ -9,7 +9,7 @@ import { TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "../wire/tcp";
 import { seqLt, seqMax } from "./seq";
 import { NEVER } from "./timer";
 import { Tcb, TcpState, TcpError } from "./tcb";
-import { output, sendNormal, retransmitUna, transmit, advance, checkPersist } from "./output";
+import { output, sendNormal, retransmitUna, transmit, advance, checkPersist, packetFor } from "./output";
 
 /** The connection's timer fired: handles every deadline that is due. */
 export function timerFired(t: Tcb): void {
@@ -88,7 +88,7 @@ function retransmissionTimeout(t: Tcb, now: u64): void {
     if (t.sndWnd == 0) t.sndWnd = 1; // let one segment go as a probe
     sendNormal(t, now);
     t.sndWnd = wasWnd;
-    if (t.finQueued && t.sndNxt == t.finSeq && !t.finSent()) {
+    if (t.finQueued && t.sndNxt == t.finSeq && !t.finSent() && packetFor(t)) {
       transmit(t, t.sndNxt, 0, TCP_FIN | TCP_ACK);
       advance(t, t.sndNxt + 1, now);
     }

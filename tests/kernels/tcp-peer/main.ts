@@ -6,7 +6,8 @@
 // mode at once, each moving n bytes that are checked on arrival, then stays
 // up `linger_ms` (TIME-WAIT answers the server's last FIN retransmissions)
 // and until none of its connections is still closing.
-// `cc=cubic`, `buf=<bytes>` (both buffers). Results are key=value lines.
+// `cc=cubic`, `buf=<bytes>` (both buffers), `packets=<n>` the packet pool
+// (1024 by default). Results are key=value lines.
 import { println, print } from "../../../kernel/console";
 import { clock_ns } from "../../../kernel/hal";
 import { packetPool, PacketPool } from "../../../kernel/mem/pktbuf";
@@ -79,7 +80,7 @@ class ClientWatch extends Task {
 
 export function main(): i32 {
   sched = new Scheduler(null, 4096);
-  pool = packetPool(1024);
+  pool = packetPool(<u32>I32.parseInt(arg("packets", "1024")));
   const dev = firstNetDevice(sched, pool);
   if (!dev) { out("error", netUpError); return 2; }
   nic = dev;

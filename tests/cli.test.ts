@@ -110,6 +110,12 @@ describe("uniwasm CLI errors", () => {
     expect(await cli(["boot", "apps/hello", "--pcap", "x.pcap"])).toEqual({ code: 2, out: "uniwasm: --pcap needs --net user or --net tap; see uniwasm boot --help\n" });
   });
 
+  it("names an option vitest does not know in one line, as typed, without a stack", async () => {
+    for (const [arg, named] of [["--bad-option", "--bad-option"], ["--reporterr=dot", "--reporterr"], ["-x", "-x"]]) {
+      expect(await cli(["test", arg])).toEqual({ code: 2, out: `uniwasm: test: unknown option ${named} (test's arguments go to vitest); see npx vitest --help\n` });
+    }
+  });
+
   it("checks a benchmark's options before running it, and prints them with --help", async () => {
     // None of these starts a benchmark: a wrong option must not cost minutes of QEMU first.
     expect(await cli(["bench", "apps", "--frob"])).toEqual({ code: 2, out: "uniwasm bench: unknown option --frob for apps; see uniwasm bench apps --help\n" });

@@ -447,7 +447,7 @@ export const VERBS: VerbSpec[] = [
     run: async (p) => {
       ensureTools(isCheckout() ? [...NATIVE, "ping", "ip", "curl", "wrk", "redisServer", "redisCli"] : NATIVE, log);
       if (isCheckout() && resolve(process.cwd()).startsWith(ROOT)) {
-        const r = spawnSync(process.execPath, [join(ROOT, "node_modules/vitest/vitest.mjs"), "run", ...p.positional], { stdio: "inherit", cwd: ROOT });
+        const r = spawnSync(process.execPath, [join(ROOT, "tools/vitest-run.js"), "run", ...p.positional], { stdio: "inherit", cwd: ROOT });
         return r.status ?? 1;
       }
       const dir = resolve("test");

@@ -1,5 +1,5 @@
 // The CLI's answers to wrong input: each a specific message and a non-zero exit.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { parsePcap } from "../host/pcap.ts";
 import { join } from "node:path";
@@ -193,6 +193,38 @@ describe("the edit loop", () => {
     expect(dev.code, dev.out).toBe(0);
     expect(dev.out).toContain("uniwasm: image build/hello/x86_64-dev/hello.img");
     expect(stages(dev.out).asc).toMatch(/build\/hello\/wasm-dev\/hello\.asc\.wasm$/);
+  });
+});
+
+describe("a signal during a build", () => {
+  it("SIGTERM to the CLI alone: one line, exit 143, the compilers stopped with it, and the next build completes", async () => {
+    const work = scratchDir("build-signal");
+    mkdirSync(join(work, "hello"));
+    writeFileSync(join(work, "hello", "main.ts"), readFileSync(join(ROOT, "apps/hello/main.ts"), "utf8"));
+    const child = spawn(process.execPath, [join(ROOT, "tools/cli.js"), "image", "hello"], { cwd: work });
+    let out = "";
+    const closed = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on("data", (d) => {
+        out += d;
+        if (/^ {2}wasm2c /m.test(out)) resolve(); // clang starts on the generated C files now
+      });
+      child.stdout.on("data", (d) => (out += d));
+      void closed.then(() => reject(new Error(`the build ended before the signal:\n${out}`)));
+    });
+    child.kill("SIGTERM"); // the CLI's process only, as kill <pid> sends it
+    expect(await closed).toBe(143);
+    const line = /^uniwasm: stopped by SIGTERM \(exit 143\)(?:; stopped (\d+) build process(?:es)? with it)?$/m.exec(out);
+    expect(line, out).not.toBeNull();
+    if (line![1]) {
+      // no compiler left writing into the build folder
+      await new Promise((r) => setTimeout(r, 1000));
+      const left = spawnSync("pgrep", ["-f", join(work, "build")], { encoding: "utf8" });
+      expect(left.stdout).toBe("");
+    }
+    const again = await cli(["image", "hello"], {}, work);
+    expect(again.code, again.out).toBe(0);
+    expect(again.out).toContain("uniwasm: image build/hello/x86_64/hello.img");
   });
 });
 

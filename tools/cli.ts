@@ -9,11 +9,11 @@ import { Machine } from "../host/machine.ts";
 import { loadApp, type App } from "./app.ts";
 import { StageCache } from "./cache.ts";
 import { UserError } from "./errors.ts";
-import { BOUNDS_CHECKS, buildImage, PROFILES, profileAscLevel, type BoundsChecks, type ImageOptions, type Profile } from "./image.ts";
+import { BOUNDS_CHECKS, buildImage, PROFILES, profileAscLevel, stopBuildProcesses, type BoundsChecks, type ImageOptions, type Profile } from "./image.ts";
 import { ARCH, ARCHES, MACHINES, type Arch } from "./arch.ts";
 import { imageArch } from "./image-format.ts";
 import { packageVersion, ROOT } from "./paths.ts";
-import { ACCELS, boot, checkBootable, checkHost, hostfwdProblem, parseMemory, sizeBytes, type Accel, type BootOptions } from "./qemu.ts";
+import { ACCELS, boot, checkBootable, checkHost, EXIT_SIGNAL, hostfwdProblem, parseMemory, sizeBytes, type Accel, type BootOptions } from "./qemu.ts";
 import { createProject, dependencyNear, findTemplate, TEMPLATES } from "./new.ts";
 import { checkName, domainXml, networkXml } from "./libvirt.ts";
 import { ensureTools, type ToolName } from "./toolchain.ts";
@@ -523,8 +523,26 @@ export async function runVerb(argv: string[]): Promise<number> {
   return verb.run(parseArgs(verb, args, VERBS));
 }
 
+/**
+ * SIGINT and SIGTERM when nothing else has taken them (a build, a check):
+ * one line, the build's tools stopped too, exit 130 or 143. A QEMU run and
+ * the simulation verbs listen for them while they run and say what they
+ * stopped themselves.
+ */
+function stopOnSignals(): void {
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.on(sig, () => {
+      if (process.listenerCount(sig) > 1) return;
+      const n = stopBuildProcesses();
+      process.stderr.write(`uniwasm: stopped by ${sig} (exit ${EXIT_SIGNAL[sig]})${n ? `; stopped ${n} build process${n > 1 ? "es" : ""} with it` : ""}\n`);
+      process.exit(EXIT_SIGNAL[sig]);
+    });
+  }
+}
+
 const invokedDirectly = (globalThis as any).UNIWASM_ROOT !== undefined;
 if (invokedDirectly) {
+  stopOnSignals();
   runVerb(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e) => {

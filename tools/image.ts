@@ -4,7 +4,7 @@
 // Every intermediate file stays in the output folder; stages whose inputs did
 // not change are reused.
 
-import { execFile } from "node:child_process";
+import { execFile, type ChildProcess, type ExecFileOptions } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
 import { availableParallelism } from "node:os";
@@ -24,7 +24,27 @@ import { WASM2C_EDITS, editWasm2cOutput } from "./wasm2c-edits.ts";
 import { readWasmInfo, type MemoryLimits } from "../host/wasm-info.ts";
 import { ALLOC_REQUEST_EXPORT } from "../host/exit-codes.ts";
 
-const run = promisify(execFile);
+const execFileP = promisify(execFile);
+/** The compiler, linker and wasm2c processes running now (stopBuildProcesses). */
+const running = new Set<ChildProcess>();
+
+function run(cmd: string, args: string[], opts: ExecFileOptions = {}): Promise<unknown> {
+  const p = execFileP(cmd, args, opts);
+  running.add(p.child);
+  p.child.once("exit", () => running.delete(p.child));
+  return p;
+}
+
+/**
+ * Stops the build's tools still running (the CLI stopped by a signal that
+ * reached it alone: `kill <pid>`, not Ctrl-C at a terminal, which reaches
+ * them too): they would otherwise finish on their own, orphans writing into
+ * the build folder. Returns how many were stopped.
+ */
+export function stopBuildProcesses(): number {
+  for (const c of running) c.kill("SIGTERM");
+  return running.size;
+}
 
 export const BOUNDS_CHECKS = ["guard", "explicit"] as const;
 export type BoundsChecks = (typeof BOUNDS_CHECKS)[number];

@@ -228,6 +228,27 @@ describe("a signal during a build", () => {
   });
 });
 
+describe("a signal during uniwasm test", () => {
+  it("SIGTERM to the CLI alone stops the test runner too: one line, exit 143, no runner left", async () => {
+    const tag = `signal-${process.pid}-${Date.now()}`; // names the runner's process
+    const child = spawn(process.execPath, [join(ROOT, "tools/cli.js"), "test", "tests/pattern.test.ts", "-t", tag], { cwd: ROOT });
+    let out = "";
+    const closed = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (d) => {
+        out += d;
+        if (out.includes(" RUN ")) resolve();
+      });
+      child.stderr.on("data", (d) => (out += d));
+      void closed.then(() => reject(new Error(`the run ended before the signal:\n${out}`)));
+    });
+    child.kill("SIGTERM");
+    expect(await closed).toBe(143);
+    expect(out).toMatch(/^uniwasm: stopped by SIGTERM \(exit 143\)$/m);
+    expect(spawnSync("pgrep", ["-f", tag], { encoding: "utf8" }).stdout).toBe("");
+  });
+});
+
 describe("uniwasm node --net sim", () => {
   it("runs a networked app on a simulated NIC shaped like QEMU's user network, with a capture", async () => {
     const pcap = join(scratchDir("simnet"), "run.pcap");

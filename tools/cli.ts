@@ -4,7 +4,8 @@
 
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { constants as osConstants } from "node:os";
 import { Machine } from "../host/machine.ts";
 import { loadApp, type App } from "./app.ts";
 import { StageCache } from "./cache.ts";
@@ -447,16 +448,14 @@ export const VERBS: VerbSpec[] = [
     run: async (p) => {
       ensureTools(isCheckout() ? [...NATIVE, "ping", "ip", "curl", "wrk", "redisServer", "redisCli"] : NATIVE, log);
       if (isCheckout() && resolve(process.cwd()).startsWith(ROOT)) {
-        const r = spawnSync(process.execPath, [join(ROOT, "tools/vitest-run.js"), "run", ...p.positional], { stdio: "inherit", cwd: ROOT });
-        return r.status ?? 1;
+        return runForwardingSignals(process.execPath, [join(ROOT, "tools/vitest-run.js"), "run", ...p.positional], ROOT);
       }
       const dir = resolve("test");
       const files = existsSync(dir) ? readdirSync(dir).filter((n) => /\.test\.(mjs|js)$/.test(n)).map((n) => join("test", n)) : [];
       if (!files.length) {
         throw new UserError(`no tests here: uniwasm test runs a project's test/*.test.mjs (uniwasm new makes one), or uniwasm's own suite from a source checkout`);
       }
-      const r = spawnSync(process.execPath, ["--test", ...p.positional, ...files], { stdio: "inherit" });
-      return r.status ?? 1;
+      return runForwardingSignals(process.execPath, ["--test", ...p.positional, ...files], process.cwd());
     },
   },
   {
@@ -521,6 +520,32 @@ export async function runVerb(argv: string[]): Promise<number> {
   }
   if (verb.checkoutOnly && !isCheckout()) throw new UserError(`${verb.name} works only from a source checkout of uniwasm: ${verb.checkoutOnly}`, EXIT_USAGE);
   return verb.run(parseArgs(verb, args, VERBS));
+}
+
+/**
+ * Runs a test runner on this terminal; SIGINT and SIGTERM sent to the CLI
+ * go to it too (Ctrl-C at a terminal reaches both anyway), so `kill <pid>`
+ * stops the run instead of leaving it going. Resolves to its exit code
+ * (128 + the signal's number if a signal ended it).
+ */
+function runForwardingSignals(cmd: string, args: string[], cwd: string): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: "inherit", cwd });
+    let stoppedBy: NodeJS.Signals | undefined;
+    const forward = (sig: NodeJS.Signals) => {
+      stoppedBy = sig;
+      child.kill(sig);
+    };
+    process.on("SIGINT", forward);
+    process.on("SIGTERM", forward);
+    child.on("close", (code, signal) => {
+      process.off("SIGINT", forward);
+      process.off("SIGTERM", forward);
+      const exit = code ?? 128 + (signal ? osConstants.signals[signal] : 0);
+      if (stoppedBy) process.stderr.write(`uniwasm: stopped by ${stoppedBy} (exit ${exit})\n`);
+      resolve(exit);
+    });
+  });
 }
 
 /**

@@ -18,6 +18,23 @@ function cli(args: string[], env: Record<string, string> = {}, cwd = ROOT): Prom
   });
 }
 
+/** Starts the CLI; resolves once its output (stdout and stderr together) matches `re`, rejects if it ends first. */
+async function startUntil(args: string[], cwd: string, re: RegExp) {
+  const child = spawn(process.execPath, [join(ROOT, "tools/cli.js"), ...args], { cwd });
+  let out = "";
+  const closed = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+  await new Promise<void>((resolve, reject) => {
+    const feed = (d: Buffer) => {
+      out += d;
+      if (re.test(out)) resolve();
+    };
+    child.stdout.on("data", feed);
+    child.stderr.on("data", feed);
+    void closed.then(() => reject(new Error(`ended before ${re}:\n${out}`)));
+  });
+  return { child, closed, out: () => out };
+}
+
 // builds on a shared 2-core machine: minutes, not seconds
 vi.setConfig({ testTimeout: 600_000 });
 
@@ -201,19 +218,10 @@ describe("a signal during a build", () => {
     const work = scratchDir("build-signal");
     mkdirSync(join(work, "hello"));
     writeFileSync(join(work, "hello", "main.ts"), readFileSync(join(ROOT, "apps/hello/main.ts"), "utf8"));
-    const child = spawn(process.execPath, [join(ROOT, "tools/cli.js"), "image", "hello"], { cwd: work });
-    let out = "";
-    const closed = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
-    await new Promise<void>((resolve, reject) => {
-      child.stderr.on("data", (d) => {
-        out += d;
-        if (/^ {2}wasm2c /m.test(out)) resolve(); // clang starts on the generated C files now
-      });
-      child.stdout.on("data", (d) => (out += d));
-      void closed.then(() => reject(new Error(`the build ended before the signal:\n${out}`)));
-    });
-    child.kill("SIGTERM"); // the CLI's process only, as kill <pid> sends it
-    expect(await closed).toBe(143);
+    const run = await startUntil(["image", "hello"], work, /^ {2}wasm2c /m); // clang starts on the generated C files now
+    run.child.kill("SIGTERM"); // the CLI's process only, as kill <pid> sends it
+    expect(await run.closed).toBe(143);
+    const out = run.out();
     const line = /^uniwasm: stopped by SIGTERM \(exit 143\)(?:; stopped (\d+) build process(?:es)? with it)?$/m.exec(out);
     expect(line, out).not.toBeNull();
     if (line![1]) {
@@ -231,20 +239,10 @@ describe("a signal during a build", () => {
 describe("a signal during uniwasm test", () => {
   it("SIGTERM to the CLI alone stops the test runner too: one line, exit 143, no runner left", async () => {
     const tag = `signal-${process.pid}-${Date.now()}`; // names the runner's process
-    const child = spawn(process.execPath, [join(ROOT, "tools/cli.js"), "test", "tests/pattern.test.ts", "-t", tag], { cwd: ROOT });
-    let out = "";
-    const closed = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on("data", (d) => {
-        out += d;
-        if (out.includes(" RUN ")) resolve();
-      });
-      child.stderr.on("data", (d) => (out += d));
-      void closed.then(() => reject(new Error(`the run ended before the signal:\n${out}`)));
-    });
-    child.kill("SIGTERM");
-    expect(await closed).toBe(143);
-    expect(out).toMatch(/^uniwasm: stopped by SIGTERM \(exit 143\)$/m);
+    const run = await startUntil(["test", "tests/pattern.test.ts", "-t", tag], ROOT, / RUN /);
+    run.child.kill("SIGTERM");
+    expect(await run.closed).toBe(143);
+    expect(run.out()).toMatch(/^uniwasm: stopped by SIGTERM \(exit 143\)$/m);
     expect(spawnSync("pgrep", ["-f", tag], { encoding: "utf8" }).stdout).toBe("");
   });
 });

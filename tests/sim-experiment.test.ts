@@ -5,13 +5,15 @@
 // the receive window, built here, never shipped), printing its seed and a
 // replay command that reproduces the failure with captures.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runExperiment } from "../host/sim/experiment.ts";
 import { renderChart } from "../host/sim/chart.ts";
 import { huntFailures } from "../host/sim/hunt.ts";
+import { loadScenario } from "../host/sim/scenario.ts";
 import { parsePcap } from "../host/pcap.ts";
 import { ROOT } from "../tools/paths.ts";
 import { brokenKernel, RECEIVE_WINDOW_OFF_BY_ONE } from "./helpers/broken-kernel.ts";
@@ -168,6 +170,28 @@ describe("uniwasm experiment", () => {
     expect(edited.reused).toBe(0);
     const sent = (e: typeof first) => e.points.map((p) => p.metrics.sent.mean);
     for (const [a, b] of sent(first).map((v, i) => [v, sent(edited)[i]])) expect(b - a).toBe(10000);
+  });
+
+  it("keeps a few bundles of an edited TypeScript scenario, not one per edit", async () => {
+    const dir = scratchDir("scenario-bundles");
+    const file = join(dir, "s.ts");
+    const cache = join(ROOT, "node_modules/.cache/uniwasm/scenarios", createHash("sha256").update(file).digest("hex").slice(0, 12));
+    rmSync(cache, { recursive: true, force: true });
+    const bundles = () => readdirSync(cache).filter((n) => n.endsWith(".mjs"));
+    const load = (n: number) => {
+      writeFileSync(file, `export default { kernels: { k: "." }, nodes: [{ name: "n${n}", kernel: "k" }], metrics: { x: "n${n}.x" } };\n`);
+      return loadScenario(file);
+    };
+    // used within the hour: every one is kept (another process may be starting from it)
+    for (let n = 0; n < 10; n++) await load(n);
+    expect(bundles()).toHaveLength(10);
+    // last used two hours ago: the next new bundle leaves the 8 most recent
+    const old = new Date(Date.now() - 7_200_000);
+    for (const b of bundles()) utimesSync(join(cache, b), old, old);
+    const latest = await load(10);
+    expect(bundles()).toHaveLength(8);
+    expect(bundles()).toContain(basename(latest.module!));
+    expect(latest.scenario.nodes[0].name).toBe("n10");
   });
 
   it("refuses a bad scenario with a message that says what is wrong", () => {

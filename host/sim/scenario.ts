@@ -4,8 +4,8 @@
 // export has the same fields plus functions (build, measure, invariants).
 // docs/simulation.md describes both forms.
 
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { SimKernel } from "./build.ts";
 import type { Counters } from "./counters.ts";
@@ -227,8 +227,6 @@ export function measureDeclared(s: Scenario, report: RunReport): Record<string, 
 async function bundleModule(path: string): Promise<string> {
   const { buildSync } = await import("esbuild");
   const { createHash } = await import("node:crypto");
-  const { mkdirSync, writeFileSync } = await import("node:fs");
-  const { join } = await import("node:path");
   const { ROOT } = await import("../../tools/paths.ts");
   // the bundle's own copy of tools/paths.ts must find the package, not the cache folder
   (globalThis as any).UNIWASM_ROOT ??= ROOT;
@@ -244,6 +242,24 @@ async function bundleModule(path: string): Promise<string> {
   if (!existsSync(outfile)) {
     mkdirSync(dir, { recursive: true });
     writeFileSync(outfile, code);
+    pruneBundles(dir);
+  } else {
+    const now = new Date();
+    utimesSync(outfile, now, now); // last used: what pruning goes by
   }
   return outfile;
+}
+
+/** Bundles of one scenario kept: the most recently used, and any used in the last hour (another process may be starting from one). */
+const BUNDLES_KEPT = 8;
+const BUNDLE_GRACE_MS = 3_600_000;
+
+/** Every edit of a scenario makes a new bundle: the old ones go, so the cache stays the size of a few. */
+function pruneBundles(dir: string): void {
+  const now = Date.now();
+  const files = readdirSync(dir)
+    .filter((n) => n.endsWith(".mjs"))
+    .map((n) => ({ path: join(dir, n), used: statSync(join(dir, n)).mtimeMs }))
+    .sort((a, b) => b.used - a.used);
+  for (const f of files.slice(BUNDLES_KEPT)) if (now - f.used > BUNDLE_GRACE_MS) rmSync(f.path, { force: true });
 }

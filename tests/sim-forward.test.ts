@@ -70,6 +70,36 @@ describe("port forwarding into the simulation", () => {
     expect(net.forwarder.size).toBe(0); // every connection closed
   }, 300_000);
 
+  it("holds the guest's sender to what a slow host reader takes: the relay buffers at most a window, and every byte arrives", async () => {
+    const { world, net } = await gateway({ latencyNs: 1_000_000 });
+    const s = collector();
+    let taken = 0;
+    let most = 0;
+    const received = () => s.chunks.reduce((n, c) => n + c.length, 0);
+    const stream = { ...s, write: (d: Uint8Array) => { s.write(d); most = Math.max(most, received() - taken); }, buffered: () => received() - taken };
+    const h = net.forwarder.open(ip(GUEST_IP), 80, stream);
+    net.forwarder.hostData(h, new TextEncoder().encode("GET /1000000 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    // the reader takes 20 KB every 100 ms (200 KB/s), and says when it has caught up
+    for (let t = 0; t < 600 && !(s.ended && taken === received()); t++) {
+      world.run({ until: world.clock.peek() + 100_000_000n });
+      const before = taken;
+      taken = Math.min(received(), taken + 20_000);
+      if (taken === received() && taken > before) net.forwarder.hostDrained(h);
+    }
+    net.forwarder.hostEnd(h);
+    world.run({ until: world.clock.peek() + 5_000_000_000n });
+    const all = Buffer.concat(s.chunks);
+    const split = all.indexOf("\r\n\r\n");
+    const head = all.subarray(0, split).toString();
+    const body = all.subarray(split + 4);
+    expect(s.failed).toBe("");
+    expect(body.length).toBe(1_000_000);
+    expect(crc32(body)).toBe(Number(/X-Crc32: (\d+)/.exec(head)![1]));
+    expect(most).toBeLessThanOrEqual(65535 + 1460); // a window, and the one segment a zero-window probe may carry
+    expect(world.clock.peek()).toBeGreaterThan(4_000_000_000n); // the reader's pace, not the link's, set the time
+    expect(net.forwarder.size).toBe(0);
+  }, 120_000);
+
   it("says so when the guest refuses the port", async () => {
     const { world, net } = await gateway({});
     const s = collector();

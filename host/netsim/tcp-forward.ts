@@ -8,6 +8,10 @@
 // conforming peer over the simulated links, lossy ones included.
 //
 // The host side is a ByteStream (a net.Socket in the CLI; anything in tests).
+// The window offered to the guest is what the host side has not yet taken
+// (ByteStream.buffered) subtracted from 64 KiB, so a slow host reader holds
+// the guest's sender back instead of the relay buffering the whole
+// transfer; `hostDrained` reopens it.
 
 import type { Network } from "./network.ts";
 import { ipv4Frame, onesSum, pseudoHeaderSum, transportChecksum } from "./ipv4.ts";
@@ -19,6 +23,8 @@ export interface ByteStream {
   end(): void;
   /** The connection failed (the guest reset it, or never answered). */
   destroy(reason: string): void;
+  /** Bytes written and not yet taken by the host's reader (a socket's writableLength); without it, 0. */
+  buffered?(): number;
 }
 
 export interface ForwarderOptions {
@@ -118,6 +124,13 @@ export class TcpForwarder {
     this.push(c);
   }
 
+  /** The host's reader took what was buffered for `handle`: the window the guest sees opens again. */
+  hostDrained(handle: number): void {
+    const c = this.conns.get(handle);
+    if (!c || c.state !== "established" || c.guestFin) return;
+    this.ack(c);
+  }
+
   /** The host connection failed: reset the guest's side. */
   hostAbort(handle: number): void {
     const c = this.conns.get(handle);
@@ -192,7 +205,7 @@ export class TcpForwarder {
       const offset = (seq - c.rcvNxt) | 0;
       if (offset > 0) {
         // ahead of what we have: keep it (within the window) until the gap fills; say where we are
-        if (offset < WINDOW && !c.guestFin && !c.ahead.has(seq)) c.ahead.set(seq, { data: data.slice(), fin: (flags & FIN) !== 0 });
+        if (offset < this.window(c) && !c.guestFin && !c.ahead.has(seq)) c.ahead.set(seq, { data: data.slice(), fin: (flags & FIN) !== 0 });
         this.ack(c);
         return;
       }
@@ -285,6 +298,15 @@ export class TcpForwarder {
     this.arm(c);
   }
 
+  /**
+   * The window to offer: 64 KiB less what the host has not taken yet. The
+   * right edge never moves back: bytes accepted raise rcvNxt and what is
+   * buffered by the same amount.
+   */
+  private window(c: Connection): number {
+    return Math.max(0, WINDOW - (c.stream.buffered?.() ?? 0));
+  }
+
   private ack(c: Connection): void {
     this.segment(c, ACK, c.sndNxt, new Uint8Array(0));
   }
@@ -305,7 +327,7 @@ export class TcpForwarder {
     dv.setUint32(8, flags & ACK ? c.rcvNxt : 0);
     seg[12] = (hl / 4) << 4;
     seg[13] = flags;
-    dv.setUint16(14, WINDOW);
+    dv.setUint16(14, this.window(c));
     if (mss) {
       seg.set([2, 4, MSS >> 8, MSS & 0xff], 20);
     }

@@ -109,8 +109,10 @@ export class UserNetwork {
         write: (d) => sock.write(d),
         end: () => sock.end(),
         destroy: () => sock.destroy(),
+        buffered: () => sock.writableLength,
       });
     });
+    sock.on("drain", () => inject(() => this.forwarder.hostDrained(handle)));
     sock.on("data", (d: Buffer) => inject(() => this.forwarder.hostData(handle, new Uint8Array(d))));
     sock.on("end", () => inject(() => this.forwarder.hostEnd(handle)));
     sock.on("error", () => inject(() => this.forwarder.hostAbort(handle)));

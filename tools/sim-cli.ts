@@ -13,7 +13,7 @@ import { World as KernelWorld } from "../host/world.ts";
 import { WorldRunner } from "../host/sim/runner.ts";
 import { parseHostForward, UserNetwork } from "../host/sim/user-net.ts";
 import { UserError } from "./errors.ts";
-import { hostfwdProblem } from "./qemu.ts";
+import { EXIT_SIGNAL, hostfwdProblem } from "./qemu.ts";
 import { one, type OptionSpec, type Parsed } from "./verbs.ts";
 
 const intCheck = (v: string) => (/^\d+$/.test(v) ? undefined : "expected a non-negative integer");
@@ -76,7 +76,7 @@ function stoppable(bar: (done: number, total: number, o?: RunOutcome) => void, a
   const failing: RunOutcome[] = [];
   const stop = (sig: NodeJS.Signals) => {
     process.stderr.write(`\nuniwasm: stopped by ${sig} after ${done} of ${total} runs; ${after(failing)}\n`);
-    process.exit(sig === "SIGTERM" ? 143 : 130);
+    process.exit(EXIT_SIGNAL[sig as "SIGINT" | "SIGTERM"]);
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
@@ -212,7 +212,7 @@ export async function runNodeSim(p: Parsed, simWasm: Uint8Array, s: NodeSettings
     saveOnce();
     if (why === "stopped") {
       process.stderr.write(`uniwasm: stopped by ${signal} at ${fmtSeconds(world.clock.peek())} virtual s\n`);
-      return signal === "SIGTERM" ? 143 : 130;
+      return EXIT_SIGNAL[signal as "SIGINT" | "SIGTERM"];
     }
     if (why === "until") {
       process.stderr.write(`uniwasm: stopped at the virtual time limit (--until ${until}): the kernel was still running\n`);

@@ -12,8 +12,9 @@ try {
 } catch (e) {
   if (!(e instanceof Error) || e.name !== "CACError") throw e;
   // the parser names options camel-cased (--badOption): name the one typed (--bad-option)
+  const camel = (o) => o.split("=")[0].replace(/-([a-z])/g, (_, c) => c.toUpperCase());
   const named = /`([^`]+)`/.exec(e.message)?.[1];
-  const typed = named && process.argv.slice(2).find((a) => a.split("=")[0].replace(/-([a-z])/g, (_, c) => c.toUpperCase()) === named.replace(/-([a-z])/g, (_, c) => c.toUpperCase()));
+  const typed = named && process.argv.slice(2).find((a) => camel(a) === camel(named));
   const what = named ? e.message.replace(`\`${named}\``, (typed ?? named).split("=")[0]) : e.message;
   process.stderr.write(`uniwasm: test: ${what.charAt(0).toLowerCase()}${what.slice(1)} (test's arguments go to vitest); see npx vitest --help\n`);
   process.exit(2);

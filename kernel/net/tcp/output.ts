@@ -291,9 +291,13 @@ export function sendSyn(t: Tcb): void {
 /**
  * Whether a packet buffer is free for `t`'s next segment. If not, `t` waits
  * for one (its output runs again when one returns) and the caller sends
- * nothing and moves no state, so the segment is held, not lost.
+ * nothing and moves no state, so the segment is held, not lost. A
+ * connection already waiting sends nothing until its turn comes: the pool
+ * is not asked again for each segment it holds, and those that waited
+ * first go first.
  */
 export function packetFor(t: Tcb): bool {
+  if (t.pktWaiting) return false;
   if (t.ctx.canSend()) return true;
   t.ctx.waitForPacket(t);
   return false;

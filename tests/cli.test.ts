@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { ROOT } from "../tools/paths.ts";
 import { scratchDir } from "./helpers/kernel.ts";
+import { startCli } from "./helpers/cli.ts";
 
 /** Runs the CLI without blocking the test worker (a build can take minutes on a loaded machine). */
 function cli(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<{ code: number | null; out: string }> {
@@ -16,23 +17,6 @@ function cli(args: string[], env: Record<string, string> = {}, cwd = ROOT): Prom
     child.stderr.on("data", (d) => (out += d));
     child.on("close", (code) => resolve({ code, out }));
   });
-}
-
-/** Starts the CLI; resolves once its output (stdout and stderr together) matches `re`, rejects if it ends first. */
-async function startUntil(args: string[], cwd: string, re: RegExp) {
-  const child = spawn(process.execPath, [join(ROOT, "tools/cli.js"), ...args], { cwd });
-  let out = "";
-  const closed = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
-  await new Promise<void>((resolve, reject) => {
-    const feed = (d: Buffer) => {
-      out += d;
-      if (re.test(out)) resolve();
-    };
-    child.stdout.on("data", feed);
-    child.stderr.on("data", feed);
-    void closed.then(() => reject(new Error(`ended before ${re}:\n${out}`)));
-  });
-  return { child, closed, out: () => out };
 }
 
 // builds on a shared 2-core machine: minutes, not seconds
@@ -218,9 +202,10 @@ describe("a signal during a build", () => {
     const work = scratchDir("build-signal");
     mkdirSync(join(work, "hello"));
     writeFileSync(join(work, "hello", "main.ts"), readFileSync(join(ROOT, "apps/hello/main.ts"), "utf8"));
-    const run = await startUntil(["image", "hello"], work, /^ {2}wasm2c /m); // clang starts on the generated C files now
+    const run = startCli(["image", "hello"], work);
+    await run.ready(/^ {2}wasm2c /m); // clang starts on the generated C files now
     run.child.kill("SIGTERM"); // the CLI's process only, as kill <pid> sends it
-    expect(await run.closed).toBe(143);
+    expect(await run.exit).toBe(143);
     const out = run.out();
     const line = /^uniwasm: stopped by SIGTERM \(exit 143\)(?:; stopped (\d+) build process(?:es)? with it)?$/m.exec(out);
     expect(line, out).not.toBeNull();
@@ -239,9 +224,10 @@ describe("a signal during a build", () => {
 describe("a signal during uniwasm test", () => {
   it("SIGTERM to the CLI alone stops the test runner too: one line, exit 143, no runner left", async () => {
     const tag = `signal-${process.pid}-${Date.now()}`; // names the runner's process
-    const run = await startUntil(["test", "tests/pattern.test.ts", "-t", tag], ROOT, / RUN /);
+    const run = startCli(["test", "tests/pattern.test.ts", "-t", tag]);
+    await run.ready(/ RUN /);
     run.child.kill("SIGTERM");
-    expect(await run.closed).toBe(143);
+    expect(await run.exit).toBe(143);
     expect(run.out()).toMatch(/^uniwasm: stopped by SIGTERM \(exit 143\)$/m);
     expect(spawnSync("pgrep", ["-f", tag], { encoding: "utf8" }).stdout).toBe("");
   });

@@ -4,7 +4,7 @@
 // invariant checker catching a deliberately broken kernel (an off-by-one in
 // the receive window, built here, never shipped), printing its seed and a
 // replay command that reproduces the failure with captures.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -18,6 +18,7 @@ import { parsePcap } from "../host/pcap.ts";
 import { ROOT } from "../tools/paths.ts";
 import { brokenKernel, RECEIVE_WINDOW_OFF_BY_ONE } from "./helpers/broken-kernel.ts";
 import { scratchDir } from "./helpers/kernel.ts";
+import { startCli } from "./helpers/cli.ts";
 
 const uniwasm = (args: string[], cwd = ROOT) => spawnSync(join(ROOT, "uniwasm"), args, { cwd, encoding: "utf8", timeout: 600_000 });
 
@@ -114,20 +115,11 @@ describe("uniwasm experiment", () => {
       };
     `);
     const out = join(dir, "out");
-    const child = spawn(join(ROOT, "uniwasm"), ["experiment", file, "--out", out, "--workers", "2"], { cwd: ROOT });
-    let err = "";
-    const exited = new Promise<void>((r) => child.on("close", () => r()));
-    await new Promise<void>((resolve, reject) => {
-      child.stderr.on("data", (d) => {
-        err += d;
-        if (/ 2\/8 runs/.test(err)) resolve();
-      });
-      void exited.then(() => reject(new Error(`the sweep ended before it was stopped:\n${err}`)));
-    });
-    child.kill("SIGINT"); // both workers are now held on a seed-3 run
-    await exited;
-    expect(child.exitCode).toBe(130);
-    expect(err).toContain("uniwasm: stopped by SIGINT after 2 of 8 runs; the finished ones are kept in runs.jsonl, and the same command resumes from there");
+    const run = startCli(["experiment", file, "--out", out, "--workers", "2"]);
+    await run.ready(/ 2\/8 runs/);
+    run.child.kill("SIGINT"); // both workers are now held on a seed-3 run
+    expect(await run.exit).toBe(130);
+    expect(run.out()).toContain("uniwasm: stopped by SIGINT after 2 of 8 runs; the finished ones are kept in runs.jsonl, and the same command resumes from there");
     expect(readFileSync(join(out, "runs.jsonl"), "utf8").trimEnd().split("\n")).toHaveLength(2);
     rmSync(hold);
     const again = uniwasm(["experiment", file, "--out", out]); // as many workers as cores, by default

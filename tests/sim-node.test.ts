@@ -2,7 +2,7 @@
 // host TCP connections through the simulated gateway into the kernel (curl
 // against apps/httpd running in Node), the pcap is written on any exit
 // (Ctrl-C included), and --until stops at a virtual time.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -12,32 +12,9 @@ import { parsePcap } from "../host/pcap.ts";
 import { ROOT } from "../tools/paths.ts";
 import { scratchDir } from "./helpers/kernel.ts";
 import { freePort } from "./helpers/ports.ts";
+import { startCli } from "./helpers/cli.ts";
 
 const UNIWASM = join(ROOT, "uniwasm");
-
-/** Starts the CLI; resolves once `ready` appears in its output. */
-function start(args: string[]): { child: ChildProcess; out: () => string; ready: (re: RegExp) => Promise<void>; exit: Promise<number | null> } {
-  const child = spawn(UNIWASM, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let text = "";
-  const waiters: { re: RegExp; done: () => void }[] = [];
-  const feed = (d: Buffer) => {
-    text += d.toString();
-    for (const w of waiters.splice(0)) (w.re.test(text) ? w.done : () => waiters.push(w))();
-  };
-  child.stdout!.on("data", feed);
-  child.stderr!.on("data", feed);
-  const exit = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
-  return {
-    child,
-    out: () => text,
-    exit,
-    ready: (re) => new Promise((resolve, reject) => {
-      if (re.test(text)) return resolve();
-      waiters.push({ re, done: resolve });
-      void exit.then(() => reject(new Error(`exited before ${re}:\n${text}`)));
-    }),
-  };
-}
 
 function curl(url: string): { status: number; headers: string; body: Buffer } {
   const r = spawnSync("curl", ["-s", "-m", "30", "-D", "-", url], { encoding: "buffer", timeout: 60_000 });
@@ -52,7 +29,7 @@ describe("uniwasm node --net sim", () => {
     const dir = scratchDir("hostfwd");
     const port = await freePort();
     const pcap = join(dir, "web.pcap");
-    const run = start(["node", "apps/httpd", "--hostfwd", `tcp:127.0.0.1:${port}-:80`, "--pcap", pcap]);
+    const run = startCli(["node", "apps/httpd", "--hostfwd", `tcp:127.0.0.1:${port}-:80`, "--pcap", pcap]);
     await run.ready(/httpd: ready/);
     expect(run.out()).toContain(`forwarding host 127.0.0.1:${port} to the guest's 10.0.2.15:80`);
     expect(run.out()).toContain("httpd: address 10.0.2.15/24 gateway 10.0.2.2"); // a lease from the simulated gateway
@@ -100,7 +77,7 @@ describe("uniwasm node --net sim", () => {
   it("SIGTERM (143) and a kernel's trap (71) also write the pcap", async () => {
     const dir = scratchDir("sim-exits");
     const pcap = join(dir, "term.pcap");
-    const run = start(["node", "apps/httpd", "--net", "sim", "--pcap", pcap]);
+    const run = startCli(["node", "apps/httpd", "--net", "sim", "--pcap", pcap]);
     await run.ready(/httpd: ready/);
     run.child.kill("SIGTERM");
     expect(await run.exit).toBe(143);
